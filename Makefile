@@ -1,0 +1,52 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Re-runnable; fast the second time.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip --disable-pip-version-check -q
+REQ := requirements
+DEBIAN_PACKAGES := espeak-ng
+
+.PHONY: install dev debian demo test test-pg bench lint clean
+
+install: $(VENV)/.runtime-installed  ## the virtualenv with .venv/bin/likeness, nothing else
+
+$(VENV)/.runtime-installed: pyproject.toml $(REQ)/constraints.txt $(REQ)/runtime.txt $(REQ)/models.txt $(REQ)/nodeps.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -c $(REQ)/constraints.txt --only-binary=:all: -r $(REQ)/runtime.txt
+	$(PIP) install -c $(REQ)/constraints.txt -r $(REQ)/models.txt
+	$(PIP) install --no-deps -r $(REQ)/nodeps.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
+	touch $@
+
+dev: install $(VENV)/.dev-installed debian
+
+$(VENV)/.dev-installed: $(REQ)/dev.txt
+	$(PIP) install -c $(REQ)/constraints.txt --only-binary=:all: -r $(REQ)/dev.txt
+	touch $@
+
+# espeak-ng synthesises the speech used by the demo and the tests.
+debian:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
+	  $$sudo_ apt-get update -qq && $$sudo_ apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+demo: install debian
+	$(PY) -m monitor.demo
+
+test: dev
+	$(PY) -m pytest
+
+# The whole suite again against the PostgreSQL server on loopback.
+test-pg: dev
+	LIKENESS_TEST_DATABASE=postgresql $(PY) -m pytest
+
+bench: dev
+	$(PY) -m bench
+
+lint: dev
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) likeness-data .pytest_cache

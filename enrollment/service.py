@@ -1,0 +1,230 @@
+"""Enrolment: performers, consent, and accepted voice and face references.
+
+Functions take an open SQLAlchemy session and never commit: the caller wraps each file in its own
+transaction, so one refused or broken file leaves nothing behind and does not stop the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from enrollment import face, quality, voice
+from enrollment.errors import ConsentMissing, MediaError, NotFound
+from enrollment.media import decode_audio, load_image, probe, sha256_file
+from enrollment.models import (
+    Agency,
+    Consent,
+    Contact,
+    FaceReference,
+    Performer,
+    Voiceprint,
+    VoiceReference,
+    from_blob,
+    to_blob,
+)
+from enrollment.settings import FaceSettings, MediaLimits, VoiceSettings
+
+
+@dataclass
+class EnrolResult:
+    """The outcome for one reference file (the CLI's JSON row)."""
+
+    file: str
+    accepted: bool
+    reason: str | None = None
+    speech_s: float | None = None
+    reference_id: int | None = None
+
+    def as_json(self) -> dict:
+        return {"file": self.file, "accepted": self.accepted, "reason": self.reason, "speech_s": self.speech_s}
+
+
+def add_performer(
+    session: Session,
+    name: str,
+    consent_by: str,
+    emails: list[str] | tuple[str, ...] = (),
+    agency_name: str | None = None,
+    consent_document_name: str | None = None,
+    consent_document_sha256: str | None = None,
+) -> Performer:
+    """A new performer with their contacts and consent. ``name`` and ``consent_by`` are required."""
+    if not name.strip():
+        raise ValueError("a performer needs a name")
+    if not consent_by.strip():
+        raise ValueError("--consent-by must name who gave consent")
+    performer = Performer(name=name.strip())
+    if agency_name:
+        agency = session.scalar(select(Agency).where(Agency.name == agency_name.strip()))
+        performer.agency = agency or Agency(name=agency_name.strip())
+    performer.contacts = [Contact(email=email.strip()) for email in dict.fromkeys(emails) if email.strip()]
+    session.add(performer)
+    record_consent(session, performer, consent_by, consent_document_name, consent_document_sha256)
+    session.flush()
+    return performer
+
+
+def record_consent(
+    session: Session,
+    performer: Performer,
+    consented_by: str,
+    document_name: str | None = None,
+    document_sha256: str | None = None,
+) -> Consent:
+    consent = Consent(consented_by=consented_by.strip(), document_name=document_name, document_sha256=document_sha256)
+    performer.consents.append(consent)
+    session.flush()
+    return consent
+
+
+def get_performer(session: Session, performer_id: int) -> Performer:
+    performer = session.get(Performer, performer_id)
+    if performer is None:
+        raise NotFound(f"no performer with id {performer_id} (see `likeness performer list`)")
+    return performer
+
+
+def list_performers(session: Session) -> list[Performer]:
+    return list(session.scalars(select(Performer).order_by(Performer.id)))
+
+
+def remove_performer(session: Session, performer_id: int) -> None:
+    """Erase a performer with every consent, reference, embedding and detection that names them."""
+    session.delete(get_performer(session, performer_id))
+    session.flush()
+
+
+def _consenting_performer(session: Session, performer_id: int) -> Performer:
+    performer = get_performer(session, performer_id)
+    if not performer.consents:
+        raise ConsentMissing(
+            f"performer {performer_id} has no recorded consent; record it first with "
+            f"`likeness performer consent {performer_id} --by NAME [--document FILE]`"
+        )
+    return performer
+
+
+def enroll_voice(
+    session: Session, performer_id: int, path: Path, settings: VoiceSettings, limits: MediaLimits
+) -> EnrolResult:
+    """Check one reference recording and, if it passes every gate, store its embedding."""
+    performer = _consenting_performer(session, performer_id)
+    result = EnrolResult(file=str(path), accepted=False)
+    try:
+        sha256 = sha256_file(path)
+        if session.scalar(select(VoiceReference.id).where(
+            VoiceReference.performer_id == performer.id, VoiceReference.source_sha256 == sha256
+        )):
+            result.reason = "this recording is already enrolled for this performer"
+            return result
+        info = probe(path, limits)
+        if info.media_type == "image":
+            result.reason = "an image, not a recording"
+            return result
+        wav = decode_audio(path, limits)
+    except (MediaError, OSError) as error:
+        result.reason = str(error)
+        return result
+
+    reason, figures = quality.recording_problem(wav, settings)
+    if reason is None:
+        speech = voice.find_speech(wav, settings)
+        result.speech_s = round(speech.speech_s, 2)
+        reason, speech_figures = quality.speech_problem(speech, settings)
+        figures |= speech_figures
+    if reason is None:
+        partials = voice.embed_partials(speech, settings)
+        windows = voice.window_embeddings(partials, settings.window_partials)
+        reason, speaker_figures = quality.speakers_problem(windows.embeddings, settings)
+        figures |= speaker_figures
+    if reason is not None:
+        result.reason = reason
+        return result
+
+    reference = VoiceReference(
+        source_sha256=sha256,
+        source_name=Path(path).name,
+        embedding=to_blob(voice.mean_embedding(partials.embeddings)),
+        speech_s=speech.speech_s,
+        quality=figures,
+        model_name="resemblyzer",
+        model_version=voice.voice_model_version(),
+    )
+    performer.voice_references.append(reference)
+    session.flush()
+    _refresh_voiceprint(session, performer)
+    result.accepted, result.reference_id = True, reference.id
+    return result
+
+
+def _refresh_voiceprint(session: Session, performer: Performer) -> None:
+    references = performer.voice_references
+    if not references:
+        performer.voiceprint = None
+        return
+    embedding = voice.mean_embedding(np.stack([from_blob(ref.embedding) for ref in references]))
+    values = {
+        "embedding": to_blob(embedding),
+        "n_clips": len(references),
+        "speech_s": float(sum(ref.speech_s for ref in references)),
+        "model_version": references[-1].model_version,
+    }
+    if performer.voiceprint is None:
+        performer.voiceprint = Voiceprint(**values)
+    else:
+        for key, value in values.items():
+            setattr(performer.voiceprint, key, value)
+    session.flush()
+
+
+def enroll_face(
+    session: Session,
+    performer_id: int,
+    path: Path,
+    settings: FaceSettings,
+    limits: MediaLimits,
+    pick_largest: bool = False,
+) -> EnrolResult:
+    """Check one reference photo (exactly one face of at least ``min_face_px``) and store it."""
+    performer = _consenting_performer(session, performer_id)
+    result = EnrolResult(file=str(path), accepted=False)
+    try:
+        sha256 = sha256_file(path)
+        if session.scalar(select(FaceReference.id).where(
+            FaceReference.performer_id == performer.id, FaceReference.source_sha256 == sha256
+        )):
+            result.reason = "this photo is already enrolled for this performer"
+            return result
+        if probe(path, limits).media_type != "image":
+            result.reason = "not a photo (an audio or video file)"
+            return result
+        rgb = load_image(path, limits)
+    except (MediaError, OSError) as error:
+        result.reason = str(error)
+        return result
+
+    boxes = face.detect_faces(rgb, settings.upsample)
+    reason = quality.face_problem(boxes, pick_largest, settings)
+    if reason is not None:
+        result.reason = reason
+        return result
+    chosen = boxes[0]
+    embedding = face.encode_faces(rgb, [chosen])[0]
+    reference = FaceReference(
+        source_sha256=sha256,
+        source_name=Path(path).name,
+        embedding=to_blob(embedding),
+        face_px=chosen.size_px,
+        quality={"box": chosen.as_list(), "faces_in_photo": len(boxes), "image_px": list(rgb.shape[1::-1])},
+        model_name="face_recognition",
+        model_version=face.face_model_version(),
+    )
+    performer.face_references.append(reference)
+    session.flush()
+    result.accepted, result.reference_id = True, reference.id
+    return result

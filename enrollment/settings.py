@@ -1,0 +1,40 @@
+"""Typed settings used by enrollment code.
+
+The values live in ``config/default.toml`` (one place, each one commented); ``monitor.config``
+builds these objects from it. Field names carry their units.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    max_file_bytes: int
+    max_duration_s: float
+    max_image_pixels: int
+    max_frame_side_px: int
+    frame_every_s: float
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    vad_aggressiveness: int
+    min_speech_s: float
+    min_rms_dbfs: float
+    max_clipped_fraction: float
+    max_noise_flatness: float
+    partial_stride_s: float
+    window_partials: int
+    multi_speaker_max_similarity: float
+    calibration_center: float
+    calibration_slope: float
+    threshold: float
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    min_face_px: int
+    upsample: int
+    calibration_center: float
+    calibration_slope: float
+    threshold: float

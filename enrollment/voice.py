@@ -1,0 +1,229 @@
+"""Voice embeddings: speech detection, then resemblyzer's GE2E encoder over 1.6 s partials.
+
+The same functions embed a performer's reference clips and every scanned recording, so like is
+compared with like. Voice activity detection follows resemblyzer's ``trim_long_silences`` (webrtcvad
+on 30 ms windows, smoothed, short pauses kept) but also keeps where each kept sample came from, so
+that a match can be given as times in the original file.
+
+Shapes: ``wav`` arrays are float32 mono at 16 kHz; embeddings are float32 L2-normalised rows of
+256; times are seconds from the start of the original file.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from enrollment.errors import ModelUnavailable
+from enrollment.media import SAMPLE_RATE_HZ
+from enrollment.settings import VoiceSettings
+
+VAD_WINDOW_SAMPLES = 480  # 30 ms at 16 kHz: resemblyzer's hparams.vad_window_length
+VAD_SMOOTHING_WINDOWS = 8  # hparams.vad_moving_average_width
+VAD_MAX_SILENCE_WINDOWS = 6  # hparams.vad_max_silence_length
+MEL_HOP_SAMPLES = 160  # 10 ms: hparams.mel_window_step
+MEL_WINDOW_SAMPLES = 400  # 25 ms: hparams.mel_window_length
+MEL_CHANNELS = 40
+PARTIAL_FRAMES = 160  # 1.6 s: hparams.partials_n_frames
+TARGET_DBFS = -30.0  # hparams.audio_norm_target_dBFS
+LOUDNESS_BLOCK_S = 10.0  # speech is loudness-normalised in blocks of this length
+EMBEDDING_SIZE = 256
+BATCH_PARTIALS = 256  # partials per forward pass: bounds memory on long recordings
+
+
+@dataclass(frozen=True)
+class Speech:
+    """The speech kept from a recording.
+
+    ``wav``: (n_samples,) float32, the kept speech concatenated, loudness-normalised.
+    ``window_start_sample``: (n_windows,) int64, where each kept 30 ms VAD window starts in the
+    original recording; kept sample ``i`` comes from ``window_start_sample[i // 480] + i % 480``.
+    """
+
+    wav: np.ndarray
+    window_start_sample: np.ndarray
+    total_s: float
+
+    @property
+    def speech_s(self) -> float:
+        return self.wav.size / SAMPLE_RATE_HZ
+
+    def source_time_s(self, sample_index: np.ndarray) -> np.ndarray:
+        """Original-file time in seconds of kept sample indices (any shape of int array)."""
+        index = np.clip(np.asarray(sample_index, dtype=np.int64), 0, max(self.wav.size - 1, 0))
+        window = np.minimum(index // VAD_WINDOW_SAMPLES, self.window_start_sample.size - 1)
+        return (self.window_start_sample[window] + index % VAD_WINDOW_SAMPLES) / SAMPLE_RATE_HZ
+
+
+@dataclass(frozen=True)
+class Partials:
+    """Embeddings of 1.6 s partials: ``embeddings`` (n, 256), ``start_s`` and ``end_s`` (n,)."""
+
+    embeddings: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.embeddings)
+
+
+def rms_dbfs(wav: np.ndarray) -> float:
+    """Root-mean-square level in dB relative to full scale; -inf for digital silence."""
+    mean_square = float(np.mean(np.square(wav, dtype=np.float64))) if wav.size else 0.0
+    return 10 * np.log10(mean_square) if mean_square > 0 else float("-inf")
+
+
+def _normalise_loudness(wav: np.ndarray, increase_only: bool) -> np.ndarray:
+    level = rms_dbfs(wav)
+    if not np.isfinite(level):
+        return wav
+    change_db = TARGET_DBFS - level
+    if change_db < 0 and increase_only:
+        return wav
+    return (wav * 10 ** (change_db / 20)).astype(np.float32)
+
+
+def find_speech(wav: np.ndarray, settings: VoiceSettings) -> Speech:
+    """Keep the speech in ``wav`` (float32 mono 16 kHz), dropping pauses longer than ~0.2 s."""
+    import webrtcvad
+    from scipy.ndimage import binary_dilation
+
+    n_windows = wav.size // VAD_WINDOW_SAMPLES
+    total_s = wav.size / SAMPLE_RATE_HZ
+    if n_windows == 0:
+        return Speech(np.zeros(0, np.float32), np.zeros(0, np.int64), total_s)
+    wav = _normalise_loudness(wav[: n_windows * VAD_WINDOW_SAMPLES], increase_only=True)
+    pcm = (np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes()
+    vad = webrtcvad.Vad(settings.vad_aggressiveness)
+    window_bytes = VAD_WINDOW_SAMPLES * 2
+    flags = np.fromiter(
+        (vad.is_speech(pcm[i * window_bytes : (i + 1) * window_bytes], SAMPLE_RATE_HZ) for i in range(n_windows)),
+        dtype=np.float32,
+        count=n_windows,
+    )
+    smoothed = np.convolve(flags, np.ones(VAD_SMOOTHING_WINDOWS) / VAD_SMOOTHING_WINDOWS, mode="same")
+    keep = binary_dilation(smoothed > 0.5, np.ones(VAD_MAX_SILENCE_WINDOWS + 1))
+    kept_windows = np.flatnonzero(keep)
+    speech = wav.reshape(n_windows, VAD_WINDOW_SAMPLES)[kept_windows].reshape(-1)
+    return Speech(_normalise_blocks(speech), kept_windows * VAD_WINDOW_SAMPLES, total_s)
+
+
+def _normalise_blocks(speech: np.ndarray) -> np.ndarray:
+    """Loudness-normalise each block of speech, so a quiet guest in a loud podcast is heard too."""
+    block = int(LOUDNESS_BLOCK_S * SAMPLE_RATE_HZ)
+    if speech.size <= block:
+        return _normalise_loudness(speech, increase_only=False)
+    parts = [_normalise_loudness(speech[i : i + block], increase_only=False) for i in range(0, speech.size, block)]
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+@functools.cache
+def _mel_basis():  # -> torch.Tensor (40, 201)
+    import librosa
+    import torch
+
+    basis = librosa.filters.mel(sr=SAMPLE_RATE_HZ, n_fft=MEL_WINDOW_SAMPLES, n_mels=MEL_CHANNELS)
+    return torch.from_numpy(basis).float(), torch.hann_window(MEL_WINDOW_SAMPLES)
+
+
+def mel_frames(wav: np.ndarray) -> np.ndarray:
+    """resemblyzer's ``wav_to_mel_spectrogram``: (n_frames, 40) float32 power mel, 10 ms hop.
+
+    Computed with torch's STFT, which gives the same numbers (to 1e-6) without librosa's
+    just-in-time compilation on every process start.
+    """
+    import torch
+
+    basis, window = _mel_basis()
+    spectrum = torch.stft(
+        torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)),
+        n_fft=MEL_WINDOW_SAMPLES,
+        hop_length=MEL_HOP_SAMPLES,
+        window=window,
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
+    return (basis @ spectrum.abs().square()).T.contiguous().numpy()
+
+
+def embed_partials(speech: Speech, settings: VoiceSettings) -> Partials:
+    """Embed every 1.6 s partial of the kept speech, one every ``settings.partial_stride_s``.
+
+    Speech shorter than one partial is zero-padded when it covers at least 75 % of it (as
+    resemblyzer does); shorter still, no partial is returned.
+    """
+    import torch
+
+    stride_frames = max(1, round(settings.partial_stride_s * SAMPLE_RATE_HZ / MEL_HOP_SAMPLES))
+    mel = mel_frames(speech.wav) if speech.wav.size else np.zeros((0, MEL_CHANNELS), np.float32)
+    n_frames = mel.shape[0]
+    if n_frames < PARTIAL_FRAMES:
+        if n_frames < 0.75 * PARTIAL_FRAMES:
+            return Partials(np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0), np.zeros(0))
+        mel = np.pad(mel, ((0, PARTIAL_FRAMES - n_frames), (0, 0)))
+    starts = np.arange(0, max(mel.shape[0] - PARTIAL_FRAMES, 0) + 1, stride_frames)
+    windows = np.lib.stride_tricks.sliding_window_view(mel, PARTIAL_FRAMES, axis=0)[starts]  # (n, 40, 160)
+    encoder = voice_encoder()
+    outputs = []
+    with torch.inference_mode():
+        for i in range(0, len(starts), BATCH_PARTIALS):
+            batch = torch.from_numpy(np.ascontiguousarray(windows[i : i + BATCH_PARTIALS].transpose(0, 2, 1)))
+            outputs.append(encoder(batch.to(encoder.device)).cpu().numpy())
+    embeddings = np.concatenate(outputs).astype(np.float32, copy=False)
+    start_sample = starts * MEL_HOP_SAMPLES
+    end_sample = np.minimum(start_sample + PARTIAL_FRAMES * MEL_HOP_SAMPLES, speech.wav.size) - 1
+    return Partials(embeddings, speech.source_time_s(start_sample), speech.source_time_s(end_sample))
+
+
+def mean_embedding(embeddings: np.ndarray) -> np.ndarray:
+    """L2-normalised mean of rows: a clip's embedding from its partials, a voiceprint from clips."""
+    mean = np.asarray(embeddings, dtype=np.float32).mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+
+
+def window_embeddings(partials: Partials, window_partials: int) -> Partials:
+    """Scoring windows: the normalised mean of each run of ``window_partials`` consecutive partials.
+
+    A single 1.6 s partial is a noisy description of a voice; averaging a few (about 3 s of speech)
+    is far steadier while still short enough to follow turns in a conversation.
+    """
+    n = len(partials)
+    if n <= window_partials:
+        if n == 0:
+            return partials
+        return Partials(mean_embedding(partials.embeddings)[None], partials.start_s[:1], partials.end_s[-1:])
+    cumulative = np.cumsum(np.vstack([np.zeros((1, EMBEDDING_SIZE)), partials.embeddings]), axis=0)
+    sums = cumulative[window_partials:] - cumulative[:-window_partials]
+    embeddings = (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
+    return Partials(embeddings, partials.start_s[: n - window_partials + 1], partials.end_s[window_partials - 1 :])
+
+
+@functools.cache
+def voice_encoder():  # -> resemblyzer.VoiceEncoder
+    """resemblyzer's pretrained encoder, loaded once per process (on CUDA where torch sees one)."""
+    try:
+        import torch
+        from resemblyzer import VoiceEncoder
+    except ImportError as error:
+        raise ModelUnavailable(f"the voice model cannot load ({error}); run `make install`") from None
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    encoder = VoiceEncoder(device, verbose=False)
+    encoder.eval()
+    return encoder
+
+
+@functools.cache
+def voice_model_version() -> str:
+    """``resemblyzer <version> weights:<first 12 hex of the weight file's sha256>``."""
+    from importlib.metadata import version
+
+    import resemblyzer
+
+    from enrollment.media import sha256_file
+
+    weights = Path(resemblyzer.__file__).parent / "pretrained.pt"
+    return f"resemblyzer {version('Resemblyzer')} weights:{sha256_file(weights)[:12]}"

@@ -1,0 +1,117 @@
+"""One media file → voice and face matches against the gallery. Nothing is stored here.
+
+Found media is embedded with exactly the enrollment code that embedded the references.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from enrollment import face, voice
+from enrollment.media import SAMPLE_RATE_HZ, MediaInfo, decode_audio, iter_video_frames, load_image, probe
+from monitor.config import Config
+from monitor.matching import Calibration, Gallery, Match, match_faces, match_voice
+
+
+@dataclass
+class Analysis:
+    media_type: str
+    duration_s: float | None
+    matches: list[Match] = field(default_factory=list)
+    closest: list[dict] = field(default_factory=list)
+    speech_s: float | None = None
+    faces_seen: int | None = None
+
+
+def voice_calibration(config: Config) -> Calibration:
+    return Calibration(config.voice.calibration_center, config.voice.calibration_slope, config.voice.threshold)
+
+
+def face_calibration(config: Config) -> Calibration:
+    return Calibration(config.face.calibration_center, config.face.calibration_slope, config.face.threshold)
+
+
+def analysis_key(config: Config, gallery: Gallery) -> str:
+    """Identifies an analysis: the references compared, the models and every setting that matters.
+
+    A media analysed under the same key is not analysed again.
+    """
+    described = {
+        "references": gallery.reference_digest,
+        "voice": [config.voice.__dict__, voice.voice_model_version() if len(gallery.voice_ids) else None],
+        "face": [config.face.__dict__, face.face_model_version() if len(gallery.face_ids) else None],
+        "media": config.media.__dict__,
+        "scan": config.scan.__dict__,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def analyse(path: Path, config: Config, gallery: Gallery) -> Analysis:
+    """Decode, embed and match one file. Raises MediaError (one line) when it cannot be read."""
+    info = probe(path, config.media)
+    result = Analysis(info.media_type, info.duration_s)
+    if info.media_type == "image":
+        _analyse_image(path, config, gallery, result)
+    else:
+        if info.has_audio:
+            _analyse_voice(path, info, config, gallery, result)
+        if info.media_type == "video":
+            _analyse_video_faces(path, config, gallery, result)
+    result.matches.sort(key=lambda match: -match.score)
+    return result
+
+
+def _analyse_voice(path: Path, info: MediaInfo, config: Config, gallery: Gallery, result: Analysis) -> None:
+    wav = decode_audio(path, config.media)
+    result.duration_s = max(result.duration_s or 0.0, wav.size / SAMPLE_RATE_HZ)
+    if len(gallery.voice_ids) == 0:
+        return
+    speech = voice.find_speech(wav, config.voice)
+    result.speech_s = round(speech.speech_s, 2)
+    windows = voice.window_embeddings(voice.embed_partials(speech, config.voice), config.voice.window_partials)
+    decided = match_voice(windows.embeddings, windows.start_s, windows.end_s, gallery, voice_calibration(config),
+                          config.scan.merge_gap_s, config.scan.closest_per_modality)
+    result.matches += decided.matches
+    result.closest += decided.closest
+
+
+def _faces_in(rgb: np.ndarray, config: Config) -> np.ndarray:
+    return face.encode_faces(rgb, face.detect_faces(rgb, config.face.upsample))
+
+
+def _analyse_image(path: Path, config: Config, gallery: Gallery, result: Analysis) -> None:
+    if len(gallery.face_ids) == 0:
+        return
+    encodings = _faces_in(load_image(path, config.media), config)
+    _add_face_matches(encodings, np.zeros(len(encodings)), config, gallery, result)
+
+
+def _analyse_video_faces(path: Path, config: Config, gallery: Gallery, result: Analysis) -> None:
+    if len(gallery.face_ids) == 0:
+        return
+    encodings, times = [], []
+    last_time_s = 0.0
+    for time_s, rgb in iter_video_frames(path, config.media):
+        found = _faces_in(rgb, config)
+        encodings.append(found)
+        times.append(np.full(len(found), time_s))
+        last_time_s = time_s
+    result.duration_s = max(result.duration_s or 0.0, last_time_s)
+    if encodings:
+        _add_face_matches(np.concatenate(encodings), np.concatenate(times), config, gallery, result)
+
+
+def _add_face_matches(encodings: np.ndarray, times: np.ndarray, config: Config, gallery: Gallery,
+                      result: Analysis) -> None:
+    result.faces_seen = len(encodings)
+    # frames are frame_every_s apart: a face in consecutive sampled frames is one segment
+    merge_gap_s = config.scan.merge_gap_s + config.media.frame_every_s
+    decided = match_faces(encodings, times, gallery, face_calibration(config), merge_gap_s,
+                          config.scan.closest_per_modality)
+    result.matches += decided.matches
+    result.closest += decided.closest

@@ -1,0 +1,126 @@
+"""Settings: declared once in ``config/default.toml``, overridden per installation, checked at start.
+
+``$LIKENESS_HOME/config.toml`` may override any setting of ``config/default.toml``; an unknown
+name or a value of the wrong type is refused with a one-line error naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from enrollment.errors import LikenessError
+from enrollment.settings import FaceSettings, MediaLimits, VoiceSettings
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+DEFAULT_HOME = Path("likeness-data")
+
+
+class ConfigError(LikenessError):
+    """A setting is unknown or has the wrong type."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    database_url: str
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout_s: float
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    merge_gap_s: float
+    closest_per_modality: int
+
+
+SECTIONS: dict[str, type] = {
+    "storage": StorageSettings,
+    "media": MediaLimits,
+    "fetch": FetchSettings,
+    "voice": VoiceSettings,
+    "face": FaceSettings,
+    "scan": ScanSettings,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    storage: StorageSettings
+    media: MediaLimits
+    fetch: FetchSettings
+    voice: VoiceSettings
+    face: FaceSettings
+    scan: ScanSettings
+
+    @property
+    def database_url(self) -> str:
+        url = os.environ.get("LIKENESS_DATABASE_URL") or self.storage.database_url
+        return url or f"sqlite:///{(self.home / 'likeness.db').resolve()}"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def user_config_path(self) -> Path:
+        return self.home / "config.toml"
+
+    def replace(self, section: str, **values) -> Config:
+        """A copy with some settings of one section changed (for tests and benchmarks)."""
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **values)})
+
+
+def resolve_home(home: str | Path | None = None) -> Path:
+    """``--home``, else ``$LIKENESS_HOME``, else ``./likeness-data``."""
+    return Path(home or os.environ.get("LIKENESS_HOME") or DEFAULT_HOME)
+
+
+def load_config(home: str | Path | None = None) -> Config:
+    home_dir = resolve_home(home)
+    values = _read_toml(DEFAULT_CONFIG_PATH)
+    user_path = home_dir / "config.toml"
+    if user_path.is_file():
+        _merge(values, _read_toml(user_path), user_path)
+    sections = {name: _build(cls, values.get(name, {}), name) for name, cls in SECTIONS.items()}
+    return Config(home=home_dir, **sections)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as stream:
+            return tomllib.load(stream)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _merge(values: dict, overrides: dict, path: Path) -> None:
+    for section, settings in overrides.items():
+        if section not in values or not isinstance(settings, dict):
+            raise ConfigError(f"{path}: unknown section [{section}]")
+        for name, value in settings.items():
+            if name not in values[section]:
+                raise ConfigError(f"{path}: unknown setting {section}.{name}")
+            default = values[section][name]
+            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if type(value) is not type(default):
+                raise ConfigError(
+                    f"{path}: {section}.{name} must be a {type(default).__name__}, not {value!r}"
+                )
+            values[section][name] = value
+
+
+def _build(cls: type, values: dict, section: str):
+    names = {field.name for field in dataclasses.fields(cls)}
+    if set(values) != names:
+        missing, extra = names - set(values), set(values) - names
+        raise ConfigError(f"config/default.toml [{section}] is out of step with the code: {missing or extra}")
+    return cls(**values)

@@ -1,0 +1,85 @@
+"""The database: engine, sessions, and migrations to the current schema on open.
+
+SQLite (the default) runs in WAL mode with foreign keys enforced, so that deleting a performer
+cascades to everything that describes them; PostgreSQL works through the same code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from enrollment.errors import LikenessError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(LikenessError):
+    """The database cannot be opened or migrated."""
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (creates it in an empty database)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    settings = AlembicConfig()
+    settings.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        with engine.begin() as connection:
+            settings.attributes["connection"] = connection
+            command.upgrade(settings, "head")
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"cannot prepare the database: {str(error).splitlines()[0]}") from None
+
+
+def is_current(engine: Engine) -> bool:
+    """True when the schema exists and is at the newest migration (cheap: no Alembic import)."""
+    from sqlalchemy import text
+
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return False
+            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError as error:
+        raise DatabaseError(f"cannot open the database: {str(error).splitlines()[0]}") from None
+    return current == _head_revision()
+
+
+def _head_revision() -> str:
+    names = sorted(p.stem for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
+    return names[-1].split("_", 1)[0]
+
+
+def open_database(url: str) -> sessionmaker[Session]:
+    """A session factory on a database at the newest schema (migrated on first use)."""
+    engine = make_engine(url)
+    if not is_current(engine):
+        upgrade(engine)
+    return sessionmaker(engine, expire_on_commit=False)

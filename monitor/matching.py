@@ -1,0 +1,174 @@
+"""Comparing found voices and faces with every enrolled performer at once.
+
+The gallery holds one matrix per modality (voiceprints: one row per performer; faces: one row per
+reference photo). A scan compares all windows or faces with all rows in one matrix product, and
+the per-performer threshold test happens in similarity space, so that only the performers that
+match, and the few closest, are looked at one by one.
+
+Scores: ``score = 1 / (1 + exp(-slope × (similarity − center)))`` in [0, 1], with ``center`` and
+``slope`` per modality chosen on real recordings and photos (README, "Calibration").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from enrollment.face import EMBEDDING_SIZE as FACE_SIZE
+from enrollment.face import face_similarity
+from enrollment.models import FaceReference, Performer, Voiceprint
+from enrollment.voice import EMBEDDING_SIZE as VOICE_SIZE
+
+
+@dataclass(frozen=True)
+class Calibration:
+    center: float
+    slope: float
+    threshold: float
+
+    def score(self, similarity: np.ndarray | float) -> np.ndarray | float:
+        return 1.0 / (1.0 + np.exp(-self.slope * (np.asarray(similarity, dtype=np.float64) - self.center)))
+
+    @property
+    def similarity_threshold(self) -> float:
+        """The similarity whose score equals ``threshold``."""
+        threshold = min(max(self.threshold, 1e-9), 1 - 1e-9)
+        return self.center + float(np.log(threshold / (1 - threshold))) / self.slope
+
+
+@dataclass
+class Gallery:
+    """Every enrolled performer's references, as matrices. Loaded once per command."""
+
+    names: dict[int, str]
+    voice_ids: np.ndarray  # (P,) performer ids
+    voiceprints: np.ndarray  # (P, 256) float32, L2-normalised
+    face_ids: np.ndarray  # (G,) performer ids, one per group of reference rows
+    face_group_starts: np.ndarray  # (G,) first row of each performer's group in face_references
+    face_references: np.ndarray  # (R, 128) float32, grouped by performer
+    reference_digest: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return len(self.voice_ids) == 0 and len(self.face_ids) == 0
+
+
+def load_gallery(session: Session) -> Gallery:
+    names = dict(session.execute(select(Performer.id, Performer.name)).all())
+    voice_rows = session.execute(select(Voiceprint.performer_id, Voiceprint.embedding, Voiceprint.updated_at)
+                                 .order_by(Voiceprint.performer_id)).all()
+    face_rows = session.execute(select(FaceReference.performer_id, FaceReference.id, FaceReference.embedding)
+                                .order_by(FaceReference.performer_id, FaceReference.id)).all()
+    voice_ids = np.array([row[0] for row in voice_rows], dtype=np.int64)
+    voiceprints = _matrix([row[1] for row in voice_rows], VOICE_SIZE)
+    face_row_ids = np.array([row[0] for row in face_rows], dtype=np.int64)
+    face_references = _matrix([row[2] for row in face_rows], FACE_SIZE)
+    starts = np.flatnonzero(np.r_[True, face_row_ids[1:] != face_row_ids[:-1]]) if len(face_rows) else np.zeros(0, int)
+    digest = hashlib.sha256(json.dumps({
+        "voice": [[row[0], str(row[2])] for row in voice_rows],
+        "face": [row[1] for row in face_rows],
+    }).encode()).hexdigest()
+    return Gallery(names, voice_ids, voiceprints, face_row_ids[starts], starts, face_references, digest)
+
+
+def _matrix(blobs: list[bytes], width: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, width), np.float32)
+    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), width).astype(np.float32)
+
+
+@dataclass
+class Match:
+    """One performer found in one media by one modality."""
+
+    performer_id: int
+    modality: str
+    score: float
+    similarity: float
+    segments: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class ModalityResult:
+    matches: list[Match]
+    closest: list[dict]
+
+
+def _per_performer_best(similarity: np.ndarray) -> np.ndarray:
+    return similarity.max(axis=0) if similarity.size else np.zeros(similarity.shape[1], np.float32)
+
+
+def match_voice(
+    windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, gallery: Gallery,
+    calibration: Calibration, merge_gap_s: float, n_closest: int,
+) -> ModalityResult:
+    """Voice windows (W, 256) with their times against every voiceprint."""
+    if len(windows) == 0 or len(gallery.voice_ids) == 0:
+        return ModalityResult([], [])
+    similarity = windows @ gallery.voiceprints.T  # (W, P)
+    return _decide("voice", similarity, start_s, end_s, gallery.voice_ids, gallery, calibration,
+                   merge_gap_s, n_closest)
+
+
+def match_faces(
+    encodings: np.ndarray, time_s: np.ndarray, gallery: Gallery,
+    calibration: Calibration, merge_gap_s: float, n_closest: int,
+) -> ModalityResult:
+    """Faces (N, 128) seen at ``time_s`` (N,) against every reference photo; best photo per performer."""
+    if len(encodings) == 0 or len(gallery.face_ids) == 0:
+        return ModalityResult([], [])
+    per_reference = face_similarity(encodings, gallery.face_references)  # (N, R)
+    similarity = np.maximum.reduceat(per_reference, gallery.face_group_starts, axis=1)  # (N, G)
+    return _decide("face", similarity, time_s, time_s, gallery.face_ids, gallery, calibration,
+                   merge_gap_s, n_closest)
+
+
+def _decide(
+    modality: str, similarity: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, ids: np.ndarray,
+    gallery: Gallery, calibration: Calibration, merge_gap_s: float, n_closest: int,
+) -> ModalityResult:
+    best = _per_performer_best(similarity)  # (P,)
+    matched_columns = np.flatnonzero(best >= calibration.similarity_threshold)
+    matches = []
+    for column in matched_columns[np.argsort(-best[matched_columns])]:
+        column_similarity = similarity[:, column]
+        segments = merge_segments(
+            start_s, end_s, calibration.score(column_similarity),
+            column_similarity >= calibration.similarity_threshold, merge_gap_s,
+        )
+        matches.append(Match(int(ids[column]), modality, float(calibration.score(best[column])),
+                             float(best[column]), segments))
+    top = np.argsort(-best)[:n_closest]
+    closest = [{
+        "performer_id": int(ids[column]),
+        "performer_name": gallery.names.get(int(ids[column])),
+        "modality": modality,
+        "score": round(float(calibration.score(best[column])), 4),
+        "similarity": round(float(best[column]), 4),
+    } for column in top]
+    return ModalityResult(matches, closest)
+
+
+def merge_segments(
+    start_s: np.ndarray, end_s: np.ndarray, scores: np.ndarray, hit: np.ndarray, merge_gap_s: float
+) -> list[dict]:
+    """Runs of hits (windows or frames) whose gaps are at most ``merge_gap_s``, in time order.
+
+    Each segment is ``{"start_s", "end_s", "score"}``, score being the best hit inside it.
+    """
+    order = np.argsort(start_s[hit], kind="stable")
+    starts, ends, hit_scores = start_s[hit][order], end_s[hit][order], np.asarray(scores)[hit][order]
+    segments: list[dict] = []
+    for start, end, score in zip(starts, ends, hit_scores, strict=True):
+        if segments and start - segments[-1]["end_s"] <= merge_gap_s:
+            segments[-1]["end_s"] = max(segments[-1]["end_s"], round(float(end), 2))
+            segments[-1]["score"] = max(segments[-1]["score"], round(float(score), 4))
+        else:
+            segments.append({"start_s": round(float(start), 2), "end_s": round(float(end), 2),
+                             "score": round(float(score), 4)})
+    return segments

@@ -1,0 +1,89 @@
+"""What the monitor found: media (content-addressed), where each was seen, detections, reviews.
+
+Only detections are kept of a scan: embeddings of people who match nobody are never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from enrollment.models import Base, Performer, UTCDateTime, utc_now
+
+REVIEW_STATUSES = ("new", "confirmed", "dismissed", "authorized")
+
+
+class Media(Base):
+    """One distinct content (sha256), analysed once per roster of references and model versions."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str | None] = mapped_column(String(10))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # The analysis: which references and models it was made with, and its results
+    analysis_key: Mapped[str | None] = mapped_column(String(64))
+    analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closest: Mapped[list | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    sightings: Mapped[list[Sighting]] = relationship(back_populates="media", cascade="all, delete-orphan")
+
+
+class Sighting(Base):
+    """Where a media was found: a URL or a local path."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (UniqueConstraint("media_id", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    media: Mapped[Media] = relationship(back_populates="sightings")
+
+
+class Detection(Base):
+    """A likely match of one performer's voice or face in one media."""
+
+    __tablename__ = "detections"
+    __table_args__ = (UniqueConstraint("performer_id", "media_id", "modality"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    performer_id: Mapped[int] = mapped_column(ForeignKey("performers.id", ondelete="CASCADE"), index=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    modality: Mapped[str] = mapped_column(String(10))
+    score: Mapped[float] = mapped_column(Float)
+    similarity: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    segments: Mapped[list] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12), default="new", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
+
+    performer: Mapped[Performer] = relationship()
+    media: Mapped[Media] = relationship()
+    reviews: Mapped[list[Review]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="Review.id"
+    )
+
+
+class Review(Base):
+    """One review decision on a detection; the detection's ``status`` is the latest one."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    detection_id: Mapped[int] = mapped_column(ForeignKey("detections.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -1,0 +1,152 @@
+"""Scanning: any file or URL → content store → analysis (once per content) → detections.
+
+Each item is handled on its own: its failure is recorded on its row and the next item goes on.
+Database writes for one item happen in one transaction, after the analysis, so a crash or a bad
+file never leaves half an item behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from enrollment import face, voice
+from enrollment.errors import LikenessError
+from enrollment.models import utc_now
+from monitor.analyse import Analysis, analyse, analysis_key
+from monitor.config import Config
+from monitor.detections import detection_json, detections_for_media, save_match
+from monitor.fetch import download, is_url
+from monitor.matching import Gallery, load_gallery
+from monitor.models import Media, Sighting
+from monitor.store import ContentStore
+
+
+@dataclass
+class ScanRow:
+    """One item's outcome: the ``scan`` command's JSON row."""
+
+    source: str
+    sha256: str | None = None
+    media_type: str | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    detections: list[dict] | None = None
+    closest: list[dict] | None = None
+    reused: bool = False
+
+    def as_json(self) -> dict:
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+            "duration_s": round(self.duration_s, 2) if self.duration_s is not None else None,
+            "error": self.error,
+            "detections": self.detections or [],
+            "closest": self.closest or [],
+        }
+
+
+class Scanner:
+    """Scans items against the performers enrolled when it was created (gallery loaded once)."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session]) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.store = ContentStore(config.store_dir)
+        with sessions() as session:
+            self.gallery: Gallery = load_gallery(session)
+        self.key = analysis_key(config, self.gallery)
+
+    def scan_all(self, targets: Iterable[str], on_done: Callable[[ScanRow], None] | None = None) -> list[ScanRow]:
+        rows = []
+        for target in targets:
+            row = self.scan(target)
+            rows.append(row)
+            if on_done is not None:
+                on_done(row)
+        return rows
+
+    def scan(self, target: str) -> ScanRow:
+        source = target if is_url(target) else str(Path(target).resolve())
+        row = ScanRow(source=source)
+        try:
+            row.sha256, size_bytes = self._ingest(target)
+            media = self._record_sighting(row.sha256, size_bytes, source)
+            if media.analysis_key == self.key:
+                row.reused = True
+                return self._stored_result(media, row)
+            try:
+                analysis = analyse(self.store.path_for(row.sha256), self.config, self.gallery)
+            except LikenessError as error:
+                self._save_failure(media.id, str(error))
+                raise
+            return self._save_analysis(media.id, analysis, row)
+        except LikenessError as error:
+            row.error = str(error)
+            return row
+
+    def _ingest(self, target: str) -> tuple[str, int]:
+        if is_url(target):
+            return download(target, self.store, self.config)
+        return self.store.add_file(Path(target), self.config.media.max_file_bytes)
+
+    def _record_sighting(self, sha256: str, size_bytes: int, source: str) -> Media:
+        for _attempt in range(2):  # a concurrent scan may insert the same content first
+            try:
+                with self.sessions.begin() as session:
+                    media = session.scalar(select(Media).where(Media.sha256 == sha256))
+                    if media is None:
+                        media = Media(sha256=sha256, size_bytes=size_bytes)
+                        session.add(media)
+                        session.flush()
+                    sighting = session.scalar(select(Sighting).where(
+                        Sighting.media_id == media.id, Sighting.source == source))
+                    if sighting is None:
+                        session.add(Sighting(media_id=media.id, source=source))
+                    else:
+                        sighting.last_seen_at = utc_now()
+                    return media
+            except IntegrityError:
+                continue
+        raise LikenessError(f"could not record media {sha256[:12]}")
+
+    def _stored_result(self, media: Media, row: ScanRow) -> ScanRow:
+        row.media_type, row.duration_s, row.closest = media.media_type, media.duration_s, media.closest
+        if media.error:
+            row.error = media.error
+            return row
+        with self.sessions() as session:
+            row.detections = [detection_json(d, row.source) for d in detections_for_media(session, media.id)
+                              if d.performer_id in self.gallery.names]
+        return row
+
+    def _save_failure(self, media_id: int, reason: str) -> None:
+        with self.sessions.begin() as session:
+            media = session.get(Media, media_id)
+            media.error, media.analysis_key, media.analysed_at = reason, self.key, utc_now()
+
+    def _save_analysis(self, media_id: int, analysis: Analysis, row: ScanRow) -> ScanRow:
+        with self.sessions.begin() as session:
+            media = session.get(Media, media_id)
+            media.media_type, media.duration_s = analysis.media_type, analysis.duration_s
+            media.closest, media.error = analysis.closest, None
+            media.analysis_key, media.analysed_at = self.key, utc_now()
+            detections = [
+                save_match(session, media, match, *self._threshold_and_model(match.modality))
+                for match in analysis.matches
+            ]
+            session.flush()
+            row.detections = [detection_json(d, row.source) for d in detections]
+        row.media_type, row.duration_s, row.closest = analysis.media_type, analysis.duration_s, analysis.closest
+        return row
+
+    def _threshold_and_model(self, modality: str) -> tuple[float, str]:
+        if modality == "voice":
+            return self.config.voice.threshold, voice.voice_model_version()
+        return self.config.face.threshold, face.face_model_version()
