@@ -1,0 +1,1 @@
+"""Benchmarks and calibration studies (`make bench`); not part of the installed package."""

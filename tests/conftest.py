@@ -1,0 +1,251 @@
+"""Shared fixtures: media made at test time, real photos from packages, a home per test.
+
+Speech comes from espeak-ng (installed by `make test`); containers are written with PyAV; photos are
+matplotlib's grace_hopper.jpg and scikit-image's astronaut. ``../shared/data`` is used only by tests
+marked ``shared_data``, which skip with a reason where it is absent.
+
+Set ``LIKENESS_TEST_DATABASE=postgresql`` (``make test-pg``) to run every test on a fresh database
+of the PostgreSQL server on loopback instead of SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+POSTGRES_ADMIN_URL = os.environ.get("LIKENESS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# Two synthetic voices the encoder tells apart clearly (cosine ≈ 0.6; the same voice ≈ 0.95)
+PERFORMER_VOICE = "en-us+f4"
+OTHER_VOICE = "en+m7"
+TEXTS = [
+    "The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore, and the shells "
+    "she sells are surely seashells. Peter Piper picked a peck of pickled peppers.",
+    "Once upon a time in a land far away there lived a king who loved music. Every morning he would sing "
+    "in the garden while the birds listened, and the people of the kingdom were very happy.",
+    "Please remember to bring your umbrella tomorrow, because the forecast says it will rain all afternoon "
+    "and the buses are running late again after the storm last week.",
+    "Our new assistant can book your flights, order your groceries and read you the news every morning, "
+    "all in a friendly voice that sounds just like a real person.",
+]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if SHARED_DATA.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"{SHARED_DATA} is absent (calibration and accuracy data)")
+    for item in items:
+        if "shared_data" in item.keywords:
+            item.add_marker(skip)
+
+
+# ----------------------------------------------------------------------------------------- media
+
+
+def write_audio(path: Path, wav: np.ndarray, sample_rate_hz: int = 16_000, codec: str | None = None) -> Path:
+    """Write mono float samples in [-1, 1] to any container PyAV knows (by extension)."""
+    import av
+
+    codec = codec or {".wav": "pcm_s16le", ".mp3": "libmp3lame", ".m4a": "aac", ".ogg": "libopus",
+                      ".opus": "libopus", ".flac": "flac", ".webm": "libopus", ".mkv": "libopus"}[path.suffix]
+    rate = 48_000 if codec == "libopus" else sample_rate_hz
+    if rate != sample_rate_hz:
+        import librosa
+
+        wav = librosa.resample(np.asarray(wav, np.float32), orig_sr=sample_rate_hz, target_sr=rate)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        sample_format = stream.codec_context.format.name  # e.g. s16, s16p, fltp
+        dtype, scale = {"s16": (np.int16, 32767), "s32": (np.int32, 2**31 - 1), "flt": (np.float32, 1),
+                        "dbl": (np.float64, 1)}[sample_format.rstrip("p")]
+        samples = (np.clip(np.asarray(wav, np.float32), -1, 1) * scale).astype(dtype)
+        chunk = stream.codec_context.frame_size or 1024
+        for start in range(0, samples.size, chunk):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[None, start : start + chunk]),
+                                               format=sample_format, layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 2, audio: np.ndarray | None = None,
+                sample_rate_hz: int = 16_000) -> Path:
+    """An mp4 (H.264, and AAC when ``audio`` is given) from RGB uint8 frames of one size."""
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+        audio_stream = container.add_stream("aac", rate=sample_rate_hz, layout="mono") if audio is not None else None
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: video.height, : video.width]), format="rgb24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode(None):
+            container.mux(packet)
+        if audio_stream is not None:
+            chunk = audio_stream.codec_context.frame_size or 1024
+            samples = np.clip(np.asarray(audio, np.float32), -1, 1)
+            for start in range(0, samples.size, chunk):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[None, start : start + chunk]),
+                                                   format="fltp", layout="mono")
+                frame.sample_rate = sample_rate_hz
+                for packet in audio_stream.encode(frame):
+                    container.mux(packet)
+            for packet in audio_stream.encode(None):
+                container.mux(packet)
+    return path
+
+
+def synthesise(text: str, voice: str, speed_wpm: int = 150) -> np.ndarray:
+    """espeak-ng speech as float32 mono samples at 16 kHz."""
+    import librosa
+    import soundfile
+
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is not installed: run `make test` (it installs the Debian package)")
+    result = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed_wpm), "--stdout", text],
+                            capture_output=True, check=True)
+    import io
+
+    wav, rate = soundfile.read(io.BytesIO(result.stdout), dtype="float32")
+    return librosa.resample(wav, orig_sr=rate, target_sr=16_000) if rate != 16_000 else wav
+
+
+@pytest.fixture(scope="session")
+def speech_cache() -> dict:
+    return {}
+
+
+@pytest.fixture
+def make_speech(tmp_path: Path, speech_cache: dict) -> Callable[..., Path]:
+    """``make_speech(name, voice=PERFORMER_VOICE, texts=(0,), suffix=".wav")`` → a file of espeak speech."""
+
+    def make(name: str, voice: str = PERFORMER_VOICE, texts: tuple[int, ...] = (0,), suffix: str = ".wav",
+             gap_s: float = 0.4) -> Path:
+        key = (voice, texts, gap_s)
+        if key not in speech_cache:
+            pause = np.zeros(int(gap_s * 16_000), np.float32)
+            speech_cache[key] = np.concatenate([part for i in texts for part in (synthesise(TEXTS[i], voice), pause)])
+        return write_audio(tmp_path / f"{name}{suffix}", speech_cache[key])
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_path() -> Path:
+    import matplotlib.cbook
+
+    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+@pytest.fixture(scope="session")
+def astronaut_path(tmp_path_factory) -> Path:
+    """scikit-image's astronaut (Eileen Collins), 512×512; the detector also finds a patch on her suit."""
+    from PIL import Image
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("photos") / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
+# ------------------------------------------------------------------------------------ home and CLI
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """A psycopg connection to the loopback server's ``postgres`` database, or skip."""
+    try:
+        import psycopg
+
+        connection = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except Exception as error:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {str(error).splitlines()[0]}")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def postgres_url(request) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"likeness_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch, request) -> Path:
+    """An empty $LIKENESS_HOME (and a fresh PostgreSQL database under ``LIKENESS_TEST_DATABASE=postgresql``)."""
+    home_dir = tmp_path / "home"
+    monkeypatch.setenv("LIKENESS_HOME", str(home_dir))
+    monkeypatch.delenv("LIKENESS_DATABASE_URL", raising=False)
+    if os.environ.get("LIKENESS_TEST_DATABASE") == "postgresql":
+        monkeypatch.setenv("LIKENESS_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return home_dir
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self):
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def likeness(home: Path, capsys) -> Callable[..., CliResult]:
+    """Runs the real CLI in this process (models stay loaded between calls): ``likeness("scan", path)``."""
+    from monitor.cli import main
+
+    def run(*args: str | Path) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(arg) for arg in args])
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return run
+
+
+@pytest.fixture
+def make_performer(likeness) -> Callable[..., int]:
+    """``make_performer(name, voice=[files], face=[files])`` → the new performer's id (references asserted)."""
+
+    def make(name: str = "Ada Voice", voice: list[Path] = (), face: list[Path] = (), **options: str) -> int:
+        extra = [part for key, value in options.items() for part in (f"--{key.replace('_', '-')}", value)]
+        added = likeness("performer", "add", name, "--consent-by", name, *extra, "--json")
+        assert added.exit_code == 0, added.stderr
+        performer_id = added.json["id"]
+        if voice:
+            enrolled = likeness("enroll", "voice", performer_id, *voice, "--json")
+            assert enrolled.exit_code == 0, enrolled.stderr
+        if face:
+            enrolled = likeness("enroll", "face", performer_id, *face, "--json")
+            assert enrolled.exit_code == 0, enrolled.stderr
+        return performer_id
+
+    return make
