@@ -189,7 +189,9 @@ def window_embeddings(partials: Partials, window_partials: int) -> Partials:
     """Scoring windows: the normalised mean of each run of ``window_partials`` consecutive partials.
 
     A single 1.6 s partial is a noisy description of a voice; averaging a few (about 3 s of speech)
-    is far steadier while still short enough to follow turns in a conversation.
+    is far steadier while still short enough to follow turns in a conversation. A window's times are
+    those of its central partial(s): a window that only overlaps a voice at its edge says little about
+    its edges, so segments built from central spans start and end where the voice does.
     """
     n = len(partials)
     if n <= window_partials:
@@ -199,7 +201,9 @@ def window_embeddings(partials: Partials, window_partials: int) -> Partials:
     cumulative = np.cumsum(np.vstack([np.zeros((1, EMBEDDING_SIZE)), partials.embeddings]), axis=0)
     sums = cumulative[window_partials:] - cumulative[:-window_partials]
     embeddings = (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
-    return Partials(embeddings, partials.start_s[: n - window_partials + 1], partials.end_s[window_partials - 1 :])
+    first, last = (window_partials - 1) // 2, window_partials // 2  # offsets of the central partial(s)
+    n_windows = n - window_partials + 1
+    return Partials(embeddings, partials.start_s[first : first + n_windows], partials.end_s[last : last + n_windows])
 
 
 @functools.cache
