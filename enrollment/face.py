@@ -10,6 +10,7 @@ loader here imports the pieces one by one and raises :class:`ModelUnavailable` n
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -98,11 +99,10 @@ def face_model_version() -> str:
     """``face_recognition <version> dlib <version> weights:<sha256 prefix of the descriptor model>``."""
     from importlib.metadata import version
 
-    import face_recognition_models
-
     from enrollment.media import sha256_file
 
-    weights = face_recognition_models.face_recognition_model_location()
+    face_api()  # imports face_recognition_models with its pkg_resources warning silenced
+    weights = sys.modules["face_recognition_models"].face_recognition_model_location()
     return (
         f"face_recognition {version('face-recognition')} dlib {version('dlib-bin')} "
         f"weights:{sha256_file(weights)[:12]}"
