@@ -50,8 +50,8 @@ def emit(data, as_json: bool, human: Callable[[], None]) -> None:
         human()
 
 
-def warn(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+def warn(message: str, prefix: str = "error") -> None:
+    click.echo(f"{prefix}: {message}", err=True)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
@@ -245,7 +245,7 @@ def scan(app: App, targets: tuple[str, ...], as_json: bool) -> None:
 
     scanner = Scanner(app.config, app.sessions)
     if scanner.gallery.is_empty:
-        warn("no performer has references yet: nothing can match (likeness enroll voice|face ...)")
+        warn("no performer has references yet: nothing can match (likeness enroll voice|face ...)", "warning")
     with progress_bar(len(targets), enabled=not as_json and len(targets) > 1) as advance:
         rows = scanner.scan_all(targets, on_done=lambda row: advance(row.source))
     for row in rows:
