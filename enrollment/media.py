@@ -8,8 +8,11 @@ Every failure raises :class:`MediaError` with a one-line reason.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,6 +23,8 @@ from enrollment.errors import MediaError
 from enrollment.settings import MediaLimits
 
 SAMPLE_RATE_HZ = 16_000
+TEXT_SNIFF_BYTES = 4096
+IMAGE_DEMUXERS = {"image2"}  # and every "*_pipe" demuxer: FFmpeg's readers of single pictures
 MediaType = Literal["audio", "video", "image"]
 
 
@@ -34,8 +39,25 @@ class MediaInfo:
     height_px: int | None = None
 
 
+def file_size(path: Path) -> int:
+    """The size of a regular file, or :class:`MediaError` saying why ``path`` is not one. A pipe or
+    a device is refused before it is opened (reading one would block, or never end)."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise MediaError("no such file") from None
+    except OSError as error:
+        raise MediaError(f"cannot read file: {error.strerror or error}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise MediaError("is a directory, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        raise MediaError("not a regular file (a pipe, socket or device)")
+    return status.st_size
+
+
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes, read in chunks (bounded memory for any size)."""
+    file_size(path)
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         while chunk := stream.read(chunk_bytes):
@@ -46,10 +68,7 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
 def probe(path: Path, limits: MediaLimits) -> MediaInfo:
     """Classify ``path`` as audio, video or image and check it against ``limits``."""
     path = Path(path)
-    try:
-        size_bytes = path.stat().st_size
-    except OSError as error:
-        raise MediaError(f"cannot read file: {error.strerror or error}") from None
+    size_bytes = file_size(path)
     if size_bytes == 0:
         raise MediaError("empty file (0 bytes)")
     if size_bytes > limits.max_file_bytes:
@@ -60,23 +79,59 @@ def probe(path: Path, limits: MediaLimits) -> MediaInfo:
     image = _probe_image(path, limits)
     if image is not None:
         return image
+    _refuse_text(path)
     return _probe_container(path, limits)
+
+
+def _refuse_text(path: Path) -> None:
+    """A text file (UTF-8, no NUL in its first 4 KB) is refused as what it is: FFmpeg would call some
+    "Invalid data", others a CD+G or lyrics stream, and would follow the addresses in a playlist."""
+    with open(path, "rb") as stream:
+        head = stream.read(TEXT_SNIFF_BYTES)
+    if b"\0" in head:
+        return
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 3:  # not merely a character cut at the end of the sniffed bytes
+            return
+    start = head.lstrip()[:100].lower()
+    if start.startswith(b"<!doctype html") or b"<html" in start:
+        raise MediaError("an HTML page, not audio, video or an image")
+    raise MediaError("a text file, not audio, video or an image")
+
+
+@contextmanager
+def _strict_pillow(max_pixels: int | None) -> Iterator[None]:
+    """Pillow's process-wide switches as this module needs them, restored afterwards.
+
+    face_recognition sets ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` when it is imported, which
+    would turn a truncated or corrupt photo into a grey-filled one instead of an error. Pillow's own
+    decompression-bomb guard (``MAX_IMAGE_PIXELS``) is replaced by ``media.max_image_pixels``, so that
+    the refusal names the setting: None while reading a header, the configured limit while decoding.
+    """
+    from PIL import Image, ImageFile
+
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
+    ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = False, max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = saved
 
 
 def _probe_image(path: Path, limits: MediaLimits) -> MediaInfo | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:  # lazy: reads the header only
-                width_px, height_px = image.size
+        with _strict_pillow(None), Image.open(path) as image:  # lazy: reads the header only
+            width_px, height_px = image.size
     except UnidentifiedImageError:
         return None
-    except Image.DecompressionBombError as error:
-        raise MediaError(f"image too large to decode safely: {error}") from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise MediaError(f"corrupt image: {error}") from None
+        raise MediaError(f"corrupt image: {_first_line(error)}") from None
     _check_pixels(width_px, height_px, limits)
     return MediaInfo("image", None, False, width_px, height_px)
 
@@ -100,6 +155,10 @@ def _open_container(path: Path):  # -> av.container.InputContainer
 
 def _probe_container(path: Path, limits: MediaLimits) -> MediaInfo:
     with _open_container(path) as container:
+        if container.format.name in IMAGE_DEMUXERS or container.format.name.endswith("_pipe"):
+            # FFmpeg reads it as a picture that Pillow could not: a damaged header, or an image format
+            # that cannot be analysed (it would otherwise pass as a one-frame "video")
+            raise MediaError("corrupt or unsupported image file")
         video = _main_video_stream(container)
         has_audio = bool(container.streams.audio)
         if video is None and not has_audio:
@@ -143,70 +202,104 @@ def decode_audio(path: Path, limits: MediaLimits) -> np.ndarray:
     """The first audio track as mono float32 samples at 16 kHz, shape (n_samples,), range [-1, 1].
 
     Decoding stops with :class:`MediaError` once more than ``limits.max_duration_s`` of audio has
-    come out, whatever the headers claimed. A file whose stream breaks midway yields the audio
-    decoded up to the break when that is at least one second; otherwise it is refused as corrupt.
+    come out, whatever the headers claimed. Damage is passed over (see :func:`_decoded_frames`), so a
+    broken stretch cannot hide the rest of a recording; when less than one second of audio comes out
+    of a damaged file, it is refused as corrupt.
     """
-    import av
-
     max_samples = int(limits.max_duration_s * SAMPLE_RATE_HZ)
     chunks: list[np.ndarray] = []
     n_samples = 0
+    damage: list[str] = []
     with _open_container(path) as container:
         if not container.streams.audio:
             raise MediaError("no audio track")
         stream = container.streams.audio[0]
         stream.thread_type = "AUTO"
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ)
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    chunk = out.to_ndarray().reshape(-1)
-                    chunks.append(chunk)
-                    n_samples += chunk.size
-                if n_samples > max_samples:
-                    raise MediaError(
-                        f"audio is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}"
-                    )
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-        except av.error.FFmpegError as error:
-            if n_samples < SAMPLE_RATE_HZ:
-                raise MediaError(f"corrupt audio stream ({_ffmpeg_reason(error)})") from None
+        for chunk in _mono_16k(_decoded_frames(container, stream, damage)):
+            chunks.append(chunk)
+            n_samples += chunk.size
+            if n_samples > max_samples:
+                raise MediaError(
+                    f"audio is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}"
+                )
+    if damage and n_samples < SAMPLE_RATE_HZ:
+        raise MediaError(f"corrupt audio stream ({damage[0]})")
     if not chunks:
         raise MediaError("the audio track holds no samples")
     wav = np.concatenate(chunks).astype(np.float32, copy=False)
     return np.clip(wav, -1.0, 1.0, out=wav)
 
 
+def _decoded_frames(container, stream, damage: list[str]) -> Iterator:
+    """The decoded frames of ``stream``, passing over damage as FFmpeg's own tools do.
+
+    A packet that fails to decode is skipped; a container that breaks off (a truncated download)
+    ends the frames there. Each problem's one-line reason is appended to ``damage``.
+    """
+    import av
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as error:
+            damage.append(_ffmpeg_reason(error))
+            return
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as error:
+            damage.append(_ffmpeg_reason(error))
+            continue
+        yield from frames
+
+
+def _mono_16k(frames: Iterator) -> Iterator[np.ndarray]:
+    """Audio frames resampled to mono float32 at 16 kHz; a change of rate or layout midway (joined
+    recordings, or damage decoded as such) starts a new resampler instead of failing."""
+    import av
+
+    resampler, setup = None, None
+    for frame in frames:
+        frame_setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if frame_setup != setup:
+            if resampler is not None:
+                yield from (out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+            resampler, setup = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ), frame_setup
+        yield from (out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
+    if resampler is not None:
+        yield from (out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+
+
 def iter_video_frames(path: Path, limits: MediaLimits) -> Iterator[tuple[float, np.ndarray]]:
     """Frames sampled every ``limits.frame_every_s`` seconds, as ``(time_s, rgb)``.
 
     ``rgb`` is uint8 of shape (height, width, 3), scaled down so that its longer side is at most
-    ``limits.max_frame_side_px``. A stream that breaks midway ends the iteration at the break.
+    ``limits.max_frame_side_px``. Damage is passed over (see :func:`_decoded_frames`); a damaged
+    file that yields no frame at all is refused as corrupt.
     """
-    import av
-
+    damage: list[str] = []
     with _open_container(path) as container:
         stream = _main_video_stream(container)
         if stream is None:
             raise MediaError("no video stream")
         stream.thread_type = "AUTO"
-        next_time_s = 0.0
-        try:
-            for frame in container.decode(stream):
-                time_s = float(frame.time) if frame.time is not None else next_time_s
-                if time_s > limits.max_duration_s:
-                    raise MediaError(
-                        f"video is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}"
-                    )
-                if time_s + 1e-6 < next_time_s:
-                    continue
-                next_time_s = time_s + limits.frame_every_s
-                width_px, height_px = _scaled_size(frame.width, frame.height, limits.max_frame_side_px)
-                yield time_s, frame.to_ndarray(format="rgb24", width=width_px, height=height_px)
-        except av.error.FFmpegError as error:
-            if next_time_s == 0.0:
-                raise MediaError(f"corrupt video stream ({_ffmpeg_reason(error)})") from None
+        next_time_s, n_yielded = 0.0, 0
+        for frame in _decoded_frames(container, stream, damage):
+            time_s = float(frame.time) if frame.time is not None else next_time_s
+            if time_s > limits.max_duration_s:
+                raise MediaError(
+                    f"video is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}"
+                )
+            if time_s + 1e-6 < next_time_s:
+                continue
+            next_time_s = time_s + limits.frame_every_s
+            width_px, height_px = _scaled_size(frame.width, frame.height, limits.max_frame_side_px)
+            n_yielded += 1
+            yield time_s, frame.to_ndarray(format="rgb24", width=width_px, height=height_px)
+    if damage and n_yielded == 0:
+        raise MediaError(f"corrupt video stream ({damage[0]})")
 
 
 def load_image(path: Path, limits: MediaLimits) -> np.ndarray:
@@ -217,11 +310,14 @@ def load_image(path: Path, limits: MediaLimits) -> np.ndarray:
     if info is None:
         raise MediaError("not an image file")
     try:
-        with Image.open(path) as image:
+        with _strict_pillow(limits.max_image_pixels), Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
             return np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError:
+        limit_mpx = limits.max_image_pixels / 1e6
+        raise MediaError(f"image is larger than media.max_image_pixels = {limit_mpx:.0f} Mpx") from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise MediaError(f"corrupt or truncated image: {error}") from None
+        raise MediaError(f"corrupt or truncated image: {_first_line(error)}") from None
 
 
 def _scaled_size(width_px: int, height_px: int, max_side_px: int) -> tuple[int, int]:
@@ -235,6 +331,10 @@ def _scaled_size(width_px: int, height_px: int, max_side_px: int) -> tuple[int, 
 def _ffmpeg_reason(error: Exception) -> str:
     reason = getattr(error, "strerror", None) or str(error)
     return reason.splitlines()[0] if reason else type(error).__name__
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def _human_bytes(n_bytes: float) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from enrollment.errors import MediaError
+from enrollment.media import file_size
 
 CHUNK_BYTES = 1 << 20
 
@@ -28,16 +29,18 @@ class ContentStore:
         return self.path_for(sha256).is_file()
 
     def add_file(self, path: Path, max_bytes: int) -> tuple[str, int]:
-        """Copy a local file in (hashing as it goes); returns (sha256, size in bytes)."""
+        """Copy a local file in (hashing as it goes); returns (sha256, size in bytes).
+
+        Only regular files: a pipe or a device (``/dev/zero``) is refused before it is opened.
+        """
+        file_size(path)  # refuses a missing path, a directory, a pipe or a device, with the reason
         try:
             with open(path, "rb") as stream:
                 return self.add_chunks(iter(lambda: stream.read(CHUNK_BYTES), b""), max_bytes)
-        except IsADirectoryError:
-            raise MediaError("is a directory, not a file") from None
-        except FileNotFoundError:
-            raise MediaError("no such file") from None
         except PermissionError:
             raise MediaError("permission denied") from None
+        except OSError as error:  # an I/O error midway: one line all the same
+            raise MediaError(f"cannot read file: {error.strerror or error}") from None
 
     def add_chunks(self, chunks: Iterable[bytes], max_bytes: int) -> tuple[str, int]:
         """Store a stream of bytes; refuses (and keeps nothing) past ``max_bytes``."""
