@@ -36,6 +36,8 @@ def speech_problem(speech: Speech, settings: VoiceSettings) -> tuple[str | None,
     figures = {"speech_s": round(speech.speech_s, 2), "noise_flatness": round(flatness, 3)}
     if speech.speech_s < 1.0 or flatness > settings.max_noise_flatness:
         return "no speech found: silence or noise only", figures
+    if flatness < settings.min_speech_flatness:
+        return "no speech found: a steady tone, not a voice", figures
     if speech.speech_s < settings.min_speech_s:
         return (
             f"only {speech.speech_s:.1f} s of speech; at least {settings.min_speech_s:.0f} s is needed",

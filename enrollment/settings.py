@@ -23,6 +23,7 @@ class VoiceSettings:
     min_rms_dbfs: float
     max_clipped_fraction: float
     max_noise_flatness: float
+    min_speech_flatness: float
     partial_stride_s: float
     window_partials: int
     multi_speaker_max_similarity: float

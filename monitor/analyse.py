@@ -68,7 +68,8 @@ def analyse(path: Path, config: Config, gallery: Gallery) -> Analysis:
 
 def _analyse_voice(path: Path, info: MediaInfo, config: Config, gallery: Gallery, result: Analysis) -> None:
     wav = decode_audio(path, config.media)
-    result.duration_s = max(result.duration_s or 0.0, wav.size / SAMPLE_RATE_HZ)
+    # what was decoded, not what the header claims: a truncated file is as long as what is left of it
+    result.duration_s = wav.size / SAMPLE_RATE_HZ
     if len(gallery.voice_ids) == 0:
         return
     speech = voice.find_speech(wav, config.voice)

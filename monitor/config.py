@@ -31,6 +31,7 @@ class StorageSettings:
 @dataclass(frozen=True)
 class FetchSettings:
     timeout_s: float
+    max_total_s: float
     user_agent: str
 
 

@@ -7,6 +7,8 @@ file never leaves half an item behind.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ from monitor.fetch import download, is_url
 from monitor.matching import Gallery, load_gallery
 from monitor.models import Media, Sighting
 from monitor.store import ContentStore
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,6 +93,12 @@ class Scanner:
             return self._save_analysis(media.id, analysis, row)
         except LikenessError as error:
             row.error = str(error)
+            return row
+        except Exception as error:  # a bug must not stop the batch: the item says what happened
+            if os.environ.get("LIKENESS_DEBUG"):
+                raise
+            logger.debug("scanning %s failed", source, exc_info=True)  # no traceback unless asked for
+            row.error = f"unexpected {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
             return row
 
     def _ingest(self, target: str) -> tuple[str, int]:
