@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 REQ := requirements
 DEBIAN_PACKAGES := espeak-ng
 
-.PHONY: install dev debian demo test test-pg bench lint clean
+.PHONY: install dev debian demo test test-pg bench calibrate lint clean
 
 install: $(VENV)/.runtime-installed  ## the virtualenv with .venv/bin/likeness, nothing else
 
@@ -44,6 +44,10 @@ test-pg: dev
 
 bench: dev
 	$(PY) -m bench
+
+# How the default thresholds were chosen, measured on ../shared/data (README, "Calibration").
+calibrate: dev
+	$(PY) -m bench.calibrate
 
 lint: dev
 	$(VENV)/bin/ruff check .

@@ -266,7 +266,9 @@ def _mono_16k(frames: Iterator) -> Iterator[np.ndarray]:
         if frame_setup != setup:
             if resampler is not None:
                 yield from (out.to_ndarray().reshape(-1) for out in resampler.resample(None))
-            resampler, setup = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ), frame_setup
+            # one second per output frame: mp3's tiny frames would otherwise make 40 arrays a second
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE_HZ, frame_size=SAMPLE_RATE_HZ)
+            setup = frame_setup
         yield from (out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
     if resampler is not None:
         yield from (out.to_ndarray().reshape(-1) for out in resampler.resample(None))
