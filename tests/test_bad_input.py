@@ -11,12 +11,9 @@ Every file is made at test time (nothing is mocked); URLs are served by a real H
 
 from __future__ import annotations
 
-import os
 import socket
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,78 +28,19 @@ from monitor.config import load_config
 from monitor.db import open_database
 from monitor.models import Detection, Media, Sighting
 from tests.conftest import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio, write_video
+from tests.faults import (
+    RATE_HZ,
+    cut,
+    fifo,
+    garble,
+    long_silent_wav,
+    noise_image,
+    png_header_only,
+    seconds,
+    understate_duration,
+)
 
-RATE_HZ = 16_000
 HTML = b"<!doctype html><html><head><title>Not audio</title></head><body>" + b"<p>lorem ipsum</p>" * 200 + b"</body>"
-
-
-# ------------------------------------------------------------------------------------ bad media
-
-
-def png_header_only(path: Path, width_px: int, height_px: int) -> Path:
-    """A few hundred bytes of PNG whose header declares ``width_px × height_px`` (nothing allocated)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width_px, height_px, 8, 2, 0, 0, 0)  # 8-bit RGB
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 256))
-                     + chunk(b"IEND", b""))
-    return path
-
-
-def long_silent_wav(path: Path, duration_s: float, rate_hz: int = 500) -> Path:
-    """A real, complete recording of digital silence (16-bit PCM, 500 Hz): a sparse file, no disk used."""
-    n_bytes = int(duration_s * rate_hz) * 2
-    fmt = struct.pack("<IHHIIHH", 16, 1, 1, rate_hz, 2 * rate_hz, 2, 16)
-    header = b"RIFF" + struct.pack("<I", 36 + n_bytes) + b"WAVEfmt " + fmt + b"data" + struct.pack("<I", n_bytes)
-    with open(path, "wb") as out:
-        out.write(header)
-        out.truncate(len(header) + n_bytes)
-    return path
-
-
-def understate_duration(source: Path, target: Path) -> Path:
-    """A Matroska/WebM file whose Duration element claims 1 s, whatever it holds."""
-    data = bytearray(source.read_bytes())
-    at = data.find(b"\x44\x89\x88")  # the Duration element: ID 0x4489, an 8-byte float of milliseconds
-    assert at > 0, "no Duration element"
-    data[at + 3 : at + 11] = struct.pack(">d", 1000.0)
-    target.write_bytes(bytes(data))
-    return target
-
-
-def cut(source: Path, target: Path, keep: float = 0.5) -> Path:
-    data = source.read_bytes()
-    target.write_bytes(data[: int(len(data) * keep)])
-    return target
-
-
-def garble(source: Path, target: Path, start: float, length: float) -> Path:
-    """A copy with random bytes over ``length`` of the file from ``start`` (fractions of its size)."""
-    data = bytearray(source.read_bytes())
-    first, n_bytes = int(len(data) * start), int(len(data) * length)
-    data[first : first + n_bytes] = np.random.default_rng(1).bytes(n_bytes)
-    target.write_bytes(bytes(data))
-    return target
-
-
-def noise_image(path: Path, size_px: int = 400) -> Path:
-    """A gradient with noise: a perfectly valid photo with no face in it."""
-    rng = np.random.default_rng(0)
-    ramp = np.linspace(0, 200, size_px, dtype=np.float32)
-    rgb = ramp[None, :, None] + rng.normal(0, 20, (size_px, size_px, 3))
-    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(path)
-    return path
-
-
-def fifo(path: Path) -> Path:
-    os.mkfifo(path)
-    return path
-
-
-def seconds(duration_s: float) -> np.ndarray:
-    return np.arange(int(duration_s * RATE_HZ)) / RATE_HZ
 
 
 # -------------------------------------------------------------------------------------- helpers
@@ -299,6 +237,7 @@ def test_enrol_voice_refuses_each_unusable_recording_with_a_reason_and_accepts_t
         "good": make_speech("good", texts=(0, 1)),
         "silence": write_audio(tmp_path / "silence.wav", np.zeros(8 * RATE_HZ, np.float32)),
         "white noise": write_audio(tmp_path / "noise.wav", rng.normal(0, 0.1, 8 * RATE_HZ).astype(np.float32)),
+        "pure tone": write_audio(tmp_path / "tone.wav", 0.3 * np.sin(2 * np.pi * 440 * seconds(8))),
         "clipped speech": write_audio(tmp_path / "clipped.wav", np.clip(20 * speech, -1, 1)),
         "under 5 s of speech": write_audio(tmp_path / "short.wav", short),
         "text file": text,
@@ -309,6 +248,7 @@ def test_enrol_voice_refuses_each_unusable_recording_with_a_reason_and_accepts_t
     expected = {
         "silence": "silence",
         "white noise": "no speech found",
+        "pure tone": "a steady tone, not a voice",
         "clipped speech": "clipped",
         "under 5 s of speech": "s of speech; at least 5 s is needed",
         "text file": "a text file, not audio, video or an image",
@@ -320,13 +260,6 @@ def test_enrol_voice_refuses_each_unusable_recording_with_a_reason_and_accepts_t
     assert rows["good"]["accepted"], rows["good"]["reason"]
     assert_refused(rows, expected)
     assert [p["voice_clips"] for p in likeness("performer", "list", "--json").json] == [1], "only the good clip"
-
-
-@pytest.mark.slow
-def test_enrol_voice_refuses_a_pure_tone(tmp_path: Path, likeness, performer_id: int) -> None:
-    tone = write_audio(tmp_path / "tone.wav", 0.3 * np.sin(2 * np.pi * 440 * seconds(8)))
-    rows = enrol(likeness, "voice", performer_id, {"pure tone": tone})
-    assert_refused(rows, {"pure tone": "no speech found"})
 
 
 @pytest.mark.slow
