@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from enrollment import face, quality, voice
 from enrollment.errors import ConsentMissing, MediaError, NotFound
@@ -90,7 +90,11 @@ def get_performer(session: Session, performer_id: int) -> Performer:
 
 
 def list_performers(session: Session) -> list[Performer]:
-    return list(session.scalars(select(Performer).order_by(Performer.id)))
+    """Every performer with their agency, contacts, consents and references (a handful of queries)."""
+    related = (Performer.agency, Performer.contacts, Performer.consents, Performer.voice_references,
+               Performer.face_references)
+    query = select(Performer).options(*(selectinload(relation) for relation in related)).order_by(Performer.id)
+    return list(session.scalars(query))
 
 
 def remove_performer(session: Session, performer_id: int) -> None:

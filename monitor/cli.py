@@ -80,7 +80,10 @@ def init(app: App, as_json: bool) -> None:
             "# here, in the same [section]; for example:\n# [voice]\n# threshold = 0.6\n"
         )
     app.sessions  # noqa: B018  (creates and migrates the database)
-    data = {"home": str(config.home.resolve()), "database": config.database_url, "config": str(config.user_config_path)}
+    from sqlalchemy.engine import make_url
+
+    database = make_url(config.database_url).render_as_string(hide_password=True)
+    data = {"home": str(config.home.resolve()), "database": database, "config": str(config.user_config_path)}
     emit(data, as_json, lambda: click.echo(f"initialised {data['home']}"))
 
 
