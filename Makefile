@@ -10,10 +10,10 @@ DEBIAN_PACKAGES := espeak-ng
 
 install: $(VENV)/.runtime-installed  ## the virtualenv with .venv/bin/likeness, nothing else
 
-$(VENV)/.runtime-installed: pyproject.toml $(REQ)/constraints.txt $(REQ)/runtime.txt $(REQ)/models.txt $(REQ)/nodeps.txt
+$(VENV)/.runtime-installed: pyproject.toml $(REQ)/constraints.txt $(REQ)/runtime.txt $(REQ)/sdists.txt $(REQ)/nodeps.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -c $(REQ)/constraints.txt --only-binary=:all: -r $(REQ)/runtime.txt
-	$(PIP) install -c $(REQ)/constraints.txt -r $(REQ)/models.txt
+	$(PIP) install -c $(REQ)/constraints.txt -r $(REQ)/sdists.txt
 	$(PIP) install --no-deps -r $(REQ)/nodeps.txt
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
