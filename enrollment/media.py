@@ -84,21 +84,30 @@ def probe(path: Path, limits: MediaLimits) -> MediaInfo:
 
 
 def _refuse_text(path: Path) -> None:
-    """A text file (UTF-8, no NUL in its first 4 KB) is refused as what it is: FFmpeg would call some
-    "Invalid data", others a CD+G or lyrics stream, and would follow the addresses in a playlist."""
+    """A text file is refused as what it is: FFmpeg would call some "Invalid data", others a CD+G or
+    lyrics stream, and would follow the addresses in a playlist."""
     with open(path, "rb") as stream:
-        head = stream.read(TEXT_SNIFF_BYTES)
-    if b"\0" in head:
-        return
+        reason = text_reason(stream.read(TEXT_SNIFF_BYTES))
+    if reason is not None:
+        raise MediaError(reason)
+
+
+def text_reason(head: bytes) -> str | None:
+    """Why the first bytes of a file show it is text, not media (HTML, other text), or None.
+
+    ``head``: the first few KB (4 KB is plenty). Text means UTF-8 with no NUL byte.
+    """
+    if not head or b"\0" in head:
+        return None
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
         if error.start < len(head) - 3:  # not merely a character cut at the end of the sniffed bytes
-            return
+            return None
     start = head.lstrip()[:100].lower()
     if start.startswith(b"<!doctype html") or b"<html" in start:
-        raise MediaError("an HTML page, not audio, video or an image")
-    raise MediaError("a text file, not audio, video or an image")
+        return "an HTML page, not audio, video or an image"
+    return "a text file, not audio, video or an image"
 
 
 @contextmanager

@@ -31,8 +31,31 @@ class StorageSettings:
 @dataclass(frozen=True)
 class FetchSettings:
     timeout_s: float
+    connect_timeout_s: float
     max_total_s: float
     user_agent: str
+    max_redirects: int
+    max_page_bytes: int
+    allowed_hosts: list
+    max_concurrency: int
+    per_host_concurrency: int
+    per_host_delay_s: float
+    respect_robots_txt: bool
+
+    @property
+    def all_allowed_hosts(self) -> frozenset[str]:
+        """``allowed_hosts`` plus ``$LIKENESS_ALLOWED_HOSTS`` (comma-separated), lower-cased."""
+        extra = os.environ.get("LIKENESS_ALLOWED_HOSTS", "")
+        return frozenset(h.strip().lower() for h in [*self.allowed_hosts, *extra.split(",")] if h.strip())
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    default_every_s: int
+    default_depth: int
+    max_pages_per_run: int
+    max_files_per_run: int
+    jitter_s: int
 
 
 @dataclass(frozen=True)
@@ -45,6 +68,7 @@ SECTIONS: dict[str, type] = {
     "storage": StorageSettings,
     "media": MediaLimits,
     "fetch": FetchSettings,
+    "crawl": CrawlSettings,
     "voice": VoiceSettings,
     "face": FaceSettings,
     "scan": ScanSettings,
@@ -57,6 +81,7 @@ class Config:
     storage: StorageSettings
     media: MediaLimits
     fetch: FetchSettings
+    crawl: CrawlSettings
     voice: VoiceSettings
     face: FaceSettings
     scan: ScanSettings
