@@ -56,6 +56,16 @@ class ScanRow:
         }
 
 
+@dataclass(frozen=True)
+class Seen:
+    """Where content was found: the file path or media URL, and for a crawl its source and page."""
+
+    source: str
+    source_id: int | None = None
+    page_url: str | None = None
+    page_title: str | None = None
+
+
 class Scanner:
     """Scans items against the performers enrolled when it was created (gallery loaded once)."""
 
@@ -80,8 +90,17 @@ class Scanner:
         source = target if is_url(target) else str(Path(target).resolve())
         row = ScanRow(source=source)
         try:
-            row.sha256, size_bytes = self._ingest(target)
-            media = self._record_sighting(row.sha256, size_bytes, source)
+            sha256, size_bytes = self._ingest(target)
+        except LikenessError as error:
+            row.error = str(error)
+            return row
+        return self.scan_stored(sha256, size_bytes, Seen(source))
+
+    def scan_stored(self, sha256: str, size_bytes: int, seen: Seen) -> ScanRow:
+        """Analyse content already in the store (once per analysis key) and record where it was seen."""
+        row = ScanRow(source=seen.source, sha256=sha256)
+        try:
+            media = self._record_sighting(sha256, size_bytes, seen)
             if media.analysis_key == self.key:
                 row.reused = True
                 return self._stored_result(media, row)
@@ -97,7 +116,7 @@ class Scanner:
         except Exception as error:  # a bug must not stop the batch: the item says what happened
             if os.environ.get("LIKENESS_DEBUG"):
                 raise
-            logger.debug("scanning %s failed", source, exc_info=True)  # no traceback unless asked for
+            logger.debug("scanning %s failed", seen.source, exc_info=True)  # no traceback unless asked for
             row.error = f"unexpected {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
             return row
 
@@ -106,7 +125,7 @@ class Scanner:
             return download(target, self.store, self.config)
         return self.store.add_file(Path(target), self.config.media.max_file_bytes)
 
-    def _record_sighting(self, sha256: str, size_bytes: int, source: str) -> Media:
+    def _record_sighting(self, sha256: str, size_bytes: int, seen: Seen) -> Media:
         for _attempt in range(2):  # a concurrent scan may insert the same content first
             try:
                 with self.sessions.begin() as session:
@@ -116,11 +135,14 @@ class Scanner:
                         session.add(media)
                         session.flush()
                     sighting = session.scalar(select(Sighting).where(
-                        Sighting.media_id == media.id, Sighting.source == source))
+                        Sighting.media_id == media.id, Sighting.source == seen.source))
                     if sighting is None:
-                        session.add(Sighting(media_id=media.id, source=source))
-                    else:
-                        sighting.last_seen_at = utc_now()
+                        sighting = Sighting(media_id=media.id, source=seen.source)
+                        session.add(sighting)
+                    sighting.last_seen_at = utc_now()
+                    sighting.source_id = seen.source_id or sighting.source_id
+                    sighting.page_url = seen.page_url or sighting.page_url
+                    sighting.page_title = seen.page_title or sighting.page_title
                     return media
             except IntegrityError:
                 continue
