@@ -66,6 +66,24 @@ class Seen:
     page_title: str | None = None
 
 
+def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen) -> Media:
+    """The media row for this content (created if new) and its sighting at ``seen``, in ``session``."""
+    media = session.scalar(select(Media).where(Media.sha256 == sha256))
+    if media is None:
+        media = Media(sha256=sha256, size_bytes=size_bytes)
+        session.add(media)
+        session.flush()
+    sighting = session.scalar(select(Sighting).where(Sighting.media_id == media.id, Sighting.source == seen.source))
+    if sighting is None:
+        sighting = Sighting(media_id=media.id, source=seen.source)
+        session.add(sighting)
+    sighting.last_seen_at = utc_now()
+    sighting.source_id = seen.source_id or sighting.source_id
+    sighting.page_url = seen.page_url or sighting.page_url
+    sighting.page_title = seen.page_title or sighting.page_title
+    return media
+
+
 class Scanner:
     """Scans items against the performers enrolled when it was created (gallery loaded once)."""
 
@@ -129,21 +147,7 @@ class Scanner:
         for _attempt in range(2):  # a concurrent scan may insert the same content first
             try:
                 with self.sessions.begin() as session:
-                    media = session.scalar(select(Media).where(Media.sha256 == sha256))
-                    if media is None:
-                        media = Media(sha256=sha256, size_bytes=size_bytes)
-                        session.add(media)
-                        session.flush()
-                    sighting = session.scalar(select(Sighting).where(
-                        Sighting.media_id == media.id, Sighting.source == seen.source))
-                    if sighting is None:
-                        sighting = Sighting(media_id=media.id, source=seen.source)
-                        session.add(sighting)
-                    sighting.last_seen_at = utc_now()
-                    sighting.source_id = seen.source_id or sighting.source_id
-                    sighting.page_url = seen.page_url or sighting.page_url
-                    sighting.page_title = seen.page_title or sighting.page_title
-                    return media
+                    return record_sighting(session, sha256, size_bytes, seen)
             except IntegrityError:
                 continue
         raise LikenessError(f"could not record media {sha256[:12]}")
