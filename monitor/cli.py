@@ -8,53 +8,19 @@ on (exit status 1 when any was refused). Heavy libraries are imported inside the
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
-from functools import cached_property
 from pathlib import Path
 
 import click
 
 from enrollment.errors import LikenessError
+from monitor.cli_common import App, emit, json_option, warn
+from monitor.cli_crawl import crawl, run, source
 
 REVIEW_CHOICES = ("confirmed", "dismissed", "authorized")
 STATUS_CHOICES = ("new", *REVIEW_CHOICES)
-
-
-class App:
-    """Per-invocation state: the home folder, its config and database, opened on first use."""
-
-    def __init__(self, home: str | None) -> None:
-        self.home_option = home
-
-    @cached_property
-    def config(self):
-        from monitor.config import load_config
-
-        return load_config(self.home_option)
-
-    @cached_property
-    def sessions(self):
-        from monitor.db import open_database
-
-        self.config.home.mkdir(parents=True, exist_ok=True)
-        return open_database(self.config.database_url)
-
-
-def emit(data, as_json: bool, human: Callable[[], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    else:
-        human()
-
-
-def warn(message: str, prefix: str = "error") -> None:
-    click.echo(f"{prefix}: {message}", err=True)
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -326,6 +292,11 @@ def _system_user() -> str | None:
         return getpass.getuser()
     except (OSError, KeyError):
         return None
+
+
+cli.add_command(source)
+cli.add_command(crawl)
+cli.add_command(run)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,96 @@
+"""`likeness run`: one APScheduler job per source, kept in the project's database.
+
+APScheduler 3 (4 is still alpha) with its SQLAlchemy job store in the same database, so the schedule
+survives restarts: a job's next run time is stored, missed runs are coalesced into one, a source
+never runs twice at once, and jitter spreads sources out. The ``sources`` table is the truth: the
+daemon reconciles the jobs with it at start and every ``RECONCILE_EVERY_S`` (so `source add`,
+`pause`, `remove` take effect without a restart). Each job runs one crawl pass of its source through
+exactly the code of `likeness crawl`. SIGTERM or SIGINT stops the daemon between items; media
+fetched but not yet analysed is analysed by the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.config import Config, load_config
+from monitor.models import Source
+
+RECONCILE_EVERY_S = 30
+JOB_PREFIX = "source-"
+JOBS_TABLE = "apscheduler_jobs"
+logger = logging.getLogger(__name__)
+_stop = threading.Event()  # set by SIGTERM/SIGINT; running crawls check it between items
+
+
+def crawl_source_job(home: str, source_id: int) -> None:
+    """What a stored job runs (module-level, so that the job store can keep a reference to it)."""
+    from monitor.crawl import Crawl
+    from monitor.db import open_database
+
+    config = load_config(home)
+    report = Crawl(config, open_database(config.database_url), stop=_stop).run([source_id])
+    logger.info("source %s: %s pages, %s new media, %s detections, %s errors", source_id,
+                report.pages_fetched, report.media_new, len(report.detections), len(report.errors))
+
+
+def make_scheduler(engine: Engine):  # -> apscheduler.schedulers.background.BackgroundScheduler
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},  # analysis is CPU-bound: one crawl at a time
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=UTC,
+    )
+
+
+def reconcile(scheduler, sessions: sessionmaker[Session], config: Config) -> None:
+    """Make the stored jobs match the sources: add new ones (due now), follow interval and pause
+    changes, remove jobs of removed sources. A job whose source is unchanged keeps its next run time."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    with sessions() as session:
+        sources = {f"{JOB_PREFIX}{source.id}": source for source in session.scalars(select(Source))}
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    for job_id in jobs.keys() - sources.keys():
+        scheduler.remove_job(job_id)
+    for job_id, source in sources.items():
+        trigger = IntervalTrigger(seconds=source.every_s, jitter=config.crawl.jitter_s or None, timezone=UTC)
+        job = jobs.get(job_id)
+        if job is None:
+            job = scheduler.add_job(crawl_source_job, trigger, id=job_id, name=source.name or source.url,
+                                    args=[str(config.home), source.id], next_run_time=datetime.now(UTC))
+        elif job.trigger.interval.total_seconds() != source.every_s:
+            job.reschedule(trigger)
+        if source.paused and job.next_run_time is not None:
+            job.pause()
+        elif not source.paused and job.next_run_time is None:
+            job.resume()
+
+
+def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.Event | None = None) -> None:
+    """Keep the schedule until SIGTERM/SIGINT (or ``stop``, for tests), then stop cleanly."""
+    stop = stop or _stop
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: (stop.set(), _stop.set()))
+    scheduler = make_scheduler(sessions.kw["bind"])
+    scheduler.start(paused=True)
+    try:
+        reconcile(scheduler, sessions, config)
+        scheduler.resume()
+        while not stop.wait(RECONCILE_EVERY_S):
+            reconcile(scheduler, sessions, config)
+    finally:
+        _stop.set()
+        scheduler.shutdown(wait=True)
+        _stop.clear()
