@@ -65,6 +65,8 @@ class Crawl:
         self.warc_path = config.home / "warc" / f"crawl-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.warc.gz"
         self._seen_media: set[str] = set()
         self._lock = threading.Lock()  # the report and the WARC file are shared with the analysis thread
+        self._pending_pages: list[tuple] = []
+        self._states: dict[str, tuple] = {}
 
     def run(self, source_ids: list[int] | None = None) -> CrawlReport:
         with self.sessions() as session:
@@ -159,7 +161,9 @@ class Crawl:
             budget = self.config.crawl.max_pages_per_run - len(visited)
             level = [(url, kind) for url, kind in dict(level).items() if url not in visited][:max(budget, 0)]
             visited.update(url for url, _kind in level)
+            self._states = self._url_states([url for url, _kind in level])
             results = await asyncio.gather(*(self._visit(source, fetcher, url, kind) for url, kind in level))
+            self._flush_pages()
             next_level, deeper = [], []
             for links in results:
                 for url, kind, same_depth in links:
@@ -171,29 +175,38 @@ class Crawl:
             level = deeper if depth <= source.depth else []
 
     async def _visit(self, source: Source, fetcher, url: str, kind: str) -> list[tuple[str, str, bool]]:
-        """Fetch one document, queue its media, and return its links as (url, kind, same_depth)."""
-        validators = self._validators(url)
-        exchange = await fetcher.get_page(url, *validators, ignore_robots=source.ignore_robots)
+        """Fetch one document, queue its media, and return its links as (url, kind, same_depth).
+
+        An unchanged document (304) is not parsed again: the links it had last time are followed.
+        """
+        state = self._states.get(url)
+        exchange = await fetcher.get_page(url, *(state[:2] if state else (None, None)),
+                                          ignore_robots=source.ignore_robots)
         self.report.pages_fetched += 1
-        self._record(source, "page", exchange)
         if exchange.error:
+            self._record(source, "page", exchange)
             self._error(url, exchange.error)
             return []
         if exchange.not_modified:
-            return []
-        content_type = exchange.headers.get("content-type")
-        if kind not in PARSERS or kind == "media":
-            kind = detect_kind(exchange.body, exchange.final_url, content_type)
-        found = PARSERS[kind](exchange.body, exchange.final_url, content_type)
-        await asyncio.gather(*(self._get_media(source, fetcher, media_url, exchange.final_url, found.title)
-                               for media_url in found.media_urls))
-        links = []
-        for link in found.page_urls:
+            self._record(source, "page", exchange)
+            links = state[2] if state and state[2] else {"kind": kind, "title": None, "media": [], "pages": []}
+        else:
+            content_type = exchange.headers.get("content-type")
+            if kind not in PARSERS or kind == "media":
+                kind = detect_kind(exchange.body, exchange.final_url, content_type)
+            # off the event loop: a hostile feed can take seconds to parse, and fetches go on meanwhile
+            found = await asyncio.to_thread(PARSERS[kind], exchange.body, exchange.final_url, content_type)
+            links = {"kind": kind, "title": found.title, "media": found.media_urls, "pages": found.page_urls}
+            self._record(source, "page", exchange, links=links)
+        await asyncio.gather(*(self._get_media(source, fetcher, media_url, exchange.final_url, links["title"])
+                               for media_url in links["media"]))
+        followed = []
+        for link in links["pages"]:
             if not _same_site(link, source.url):
                 continue
-            is_sitemap = kind == "sitemap" and urlsplit(link).path.lower().endswith(SITEMAP_SUFFIXES)
-            links.append((link, "sitemap" if is_sitemap else "auto", is_sitemap))
-        return links
+            is_sitemap = links["kind"] == "sitemap" and urlsplit(link).path.lower().endswith(SITEMAP_SUFFIXES)
+            followed.append((link, "sitemap" if is_sitemap else "auto", is_sitemap))
+        return followed
 
     async def _get_media(self, source: Source, fetcher, url: str, page_url: str | None, title: str | None) -> None:
         if url in self._seen_media or self.stop.is_set():
@@ -209,48 +222,68 @@ class Crawl:
             return
         exchange = await fetcher.get_media(url, ignore_robots=source.ignore_robots)
         seen = Seen(url, source.id, page_url, title)
-        self._record(source, "media", exchange, seen)
+        self._record_media(source, exchange, seen)
         if exchange.error:
             self._error(url, exchange.error)
             return
         self.report.media_new += 1
         self._analyse(exchange.sha256, exchange.size_bytes, seen, exchange)
 
-    def _validators(self, url: str) -> tuple[str | None, str | None]:
+    def _url_states(self, urls: list[str]) -> dict[str, tuple[str | None, str | None, dict | None]]:
+        """(etag, last_modified, links) from the last visit of each URL that has one, in one query per level."""
+        states = {}
         with self.sessions() as session:
-            state = session.scalar(select(UrlState).where(UrlState.url == url))
-        return (state.etag, state.last_modified) if state is not None else (None, None)
+            for start in range(0, len(urls), 500):
+                rows = session.execute(select(UrlState.url, UrlState.etag, UrlState.last_modified, UrlState.links)
+                                       .where(UrlState.url.in_(urls[start : start + 500])))
+                states.update((url, (etag, modified, links)) for url, etag, modified, links in rows)
+        return states
 
     def _error(self, url: str, reason: str) -> None:
         with self._lock:
             self.report.errors.append({"url": url, "reason": reason})
 
-    def _record(self, source: Source, kind: str, exchange, seen: Seen | None = None) -> None:
-        """The fetch record, the URL's state and (for media) the media row with its sighting, in one
-        transaction, so that stored media is never forgotten; pages go to the WARC file too."""
+    def _record(self, source: Source, kind: str, exchange, seen: Seen | None = None, links: dict | None = None) -> None:
+        """Pages: written to the WARC file, and their records kept for one transaction per level."""
         warc_path = None
-        if kind == "page" and exchange.status is not None and not exchange.error:
+        if exchange.status is not None and not exchange.error and not exchange.not_modified:
             warc_path = self._write_warc(exchange, exchange.body)
+        self._pending_pages.append((source, kind, exchange, seen, links, warc_path))
+
+    def _flush_pages(self) -> None:
         with self.sessions.begin() as session:
-            session.add(Fetch(
-                source_id=source.id, kind=kind, url=exchange.url, final_url=exchange.final_url,
-                status=exchange.status, request_headers=exchange.request_headers,
-                response_headers=exchange.headers, fetched_at=exchange.fetched_at, elapsed_s=exchange.elapsed_s,
-                size_bytes=exchange.size_bytes if kind == "media" else len(exchange.body or b""),
-                sha256=exchange.sha256, error=exchange.error, warc_path=warc_path,
-            ))
-            if exchange.error or exchange.not_modified:
-                return
-            state = session.scalar(select(UrlState).where(UrlState.url == exchange.url))
-            if state is None:
-                state = UrlState(url=exchange.url)
-                session.add(state)
-            state.etag = exchange.headers.get("etag")
-            state.last_modified = exchange.headers.get("last-modified")
-            state.last_status, state.last_fetched_at = exchange.status, exchange.fetched_at
-            if kind == "media":
-                state.sha256, state.size_bytes = exchange.sha256, exchange.size_bytes
-                record_sighting(session, exchange.sha256, exchange.size_bytes, seen)
+            for record in self._pending_pages:
+                self._write_record(session, *record)
+        self._pending_pages.clear()
+
+    def _record_media(self, source: Source, exchange, seen: Seen) -> None:
+        """A media download's record, its URL state, the media row and its sighting in one transaction,
+        at once, so that stored media is never forgotten (analysed by the next pass after a crash)."""
+        with self.sessions.begin() as session:
+            self._write_record(session, source, "media", exchange, seen, None, None)
+
+    def _write_record(self, session: Session, source: Source, kind: str, exchange, seen: Seen | None,
+                      links: dict | None, warc_path: str | None) -> None:
+        session.add(Fetch(
+            source_id=source.id, kind=kind, url=exchange.url, final_url=exchange.final_url,
+            status=exchange.status, request_headers=exchange.request_headers,
+            response_headers=exchange.headers, fetched_at=exchange.fetched_at, elapsed_s=exchange.elapsed_s,
+            size_bytes=exchange.size_bytes if kind == "media" else len(exchange.body or b""),
+            sha256=exchange.sha256, error=exchange.error, warc_path=warc_path,
+        ))
+        if exchange.error or exchange.not_modified:
+            return
+        state = session.scalar(select(UrlState).where(UrlState.url == exchange.url))
+        if state is None:
+            state = UrlState(url=exchange.url)
+            session.add(state)
+        state.etag = exchange.headers.get("etag")
+        state.last_modified = exchange.headers.get("last-modified")
+        state.last_status, state.last_fetched_at = exchange.status, exchange.fetched_at
+        state.links = links if kind == "page" else state.links
+        if kind == "media":
+            state.sha256, state.size_bytes = exchange.sha256, exchange.size_bytes
+            record_sighting(session, exchange.sha256, exchange.size_bytes, seen)
 
     # ---------------------------------------------------------------------------------- folders
 

@@ -145,3 +145,6 @@ class UrlState(Base):
     mtime_ns: Mapped[int | None] = mapped_column(BigInteger)  # local files: changed when size or mtime change
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a document's kind, title and links when last parsed: followed again after a 304, so that an
+    # unchanged index still leads to its pages (each asked for conditionally in turn)
+    links: Mapped[dict | None] = mapped_column(JSON)

@@ -42,6 +42,7 @@ def upgrade() -> None:
     sa.Column('mtime_ns', sa.BigInteger(), nullable=True),
     sa.Column('last_status', sa.Integer(), nullable=True),
     sa.Column('last_fetched_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('links', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('url')
     )
