@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import voice_throughput
+from bench import crawl_throughput, voice_throughput
 
 
 def machine() -> dict[str, Any]:
@@ -113,14 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the scanned recording (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
+    parser.add_argument("--only", choices=("voice", "crawl"), default=None, help="run one benchmark only")
     options = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine()}
     with tempfile.TemporaryDirectory(prefix="likeness-bench-") as scratch:
-        _progress(f"voice throughput (scratch {scratch})")
-        results["voice_throughput"] = voice_throughput.run(Path(scratch), options.minutes, options.repeats, _progress)
+        if options.only in (None, "voice"):
+            _progress(f"voice throughput (scratch {scratch})")
+            results["voice_throughput"] = voice_throughput.run(Path(scratch), options.minutes, options.repeats,
+                                                               _progress)
+        if options.only in (None, "crawl"):
+            results["crawl_throughput"] = crawl_throughput.run(Path(scratch), _progress)
     results["total_s"] = time.perf_counter() - started
 
     if options.json:
@@ -131,16 +136,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {box['cpu_count']} CPUs ({box['cpus_usable']} usable), {box['cpu_model']}; "
           f"Python {box['python']}, torch {box['torch']} ({box['torch_threads']} threads, "
           f"CUDA {'yes' if box['cuda'] else 'no'})")
-    spread = max(s["scan_median_s"] / s["scan_best_s"] - 1 for s in results["voice_throughput"]["end_to_end"])
-    busy = box["load_average_1min_start"] > 0.5 * box["cpus_usable"] or spread > 0.15
-    print(f"Load average before the benchmark: {box['load_average_1min_start']:.1f} (1 min); slowest median scan "
-          f"{100 * spread:.0f} % above its fastest run"
-          + (" — BUSY: other processes shared the CPUs, so wall-clock figures are pessimistic (CPU time is steadier)"
-             if busy else " — the machine was quiet"))
-    print()
-    print("== Voice throughput ==")
-    print("\n".join(voice_report(results["voice_throughput"])))
-    print()
+    if "voice_throughput" in results:
+        spread = max(s["scan_median_s"] / s["scan_best_s"] - 1 for s in results["voice_throughput"]["end_to_end"])
+        busy = box["load_average_1min_start"] > 0.5 * box["cpus_usable"] or spread > 0.15
+        print(f"Load average before the benchmark: {box['load_average_1min_start']:.1f} (1 min); slowest median "
+              f"scan {100 * spread:.0f} % above its fastest run"
+              + (" — BUSY: other processes shared the CPUs, so wall-clock figures are pessimistic (CPU time is "
+                 "steadier)" if busy else " — the machine was quiet"))
+        print()
+        print("== Voice throughput ==")
+        print("\n".join(voice_report(results["voice_throughput"])))
+        print()
+    if "crawl_throughput" in results:
+        print("== Crawl throughput ==")
+        print("\n".join(crawl_throughput.report_lines(results["crawl_throughput"])))
+        print()
     print(f"(benchmark took {results['total_s']:.0f} s)")
     return 0
 

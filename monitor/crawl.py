@@ -164,8 +164,12 @@ class Crawl:
             self._states = self._url_states([url for url, _kind in level])
             results = await asyncio.gather(*(self._visit(source, fetcher, url, kind) for url, kind in level))
             self._flush_pages()
+            media = [(url, page_url, title) for _links, found in results for url, page_url, title in found]
+            downloaded = self._downloaded([url for url, _page, _title in media])
+            await asyncio.gather(*(self._get_media(source, fetcher, url, page_url, title, url in downloaded)
+                                   for url, page_url, title in media))
             next_level, deeper = [], []
-            for links in results:
+            for links, _found in results:
                 for url, kind, same_depth in links:
                     (next_level if same_depth else deeper).append((url, kind))
             if next_level:  # sitemaps of a sitemap index: part of the same level
@@ -174,8 +178,8 @@ class Crawl:
             depth += 1
             level = deeper if depth <= source.depth else []
 
-    async def _visit(self, source: Source, fetcher, url: str, kind: str) -> list[tuple[str, str, bool]]:
-        """Fetch one document, queue its media, and return its links as (url, kind, same_depth).
+    async def _visit(self, source: Source, fetcher, url: str, kind: str) -> tuple[list, list]:
+        """Fetch one document; return its links as (url, kind, same_depth) and its media as (url, page, title).
 
         An unchanged document (304) is not parsed again: the links it had last time are followed.
         """
@@ -186,7 +190,7 @@ class Crawl:
         if exchange.error:
             self._record(source, "page", exchange)
             self._error(url, exchange.error)
-            return []
+            return [], []
         if exchange.not_modified:
             self._record(source, "page", exchange)
             links = state[2] if state and state[2] else {"kind": kind, "title": None, "media": [], "pages": []}
@@ -198,25 +202,32 @@ class Crawl:
             found = await asyncio.to_thread(PARSERS[kind], exchange.body, exchange.final_url, content_type)
             links = {"kind": kind, "title": found.title, "media": found.media_urls, "pages": found.page_urls}
             self._record(source, "page", exchange, links=links)
-        await asyncio.gather(*(self._get_media(source, fetcher, media_url, exchange.final_url, links["title"])
-                               for media_url in links["media"]))
+        media = [(media_url, exchange.final_url, links["title"]) for media_url in links["media"]]
         followed = []
         for link in links["pages"]:
             if not _same_site(link, source.url):
                 continue
             is_sitemap = links["kind"] == "sitemap" and urlsplit(link).path.lower().endswith(SITEMAP_SUFFIXES)
             followed.append((link, "sitemap" if is_sitemap else "auto", is_sitemap))
-        return followed
+        return followed, media
 
-    async def _get_media(self, source: Source, fetcher, url: str, page_url: str | None, title: str | None) -> None:
+    def _downloaded(self, urls: list[str]) -> set[str]:
+        """Those of ``urls`` whose content is in the store already (one query per 500)."""
+        found: set[str] = set()
+        with self.sessions() as session:
+            for start in range(0, len(urls), 500):
+                found.update(session.scalars(select(UrlState.url).where(
+                    UrlState.url.in_(urls[start : start + 500]), UrlState.sha256.is_not(None))))
+        return found
+
+    async def _get_media(self, source: Source, fetcher, url: str, page_url: str | None, title: str | None,
+                         downloaded: bool = False) -> None:
         if url in self._seen_media or self.stop.is_set():
             return
         self._seen_media.add(url)
         self.report.media_found += 1
-        with self.sessions() as session:
-            state = session.scalar(select(UrlState).where(UrlState.url == url))
-            if state is not None and state.sha256:  # downloaded before: not again
-                return
+        if downloaded or self._downloaded([url]):  # downloaded before: not again
+            return
         if self.report.media_new >= self.config.crawl.max_files_per_run:
             self._error(url, "skipped: crawl.max_files_per_run reached")
             return
