@@ -123,7 +123,8 @@ def test_media_scanned_before_a_performer_enrolled_is_checked_again_for_them(lik
     assert [d["performer_id"] for d in row["detections"]] == [performer_id]
 
 
-def test_a_url_is_downloaded_into_the_store_and_scanned(likeness, ada, make_speech):
+def test_a_url_is_downloaded_into_the_store_and_scanned(likeness, ada, make_speech, monkeypatch):
+    monkeypatch.setenv("LIKENESS_ALLOWED_HOSTS", "127.0.0.1")  # a loopback address must be allowed explicitly
     found = make_speech("found", texts=(1,), suffix=".mp3")
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(found.parent))
     handler.log_message = lambda *args: None
