@@ -203,3 +203,38 @@ def test_sources_are_listed_paused_resumed_and_removed(likeness, site):
     assert likeness("source", "list", "--json").json == []
     assert likeness("source", "add", "http://127.0.0.1:9/x", "--every", "5s").stderr.startswith("error: --every")
     assert likeness("source", "remove", "7").stderr.strip() == "error: no source with id 7 (see `likeness source list`)"
+
+
+def test_a_crawl_killed_midway_loses_nothing_and_duplicates_nothing(likeness, site, clone_mp3, make_speech, home):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from monitor.models import Detection
+
+    stranger = make_speech("stranger", voice=OTHER_VOICE, texts=(3,), suffix=".mp3").read_bytes()
+    late_clone = make_speech("late", texts=(2,), suffix=".mp3").read_bytes()
+    site.add("/index.html", '<html><body><audio src="/a.mp3"></audio><audio src="/b.mp3"></audio>'
+             '<audio src="/c.mp3"></audio></body></html>')
+    site.add("/a.mp3", clone_mp3, "audio/mpeg")
+    site.add("/b.mp3", stranger, "audio/mpeg")
+    site.add("/c.mp3", late_clone, "audio/mpeg", delay_s=30)  # still downloading when the process dies
+    likeness("source", "add", f"{site.url}/index.html", "--kind", "page")
+
+    crawler = subprocess.Popen([str(Path(sys.executable).parent / "likeness"), "crawl", "--json"],
+                               env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while _count(Fetch, Fetch.kind == "media") < 2:
+        assert time.monotonic() < deadline and crawler.poll() is None, "the crawl should be mid-way"
+        time.sleep(0.1)
+    crawler.send_signal(signal.SIGKILL)
+    crawler.wait(10)
+
+    site.routes["/c.mp3"].delay_s = 0
+    report = _crawl(likeness)
+    assert sorted(d["media"]["source"].removeprefix(site.url) for d in report["detections"]) == ["/a.mp3", "/c.mp3"]
+    assert site.requested("/a.mp3") == 1 and site.requested("/b.mp3") == 1  # never downloaded twice
+    assert _count(Media) == 3 and _count(Detection) == 2 and _count(Sighting) == 3
+    assert _count(Media, Media.analysis_key.is_(None)) == 0
