@@ -11,6 +11,8 @@ next pass. One source's or one item's failure is recorded in ``errors`` and the 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +34,7 @@ from monitor.sources.folder import walk
 from monitor.store import ContentStore
 
 SITEMAP_SUFFIXES = (".xml", ".xml.gz", ".txt")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,7 +69,6 @@ class Crawl:
         self._seen_media: set[str] = set()
         self._lock = threading.Lock()  # the report and the WARC file are shared with the analysis thread
         self._pending_pages: list[tuple] = []
-        self._states: dict[str, tuple] = {}
 
     def run(self, source_ids: list[int] | None = None) -> CrawlReport:
         with self.sessions() as session:
@@ -116,7 +118,10 @@ class Crawl:
             return
         row = scanner.scan_stored(sha256, size_bytes, seen)
         if row.detections and exchange is not None:  # the exchange that led to a detection is kept
-            self._write_warc(exchange, self.store.path_for(sha256))
+            try:
+                self._write_warc(exchange, self.store.path_for(sha256))
+            except (OSError, ValueError) as error:
+                self._error(seen.source, f"could not write the WARC record: {error}")
         with self._lock:
             self.report.media_analysed += 0 if row.reused else 1
             self.report.detections.extend(row.detections or [])
@@ -145,6 +150,13 @@ class Crawl:
         except LikenessError as failure:
             error = str(failure)
             self._error(source.url, error)
+        except Exception as failure:  # one source's bug must not stop the others: it is that source's error
+            if os.environ.get("LIKENESS_DEBUG"):
+                raise
+            logger.debug("crawling source %s failed", source.id, exc_info=True)
+            error = f"unexpected {type(failure).__name__}: {(str(failure).splitlines() or [''])[0]}"
+            self._error(source.url, error)
+        self._flush_pages()
         with self.sessions.begin() as session:
             row = session.get(Source, source.id)
             if row is not None:
@@ -161,8 +173,9 @@ class Crawl:
             budget = self.config.crawl.max_pages_per_run - len(visited)
             level = [(url, kind) for url, kind in dict(level).items() if url not in visited][:max(budget, 0)]
             visited.update(url for url, _kind in level)
-            self._states = self._url_states([url for url, _kind in level])
-            results = await asyncio.gather(*(self._visit(source, fetcher, url, kind) for url, kind in level))
+            states = self._url_states([url for url, _kind in level])
+            results = await asyncio.gather(*(self._visit(source, fetcher, url, kind, states.get(url))
+                                             for url, kind in level))
             self._flush_pages()
             media = [(url, page_url, title) for _links, found in results for url, page_url, title in found]
             downloaded = self._downloaded([url for url, _page, _title in media])
@@ -178,12 +191,11 @@ class Crawl:
             depth += 1
             level = deeper if depth <= source.depth else []
 
-    async def _visit(self, source: Source, fetcher, url: str, kind: str) -> tuple[list, list]:
+    async def _visit(self, source: Source, fetcher, url: str, kind: str, state: tuple | None) -> tuple[list, list]:
         """Fetch one document; return its links as (url, kind, same_depth) and its media as (url, page, title).
 
         An unchanged document (304) is not parsed again: the links it had last time are followed.
         """
-        state = self._states.get(url)
         exchange = await fetcher.get_page(url, *(state[:2] if state else (None, None)),
                                           ignore_robots=source.ignore_robots)
         self.report.pages_fetched += 1
