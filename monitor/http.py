@@ -271,6 +271,8 @@ class Fetcher:
             stream = response.extensions.get("network_stream")
             address = stream.get_extra_info("server_addr") if stream is not None else None
             exchange.server_ip = str(address[0]) if address else None
+            if response.has_redirect_location or response.status_code == 304:
+                await _drain(response)  # an unread body, even an empty one, would close the kept-alive connection
             if response.has_redirect_location:
                 try:
                     return str(response.url.join(response.headers["location"]))
@@ -374,3 +376,14 @@ def _reason(error: Exception) -> str:
     """The first line of an error, without the "[Errno 111] " that socket errors start with."""
     reason = (str(error).splitlines() or [""])[0]
     return re.sub(r"^\[Errno -?\d+\] ", "", reason) or type(error).__name__
+
+
+async def _drain(response, max_bytes: int = 65_536) -> None:
+    """Read a small body to its end (so the connection can be reused); a larger one is left unread."""
+    if int(response.headers.get("content-length") or 0) > max_bytes:
+        return
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > max_bytes:
+            return
