@@ -65,3 +65,31 @@ def test_a_source_runs_on_start_and_its_job_survives_a_restart(likeness, site, c
     daemon.join(30)
     assert _last_run(sessions) == first_run
     assert _jobs(sessions)["source-1"] == next_run_s
+
+
+def test_the_daemon_stops_cleanly_on_sigterm(likeness, home):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    likeness("init")
+    daemon = subprocess.Popen([str(Path(sys.executable).parent / "likeness"), "run"], env=os.environ.copy(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not _jobs_table_exists(home):  # the scheduler has started and made its table
+        assert time.monotonic() < deadline and daemon.poll() is None, daemon.stderr.read() if daemon.poll() else ""
+        time.sleep(0.2)
+    daemon.send_signal(signal.SIGTERM)
+    _out, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0, err
+    assert err.strip().splitlines()[-1] == "stopped" and "Traceback" not in err
+
+
+def _jobs_table_exists(home) -> bool:
+    config = load_config(home)
+    with open_database(config.database_url)() as session:
+        return session.execute(text("SELECT count(*) FROM information_schema.tables WHERE table_name = "
+                                    "'apscheduler_jobs'") if "postgresql" in config.database_url else
+                               text("SELECT count(*) FROM sqlite_master WHERE name = 'apscheduler_jobs'")).scalar() > 0
