@@ -13,9 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from enrollment import face, voice
-from enrollment.media import SAMPLE_RATE_HZ, MediaInfo, decode_audio, iter_video_frames, load_image, probe
+from enrollment.media import SAMPLE_RATE_HZ, decode_audio, iter_video_frames, load_image, probe
 from monitor.config import Config
 from monitor.matching import Calibration, Gallery, Match, match_faces, match_voice
+
+SCAN_VOICE_SETTINGS = ("vad_aggressiveness", "partial_stride_s", "window_partials", "calibration_center",
+                       "calibration_slope", "threshold")
+SCAN_FACE_SETTINGS = ("upsample", "calibration_center", "calibration_slope", "threshold")
 
 
 @dataclass
@@ -41,11 +45,16 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
 
     A media analysed under the same key is not analysed again.
     """
+    def used(settings, names: tuple[str, ...]) -> dict:
+        return {name: getattr(settings, name) for name in names}
+
+    # only what a scan uses: changing an enrolment gate or a size limit does not redo every analysis
     described = {
         "references": gallery.reference_digest,
-        "voice": [config.voice.__dict__, voice.voice_model_version() if len(gallery.voice_ids) else None],
-        "face": [config.face.__dict__, face.face_model_version() if len(gallery.face_ids) else None],
-        "media": config.media.__dict__,
+        "voice": [used(config.voice, SCAN_VOICE_SETTINGS),
+                  voice.voice_model_version() if len(gallery.voice_ids) else None],
+        "face": [used(config.face, SCAN_FACE_SETTINGS), face.face_model_version() if len(gallery.face_ids) else None],
+        "media": used(config.media, ("max_duration_s", "max_image_pixels", "max_frame_side_px", "frame_every_s")),
         "scan": config.scan.__dict__,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
@@ -59,14 +68,14 @@ def analyse(path: Path, config: Config, gallery: Gallery) -> Analysis:
         _analyse_image(path, config, gallery, result)
     else:
         if info.has_audio:
-            _analyse_voice(path, info, config, gallery, result)
+            _analyse_voice(path, config, gallery, result)
         if info.media_type == "video":
             _analyse_video_faces(path, config, gallery, result)
     result.matches.sort(key=lambda match: -match.score)
     return result
 
 
-def _analyse_voice(path: Path, info: MediaInfo, config: Config, gallery: Gallery, result: Analysis) -> None:
+def _analyse_voice(path: Path, config: Config, gallery: Gallery, result: Analysis) -> None:
     wav = decode_audio(path, config.media)
     # what was decoded, not what the header claims: a truncated file is as long as what is left of it
     result.duration_s = wav.size / SAMPLE_RATE_HZ

@@ -132,7 +132,7 @@ def _change_source(app: App, source_id: int, change: str) -> None:
             session.delete(found)
         else:
             found.paused = change == "pause"
-    click.echo(f"source {source_id}: {change}d".replace("eed", "ed"))
+    click.echo(f"source {source_id}: {change}d")
 
 
 @source.command("remove")
