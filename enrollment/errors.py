@@ -19,3 +19,8 @@ class NotFound(LikenessError):
 
 class ConsentMissing(LikenessError):
     """Biometric references may not be stored for a performer without a recorded consent."""
+
+
+def unexpected(error: BaseException) -> str:
+    """One line for a failure nobody planned for (a bug): its type and the first line of its message."""
+    return f"unexpected {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"

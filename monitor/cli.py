@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from enrollment.errors import LikenessError
+from enrollment.errors import LikenessError, unexpected
 from monitor.cli_common import App, emit, json_option, warn
 from monitor.cli_crawl import crawl, run, source
 
@@ -317,8 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:  # the last line of defence: still one line, with a way to see more
         if os.environ.get("LIKENESS_DEBUG"):
             raise
-        first_line = (str(error).splitlines() or [""])[0]
-        warn(f"unexpected {type(error).__name__}: {first_line} (set LIKENESS_DEBUG=1 for the traceback)")
+        warn(f"{unexpected(error)} (set LIKENESS_DEBUG=1 for the traceback)")
         sys.exit(1)
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from enrollment.errors import LikenessError
+from enrollment.errors import LikenessError, unexpected
 from enrollment.models import utc_now
 from monitor.config import Config
 from monitor.models import Fetch, Media, Sighting, Source, UrlState
@@ -154,7 +154,7 @@ class Crawl:
             if os.environ.get("LIKENESS_DEBUG"):
                 raise
             logger.debug("crawling source %s failed", source.id, exc_info=True)
-            error = f"unexpected {type(failure).__name__}: {(str(failure).splitlines() or [''])[0]}"
+            error = unexpected(failure)
             self._error(source.url, error)
         self._flush_pages()
         with self.sessions.begin() as session:

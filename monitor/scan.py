@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from enrollment import face, voice
-from enrollment.errors import LikenessError
+from enrollment.errors import LikenessError, unexpected
 from enrollment.models import utc_now
 from monitor.analyse import Analysis, analyse, analysis_key
 from monitor.config import Config
@@ -135,7 +135,7 @@ class Scanner:
             if os.environ.get("LIKENESS_DEBUG"):
                 raise
             logger.debug("scanning %s failed", seen.source, exc_info=True)  # no traceback unless asked for
-            row.error = f"unexpected {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+            row.error = unexpected(error)
             return row
 
     def _ingest(self, target: str) -> tuple[str, int]:
