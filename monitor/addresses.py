@@ -16,6 +16,7 @@ import socket
 from collections.abc import Iterable
 
 import httpcore
+from httpcore._utils import is_socket_readable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -119,7 +120,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: Exception = httpcore.ConnectError(f"no address for {host}")
         for address in addresses:  # the first that accepts, as the OS would
             try:
-                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                return _KnownSocketStream(stream)
             except httpcore.ConnectError as error:
                 failure = error
         raise failure
@@ -130,3 +132,35 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _KnownSocketStream(httpcore.AsyncNetworkStream):
+    """An httpcore stream that looks up its socket and addresses once, not on every call.
+
+    httpcore asks every idle connection for its socket before each request (to see whether the server
+    closed it), and anyio builds a fresh table of lambdas to answer each time: a third of the cost of
+    a 304 on loopback.
+    """
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._info = {name: stream.get_extra_info(name) for name in ("socket", "client_addr", "server_addr",
+                                                                     "ssl_object")}
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(self, ssl_context, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        return _KnownSocketStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str):
+        if info == "is_readable":
+            return is_socket_readable(self._info["socket"])
+        return self._info.get(info)

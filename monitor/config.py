@@ -64,6 +64,61 @@ class ScanSettings:
     closest_per_modality: int
 
 
+@dataclass(frozen=True)
+class AlertSettings:
+    voice_threshold: float
+    face_threshold: float
+    max_per_recipient_per_hour: int
+    retry_first_s: float
+    retry_max_s: float
+    give_up_after_s: float
+    send_every_s: int
+    review_url: str
+    urls: list
+
+    @property
+    def all_urls(self) -> list[str]:
+        """``urls`` plus ``$LIKENESS_ALERT_URLS`` (comma- or space-separated), in that order, without repeats."""
+        extra = os.environ.get("LIKENESS_ALERT_URLS", "").replace(",", " ").split()
+        return list(dict.fromkeys(u.strip() for u in [*self.urls, *extra] if u.strip()))
+
+
+SMTP_SECURITY = ("none", "starttls", "ssl")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The mail server; each setting overridable by ``LIKENESS_SMTP_<NAME>``; see :meth:`effective`."""
+
+    host: str
+    port: int
+    username: str
+    from_address: str
+    security: str
+    timeout_s: float
+
+    def effective(self) -> SmtpSettings:
+        """These settings with the environment's overrides applied and checked."""
+        env = os.environ
+        values = {
+            "host": env.get("LIKENESS_SMTP_HOST", self.host),
+            "port": env.get("LIKENESS_SMTP_PORT", str(self.port)),
+            "username": env.get("LIKENESS_SMTP_USERNAME", self.username),
+            "from_address": env.get("LIKENESS_SMTP_FROM", self.from_address),
+            "security": env.get("LIKENESS_SMTP_SECURITY", self.security).strip().lower(),
+        }
+        if not str(values["port"]).isdigit():
+            raise ConfigError(f"LIKENESS_SMTP_PORT must be a port number, not {values['port']!r}")
+        if values["security"] not in SMTP_SECURITY:
+            raise ConfigError(f"smtp security must be one of {', '.join(SMTP_SECURITY)}, not {values['security']!r}")
+        return dataclasses.replace(self, **{**values, "port": int(values["port"])})
+
+    @property
+    def password(self) -> str:
+        """From ``$LIKENESS_SMTP_PASSWORD`` only."""
+        return os.environ.get("LIKENESS_SMTP_PASSWORD", "")
+
+
 SECTIONS: dict[str, type] = {
     "storage": StorageSettings,
     "media": MediaLimits,
@@ -72,6 +127,8 @@ SECTIONS: dict[str, type] = {
     "voice": VoiceSettings,
     "face": FaceSettings,
     "scan": ScanSettings,
+    "alerts": AlertSettings,
+    "smtp": SmtpSettings,
 }
 
 
@@ -85,6 +142,8 @@ class Config:
     voice: VoiceSettings
     face: FaceSettings
     scan: ScanSettings
+    alerts: AlertSettings
+    smtp: SmtpSettings
 
     @property
     def database_url(self) -> str:

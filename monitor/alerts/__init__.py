@@ -1,0 +1,1 @@
+"""Alerts: what is told to whom (outbox), rendered as e-mail and messages, and delivered with retries."""
