@@ -3,7 +3,7 @@
 A page on the web can link (or redirect) to ``http://169.254.169.254/`` or ``http://localhost:5432/``;
 fetching those would let anyone who controls a page probe the machine running the monitor and its
 network. So every host is resolved here and *all* of its addresses must be public, and the
-connection is then made to one of the addresses that were checked (:class:`GuardedBackend`), never
+connection is then made to one of the addresses that were checked (:class:`GuardedResolver`), never
 to a second, unchecked lookup of the name: a DNS answer that changes between check and connection
 (DNS rebinding) cannot lead anywhere else.
 """
@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-import httpcore
-from httpcore._utils import is_socket_readable
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -89,78 +88,67 @@ async def checked_addresses(host: str, port: int, allowed: Iterable[str]) -> lis
         kind = address_kind(ipaddress.ip_address(address))
         if kind is not None:
             where = name if literal is not None else f"{name} resolves to {address}, which"
-            article = "an" if kind[0] in "aeiou" else "a"
-            raise AddressRefused(f"refused: {where} is {article} {kind} address ({ALLOW_HINT})")
+            raise AddressRefused(_refusal(where, kind))
     if not addresses:
         raise ResolveFailed(f"cannot resolve {name}: no addresses")
     return addresses
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that connects only to addresses that passed :func:`checked_addresses`.
+def _refusal(where: str, kind: str) -> str:
+    article = "an" if kind[0] in "aeiou" else "a"
+    return f"refused: {where} is {article} {kind} address ({ALLOW_HINT})"
 
-    The name is resolved once, here, and the socket is opened to the checked IP; TLS still uses the
-    host name for SNI and certificate checks (httpcore passes it to ``start_tls`` separately).
+
+class ConnectionRefusedByRule(OSError):
+    """A connection or name resolution refused by these rules (an OSError, as the client expects)."""
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver for the crawler: a name resolves only to addresses that passed :func:`checked_addresses`.
+
+    The addresses of explicitly allowed names are added to ``approved``, the set the socket factory
+    accepts non-public addresses from. ``timeout_s``: seconds a lookup may take.
     """
 
-    def __init__(self, allowed: Iterable[str]) -> None:
+    def __init__(self, allowed: Iterable[str], approved: set[str], timeout_s: float) -> None:
         self.allowed = frozenset(allowed)
-        self._inner = httpcore.AnyIOBackend()
+        self.approved = approved
+        self.timeout_s = timeout_s
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Iterable | None = None,
-                          ) -> httpcore.AsyncNetworkStream:
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET,
+                      ) -> list[ResolveResult]:
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(self.timeout_s):
                 addresses = await checked_addresses(host, port, self.allowed)
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout:g} s") from None
-        except ResolveFailed as error:
-            raise httpcore.ConnectError(str(error)) from None
-        failure: Exception = httpcore.ConnectError(f"no address for {host}")
-        for address in addresses:  # the first that accepts, as the OS would
-            try:
-                stream = await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-                return _KnownSocketStream(stream)
-            except httpcore.ConnectError as error:
-                failure = error
-        raise failure
+            raise ConnectionRefusedByRule(f"cannot resolve {host}: no answer in {self.timeout_s:g} s") from None
+        except (AddressRefused, ResolveFailed) as error:
+            raise ConnectionRefusedByRule(str(error)) from None
+        if host.strip("[]").lower().rstrip(".") in self.allowed:
+            self.approved.update(addresses)
+        return [{"hostname": host, "host": address, "port": port,
+                 "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST} for address in addresses]
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable | None = None) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are never used by the crawler")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        pass
 
 
-class _KnownSocketStream(httpcore.AsyncNetworkStream):
-    """An httpcore stream that looks up its socket and addresses once, not on every call.
+def guarded_socket_factory(allowed: Iterable[str], approved: set[str]) -> Callable[[tuple], socket.socket]:
+    """A socket factory for aiohttp that refuses to open a socket to a non-public address.
 
-    httpcore asks every idle connection for its socket before each request (to see whether the server
-    closed it), and anyio builds a fresh table of lambdas to answer each time: a third of the cost of
-    a 304 on loopback.
+    Called with the address about to be connected to, whether it came from a name or a literal IP,
+    so it holds even if every check before it were fooled. A non-public address passes only when it
+    is an allowed literal IP, or in ``approved`` (resolved from an allowed name by GuardedResolver).
     """
+    allowed_ips = {str(ip) for ip in map(parse_ip, allowed) if ip is not None}
 
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-        self._info = {name: stream.get_extra_info(name) for name in ("socket", "client_addr", "server_addr",
-                                                                     "ssl_object")}
+    def open_socket(address_info: tuple) -> socket.socket:
+        family, kind, proto, _canonical_name, address = address_info
+        ip = str(address[0]).split("%")[0]
+        kind = None if ip in allowed_ips or ip in approved else address_kind(ipaddress.ip_address(ip))
+        if kind is not None:
+            raise ConnectionRefusedByRule(_refusal(ip, kind))
+        return socket.socket(family=family, type=kind or socket.SOCK_STREAM, proto=proto or 0)
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def start_tls(self, ssl_context, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
-        return _KnownSocketStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str):
-        if info == "is_readable":
-            return is_socket_readable(self._info["socket"])
-        return self._info.get(info)
+    return open_socket

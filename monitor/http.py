@@ -4,9 +4,13 @@ Safety: only http and https; a host is resolved and every one of its addresses m
 (not private, loopback, link-local, multicast, reserved or unspecified; IPv4 and IPv6, embedded
 IPv4 included) unless the host is in ``fetch.all_allowed_hosts``. The check runs before robots.txt
 and before every redirect hop (redirects are followed here, at most ``fetch.max_redirects``), and
-again at connection time: the socket is opened to an address that passed the check
-(:class:`monitor.addresses.GuardedBackend`), so DNS rebinding between check and connection cannot
-reach another address. Environment proxies are ignored (a proxy would connect on our behalf).
+again at connection time: names are resolved by :class:`monitor.addresses.GuardedResolver` and every
+socket is opened through :func:`monitor.addresses.guarded_socket_factory`, so DNS rebinding between
+check and connection cannot reach another address. Environment proxies are ignored (a proxy would
+connect on our behalf).
+
+The client is aiohttp: on a 304 it costs about a sixth of the CPU of httpx (measured: 0.15 ms against
+1.0 ms a request on loopback), and a second visit of an unchanged site is nothing but 304s.
 
 Politeness: our User-Agent; robots.txt of each origin read once per Fetcher (RFC 9309: missing → all
 allowed, unreachable → nothing allowed this run; its Crawl-delay raises that host's spacing); at most
@@ -20,6 +24,7 @@ and goes on.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import re
 import threading
@@ -29,12 +34,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import httpcore
-import httpx
+import aiohttp
+from yarl import URL
 
 from enrollment.errors import MediaError
 from enrollment.media import text_reason
-from monitor.addresses import AddressRefused, GuardedBackend, ResolveFailed, checked_addresses
+from monitor.addresses import (
+    AddressRefused,
+    ConnectionRefusedByRule,
+    GuardedResolver,
+    ResolveFailed,
+    checked_addresses,
+    guarded_socket_factory,
+)
 from monitor.config import Config
 from monitor.robots import ROBOTS_MAX_BYTES, RobotsRules
 from monitor.store import ContentStore
@@ -43,6 +55,7 @@ from monitor.warc import write_warc
 __all__ = ["Exchange", "Fetcher", "write_warc"]
 
 SNIFF_BYTES = 4096  # bytes of a media body looked at before anything is stored
+CHUNK_BYTES = 65_536
 
 
 @dataclass
@@ -86,15 +99,20 @@ class _Refused(Exception):
     """Internal: a fetch ends with this one-line reason."""
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool on :class:`GuardedBackend` (httpx has no public hook)."""
+# The IP address that answered the current task's request: aiohttp hands a connection back to its pool
+# (or closes it) as soon as a body is complete, before the response can be asked where it came from.
+_PEER_IP: contextvars.ContextVar[str | None] = contextvars.ContextVar("peer_ip", default=None)
 
-    def __init__(self, allowed: frozenset[str]) -> None:
-        ssl_context = httpx.create_ssl_context()  # certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR
-        super().__init__(verify=ssl_context, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(ssl_context=ssl_context,
-                                                  max_connections=100, max_keepalive_connections=20,
-                                                  keepalive_expiry=5.0, network_backend=GuardedBackend(allowed))
+
+class _PeerRecordingConnector(aiohttp.TCPConnector):
+    """aiohttp's connector, noting in ``_PEER_IP`` the address each request is sent to (WARC-IP-Address)."""
+
+    async def connect(self, req, traces, timeout) -> aiohttp.connector.Connection:
+        connection = await super().connect(req, traces, timeout)
+        transport = connection.transport
+        address = transport.get_extra_info("peername") if transport is not None else None
+        _PEER_IP.set(str(address[0]) if address else None)
+        return connection
 
 
 class _Host:
@@ -106,7 +124,9 @@ class _Host:
         self.last_start = float("-inf")
 
 
-Reader = Callable[[httpx.Response, Exchange], Awaitable[None]]
+Reader = Callable[[aiohttp.ClientResponse, Exchange], Awaitable[None]]
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+CHECK_TTL_S = 60.0  # a host's address check is reused this long by one Fetcher (connections are checked anew)
 
 
 class Fetcher:
@@ -121,21 +141,26 @@ class Fetcher:
         self._hosts: dict[str, _Host] = {}
         self._robots: dict[str, RobotsRules] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
-        self._client: httpx.AsyncClient | None = None
+        self._checked: dict[tuple[str, int], float] = {}  # (host, port) → when its addresses passed
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
-        timeout = httpx.Timeout(connect=s.connect_timeout_s, read=s.timeout_s, write=s.timeout_s,
-                                pool=s.connect_timeout_s)
-        self._client = httpx.AsyncClient(transport=_GuardedTransport(self.allowed), timeout=timeout,
-                                         headers={"User-Agent": s.user_agent}, follow_redirects=False,
-                                         trust_env=False)
+        approved: set[str] = set()  # addresses of allowed hosts: the only non-public ones a socket may reach
+        connector = _PeerRecordingConnector(
+            resolver=GuardedResolver(self.allowed, approved, s.connect_timeout_s),
+            socket_factory=guarded_socket_factory(self.allowed, approved),
+            limit=s.max_concurrency, ttl_dns_cache=10)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout_s, sock_read=s.timeout_s)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers={"User-Agent": s.user_agent}, trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar())  # a crawler carries no cookies from one site to the next
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def get_page(self, url: str, etag: str | None = None, last_modified: str | None = None, *,
                        ignore_robots: bool = False) -> Exchange:
@@ -159,8 +184,8 @@ class Fetcher:
 
     async def robots(self, url: str) -> RobotsRules:
         """The robots.txt rules of ``url``'s origin, fetched once per Fetcher (concurrent callers wait)."""
-        parsed = httpx.URL(url)
-        origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+        parsed = URL(url)
+        origin = str(parsed.origin())
         if origin not in self._robots:
             async with self._robots_locks.setdefault(origin, asyncio.Lock()):
                 if origin not in self._robots:
@@ -201,36 +226,41 @@ class Fetcher:
                 exchange.final_url = location
         except (_Refused, MediaError, AddressRefused) as error:
             exchange.error = str(error)
-        except TimeoutError:  # our total deadline (httpx's own timeouts are not TimeoutError)
-            exchange.error = f"took longer than fetch.max_total_s = {self.settings.max_total_s:g} s"
-        except httpx.ConnectTimeout:
+        except aiohttp.ConnectionTimeoutError:  # aiohttp's timeouts are TimeoutErrors too: these come first
             exchange.error = f"timed out after {self.settings.connect_timeout_s:g} s connecting to {_where(target)}"
-        except httpx.TimeoutException:
+        except aiohttp.ServerTimeoutError:
             exchange.error = f"timed out after {self.settings.timeout_s:g} s"
-        except httpx.ConnectError as error:
-            exchange.error = f"cannot connect to {_where(target)}: {_reason(error)}"
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, ValueError, OSError) as error:
+        except TimeoutError:  # our total deadline
+            exchange.error = f"took longer than fetch.max_total_s = {self.settings.max_total_s:g} s"
+        except aiohttp.ClientConnectorError as error:
+            exchange.error = _connect_failure(error, target)
+        except (aiohttp.ClientError, ValueError, OSError) as error:
             exchange.error = f"fetch failed: {_reason(error)}"  # a broken server or header: one line all the same
         return exchange
 
-    async def _check(self, url: str) -> httpx.URL:
+    async def _check(self, url: str) -> URL:
         """``url`` parsed, once it is http(s) and its host may be reached; else raises _Refused."""
         try:
-            parsed = httpx.URL(url)
-        except httpx.InvalidURL as error:
+            parsed = URL(url)
+            host = parsed.host
+        except (ValueError, TypeError) as error:
             raise _Refused(f"invalid URL: {_reason(error)}") from None
         if parsed.scheme not in ("http", "https"):
             raise _Refused(f"refused: only http and https URLs are fetched, not {parsed.scheme or 'a relative URL'}")
-        if not parsed.host:
+        if not host:
             raise _Refused("invalid URL: no host name")
+        key = (host, _port(parsed))
+        if time.monotonic() - self._checked.get(key, float("-inf")) < CHECK_TTL_S:
+            return parsed
         try:
             async with asyncio.timeout(self.settings.connect_timeout_s):
-                await checked_addresses(parsed.host, _port(parsed), self.allowed)
+                await checked_addresses(host, key[1], self.allowed)
         except (AddressRefused, ResolveFailed) as error:
             raise _Refused(str(error)) from None
         except TimeoutError:
             seconds = self.settings.connect_timeout_s
-            raise _Refused(f"cannot resolve {parsed.host}: no answer in {seconds:g} s") from None
+            raise _Refused(f"cannot resolve {host}: no answer in {seconds:g} s") from None
+        self._checked[key] = time.monotonic()
         return parsed
 
     def _host(self, host: str) -> _Host:
@@ -260,38 +290,34 @@ class Fetcher:
 
     async def _hop(self, exchange: Exchange, headers: dict[str, str], read: Reader) -> str | None:
         """One request; returns the redirect target, or None once the exchange is complete."""
-        assert self._client is not None, "use Fetcher inside `async with`"
-        request = self._client.build_request("GET", exchange.final_url, headers=headers)
+        assert self._session is not None, "use Fetcher inside `async with`"
         exchange.fetched_at = datetime.now(UTC)
-        exchange.request_headers = {name.lower(): value for name, value in request.headers.items()}
-        response = await self._client.send(request, stream=True)
-        try:
-            exchange.status = response.status_code
-            exchange.headers = {name.lower(): value for name, value in response.headers.items()}
-            stream = response.extensions.get("network_stream")
-            address = stream.get_extra_info("server_addr") if stream is not None else None
-            exchange.server_ip = str(address[0]) if address else None
-            if response.has_redirect_location or response.status_code == 304:
+        _PEER_IP.set(None)
+        async with self._session.get(exchange.final_url, headers=headers, allow_redirects=False) as response:
+            exchange.request_headers = {name.lower(): value for name, value in response.request_info.headers.items()}
+            exchange.status = response.status
+            exchange.headers = _joined_headers(response.raw_headers)
+            exchange.server_ip = _PEER_IP.get()
+            location = response.headers.get("location") if response.status in REDIRECT_STATUSES else None
+            if location is not None or response.status == 304:
                 await _drain(response)  # an unread body, even an empty one, would close the kept-alive connection
-            if response.has_redirect_location:
+            if location is not None:
                 try:
-                    return str(response.url.join(response.headers["location"]))
-                except httpx.InvalidURL as error:
+                    return str(response.url.join(URL(location)))
+                except (ValueError, TypeError) as error:
                     raise _Refused(f"invalid redirect location: {_reason(error)}") from None
-            if response.status_code == 304:
+            if response.status == 304:
                 exchange.not_modified = True
-            elif response.status_code >= 300:
-                raise _Refused(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+            elif response.status >= 300:
+                raise _Refused(f"HTTP {response.status} {response.reason or ''}".rstrip())
             else:
                 await read(response, exchange)
             return None
-        finally:
-            await response.aclose()
 
     def _page_reader(self, max_bytes: int) -> Reader:
-        async def read(response: httpx.Response, exchange: Exchange) -> None:
+        async def read(response: aiohttp.ClientResponse, exchange: Exchange) -> None:
             body = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
                 if len(chunk) > max_bytes - len(body):
                     body += chunk[: max_bytes - len(body)]
                     exchange.truncated = True
@@ -301,12 +327,12 @@ class Fetcher:
 
         return read
 
-    async def _read_media(self, response: httpx.Response, exchange: Exchange) -> None:
+    async def _read_media(self, response: aiohttp.ClientResponse, exchange: Exchange) -> None:
         limit = self.config.media.max_file_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _Refused(f"larger than media.max_file_bytes = {limit:,} bytes (Content-Length: {int(declared):,})")
-        chunks = response.aiter_bytes()
+        chunks = response.content.iter_chunked(CHUNK_BYTES)
         head = b""
         async for chunk in chunks:
             head += chunk
@@ -364,26 +390,43 @@ def _validators(etag: str | None, last_modified: str | None) -> dict[str, str]:
     return {name: value for name, value in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if value}
 
 
-def _port(url: httpx.URL) -> int:
+def _port(url: URL) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
-def _where(url: httpx.URL | None) -> str:
+def _where(url: URL | None) -> str:
     return f"{url.host}:{_port(url)}" if url is not None else "the host"
 
 
-def _reason(error: Exception) -> str:
+def _connect_failure(error: aiohttp.ClientConnectorError, target: URL | None) -> str:
+    """One line: our own refusal as it is, else where we could not connect and why."""
+    cause = error.os_error
+    if isinstance(cause, (ConnectionRefusedByRule, ResolveFailed)):
+        return str(cause)
+    return f"cannot connect to {_where(target)}: {_reason(cause)}"
+
+
+def _joined_headers(raw: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
+    """Response headers, names lower-cased, a repeated header's values joined by ", " (RFC 9110 5.3)."""
+    headers: dict[str, str] = {}
+    for name_bytes, value_bytes in raw:
+        name, value = name_bytes.decode("latin-1").lower(), value_bytes.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _reason(error: BaseException) -> str:
     """The first line of an error, without the "[Errno 111] " that socket errors start with."""
     reason = (str(error).splitlines() or [""])[0]
     return re.sub(r"^\[Errno -?\d+\] ", "", reason) or type(error).__name__
 
 
-async def _drain(response, max_bytes: int = 65_536) -> None:
+async def _drain(response: aiohttp.ClientResponse, max_bytes: int = 65_536) -> None:
     """Read a small body to its end (so the connection can be reused); a larger one is left unread."""
     if int(response.headers.get("content-length") or 0) > max_bytes:
         return
     received = 0
-    async for chunk in response.aiter_raw():
+    while chunk := await response.content.readany():
         received += len(chunk)
         if received > max_bytes:
             return

@@ -8,7 +8,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
+from yarl import URL
 
 if TYPE_CHECKING:
     from monitor.http import Exchange
@@ -41,8 +41,7 @@ def write_warc(exchange: Exchange, warc_path: Path, payload: bytes | Path | None
     except ValueError:  # a status code Python does not know (599, ...)
         phrase = ""
     date = exchange.fetched_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    target = httpx.URL(exchange.final_url)
-    request_line = f"GET {target.raw_path.decode('ascii')} HTTP/1.1"
+    request_line = f"GET {URL(exchange.final_url).raw_path_qs} HTTP/1.1"
     warc_path.parent.mkdir(parents=True, exist_ok=True)
     is_new = not warc_path.exists() or warc_path.stat().st_size == 0
     body_stream = open(payload, "rb") if isinstance(payload, Path) else io.BytesIO(payload)  # noqa: SIM115

@@ -20,11 +20,17 @@ from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from warcio.archiveiterator import ArchiveIterator
+from yarl import URL
 
-from monitor.addresses import AddressRefused, GuardedBackend, address_kind, parse_ip
+from monitor.addresses import (
+    ConnectionRefusedByRule,
+    GuardedResolver,
+    address_kind,
+    guarded_socket_factory,
+    parse_ip,
+)
 from monitor.config import Config, load_config
 from monitor.http import Exchange, Fetcher, write_warc
 from monitor.robots import RobotsRules
@@ -379,8 +385,8 @@ def test_loopback_is_refused_unless_allowed(server, config, store, monkeypatch):
     ("http://10.0.0.5/", "10.0.0.5 is a private"),
     ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local"),
     ("http://[::1]:9/", "::1 is a loopback"),
-    ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1 is a loopback"),
-    ("http://[::ffff:10.0.0.5]/", "::ffff:10.0.0.5 is a private"),
+    ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1 is a loopback"),
+    ("http://[::ffff:10.0.0.5]/", "::ffff:a00:5 is a private"),
     ("https://0.0.0.0/", "0.0.0.0 is an unspecified"),
     ("http://224.0.0.1/", "224.0.0.1 is a multicast"),
     ("http://[fe80::1]/", "fe80::1 is a link-local"),
@@ -411,7 +417,7 @@ def test_a_redirect_to_a_refused_address_is_not_followed(server, config, store, 
     got = one(config, store, "page", server.url("/go"))
     assert got.error.startswith(error)
     assert got.redirects == [server.url("/go")] and got.status == 302
-    assert httpx.URL(got.final_url) == httpx.URL(location)  # httpx writes file:///etc/passwd as file:/etc/passwd
+    assert URL(got.final_url) == URL(location)
     assert "/target" not in server.paths()
 
 
@@ -427,12 +433,21 @@ def test_the_connection_itself_is_guarded(server, config, store, monkeypatch):
     assert got.error.startswith("refused: 127.0.0.1 is a loopback address")
     assert server.hits == []
 
-    async def connect() -> None:
-        await GuardedBackend(frozenset()).connect_tcp("127.0.0.1", server.port)
-
-    with pytest.raises(AddressRefused):
-        asyncio.run(connect())
+    with pytest.raises(ConnectionRefusedByRule, match=r"127\.0\.0\.1 is a loopback address"):
+        guarded_socket_factory(frozenset(), set())((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)))
+    with pytest.raises(ConnectionRefusedByRule, match="localhost resolves to"):
+        asyncio.run(GuardedResolver(frozenset(), set(), 5.0).resolve("localhost", server.port))
     assert server.hits == []
+
+
+def test_an_allowed_name_lets_its_own_addresses_through_the_socket_factory():
+    approved: set[str] = set()
+    found = asyncio.run(GuardedResolver(frozenset({"localhost"}), approved, 5.0).resolve("localhost", 80))
+    assert "127.0.0.1" in {entry["host"] for entry in found} and "127.0.0.1" in approved
+    open_socket = guarded_socket_factory(frozenset({"localhost"}), approved)
+    open_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80))).close()
+    with pytest.raises(ConnectionRefusedByRule):  # allowing a name allows its addresses, not its network
+        open_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", 80)))
 
 
 @pytest.mark.parametrize(("address", "kind"), [
