@@ -90,38 +90,42 @@ def _analyse_voice(path: Path, config: Config, gallery: Gallery, result: Analysi
     result.closest += decided.closest
 
 
-def _faces_in(rgb: np.ndarray, config: Config) -> np.ndarray:
-    return face.encode_faces(rgb, face.detect_faces(rgb, config.face.upsample))
+def _faces_in(rgb: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The faces of one picture: descriptors (N, 128) and boxes (N, 4: top, right, bottom, left)."""
+    boxes = face.detect_faces(rgb, config.face.upsample)
+    return face.encode_faces(rgb, boxes), np.array([box.as_list() for box in boxes], dtype=np.int64).reshape(-1, 4)
 
 
 def _analyse_image(path: Path, config: Config, gallery: Gallery, result: Analysis) -> None:
     if len(gallery.face_ids) == 0:
         return
-    encodings = _faces_in(load_image(path, config.media), config)
-    _add_face_matches(encodings, np.zeros(len(encodings)), config, gallery, result)
+    encodings, boxes = _faces_in(load_image(path, config.media), config)
+    _add_face_matches(encodings, np.zeros(len(encodings)), boxes, config, gallery, result)
 
 
 def _analyse_video_faces(path: Path, config: Config, gallery: Gallery, result: Analysis) -> None:
     if len(gallery.face_ids) == 0:
         return
-    encodings, times = [], []
+    encodings, boxes, times = [], [], []
     last_time_s = 0.0
     for time_s, rgb in iter_video_frames(path, config.media):
-        found = _faces_in(rgb, config)
+        found, found_boxes = _faces_in(rgb, config)
         encodings.append(found)
+        boxes.append(found_boxes)
         times.append(np.full(len(found), time_s))
         last_time_s = time_s
     result.duration_s = max(result.duration_s or 0.0, last_time_s)
     if encodings:
-        _add_face_matches(np.concatenate(encodings), np.concatenate(times), config, gallery, result)
+        _add_face_matches(np.concatenate(encodings), np.concatenate(times), np.concatenate(boxes), config, gallery,
+                          result)
 
 
-def _add_face_matches(encodings: np.ndarray, times: np.ndarray, config: Config, gallery: Gallery,
-                      result: Analysis) -> None:
+def _add_face_matches(encodings: np.ndarray, times: np.ndarray, boxes: np.ndarray, config: Config,
+                      gallery: Gallery, result: Analysis) -> None:
     result.faces_seen = len(encodings)
     # frames are frame_every_s apart: a face in consecutive sampled frames is one segment
     merge_gap_s = config.scan.merge_gap_s + config.media.frame_every_s
     decided = match_faces(encodings, times, gallery, face_calibration(config), merge_gap_s,
-                          config.scan.closest_per_modality)
+                          config.scan.closest_per_modality, boxes)
     result.matches += decided.matches
     result.closest += decided.closest

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from enrollment.errors import LikenessError, unexpected
+from monitor.cli_alerts import alerts, performer_alerts, performer_mute, performer_unmute, send_after_command
 from monitor.cli_common import App, emit, json_option, warn
 from monitor.cli_crawl import crawl, run, source
 
@@ -221,6 +222,7 @@ def scan(app: App, targets: tuple[str, ...], as_json: bool) -> None:
         if row.error:
             warn(f"{row.source}: {row.error}")
     emit([row.as_json() for row in rows], as_json, lambda: _print_scan(rows))
+    send_after_command(app)
     if any(row.error for row in rows):
         sys.exit(1)
 
@@ -297,6 +299,9 @@ def _system_user() -> str | None:
 cli.add_command(source)
 cli.add_command(crawl)
 cli.add_command(run)
+cli.add_command(alerts)
+for command in (performer_mute, performer_unmute, performer_alerts):
+    performer.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from enrollment.errors import LikenessError, NotFound
+from monitor.cli_alerts import send_after_command
 from monitor.cli_common import App, emit, json_option, warn
 
 KIND_CHOICES = ("auto", "page", "feed", "sitemap", "folder", "media")
@@ -181,6 +182,7 @@ def crawl(app: App, source_ids: tuple[int, ...], as_json: bool) -> None:
                        f"in {d['media']['source']}")
 
     emit(report.as_json(), as_json, human)
+    send_after_command(app)
 
 
 @click.command()

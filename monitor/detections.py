@@ -19,7 +19,7 @@ def save_match(session: Session, media: Media, match: Match, threshold: float, m
         Detection.modality == match.modality,
     ))
     values = {"score": match.score, "similarity": match.similarity, "segments": match.segments,
-              "threshold": threshold, "model_version": model_version}
+              "details": match.details, "threshold": threshold, "model_version": model_version}
     if detection is None:
         detection = Detection(performer_id=match.performer_id, media_id=media.id, modality=match.modality,
                               **values)

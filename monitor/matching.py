@@ -91,6 +91,10 @@ class Match:
     score: float
     similarity: float
     segments: list[dict] = field(default_factory=list)
+    details: dict = field(default_factory=dict)  # see Detection.details
+
+
+MAX_CURVE_POINTS = 240  # a voice detection keeps its score over time at this resolution (the alert's picture)
 
 
 @dataclass
@@ -111,21 +115,48 @@ def match_voice(
     if len(windows) == 0 or len(gallery.voice_ids) == 0:
         return ModalityResult([], [])
     similarity = windows @ gallery.voiceprints.T  # (W, P)
-    return _decide("voice", similarity, start_s, end_s, gallery.voice_ids, gallery, calibration,
-                   merge_gap_s, n_closest)
+    result = _decide("voice", similarity, start_s, end_s, gallery.voice_ids, gallery, calibration,
+                     merge_gap_s, n_closest)
+    columns = {int(performer_id): column for column, performer_id in enumerate(gallery.voice_ids)}
+    for match in result.matches:
+        scores = calibration.score(similarity[:, columns[match.performer_id]])
+        match.details = {"curve": score_curve((start_s + end_s) / 2, scores)}
+    return result
+
+
+def score_curve(time_s: np.ndarray, scores: np.ndarray, max_points: int = MAX_CURVE_POINTS) -> list[list[float]]:
+    """``[[time_s, score], …]`` in time order, at most ``max_points``: longer series are cut into equal
+    runs of windows, each kept as its best score (so a short match in a long file still shows)."""
+    order = np.argsort(time_s, kind="stable")
+    time_s, scores = np.asarray(time_s)[order], np.asarray(scores)[order]
+    if len(scores) > max_points:
+        runs = np.array_split(np.arange(len(scores)), max_points)
+        time_s = np.array([time_s[run].mean() for run in runs])
+        scores = np.array([scores[run].max() for run in runs])
+    return [[round(float(t), 2), round(float(score), 4)] for t, score in zip(time_s, scores, strict=True)]
 
 
 def match_faces(
     encodings: np.ndarray, time_s: np.ndarray, gallery: Gallery,
-    calibration: Calibration, merge_gap_s: float, n_closest: int,
+    calibration: Calibration, merge_gap_s: float, n_closest: int, boxes: np.ndarray | None = None,
 ) -> ModalityResult:
-    """Faces (N, 128) seen at ``time_s`` (N,) against every reference photo; best photo per performer."""
+    """Faces (N, 128) seen at ``time_s`` (N,) against every reference photo; best photo per performer.
+
+    ``boxes``: (N, 4) top, right, bottom, left in pixels of each face's frame, kept for the best face.
+    """
     if len(encodings) == 0 or len(gallery.face_ids) == 0:
         return ModalityResult([], [])
     per_reference = face_similarity(encodings, gallery.face_references)  # (N, R)
     similarity = np.maximum.reduceat(per_reference, gallery.face_group_starts, axis=1)  # (N, G)
-    return _decide("face", similarity, time_s, time_s, gallery.face_ids, gallery, calibration,
-                   merge_gap_s, n_closest)
+    result = _decide("face", similarity, time_s, time_s, gallery.face_ids, gallery, calibration,
+                     merge_gap_s, n_closest)
+    columns = {int(performer_id): column for column, performer_id in enumerate(gallery.face_ids)}
+    for match in result.matches:
+        best = int(np.argmax(similarity[:, columns[match.performer_id]]))
+        match.details = {"time_s": round(float(time_s[best]), 2)}
+        if boxes is not None:
+            match.details["box"] = [int(value) for value in boxes[best]]
+    return result
 
 
 def _decide(

@@ -13,6 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from enrollment.models import Base, Performer, UTCDateTime, utc_now
 
 REVIEW_STATUSES = ("new", "confirmed", "dismissed", "authorized")
+# pending: some delivery still to be made; sent: every delivery made; failed: some given up;
+# muted: the performer was muted when it was found; unaddressed: nobody to tell (no contact, no URL)
+ALERT_STATUSES = ("pending", "sent", "failed", "muted", "unaddressed")
+DELIVERY_STATUSES = ("pending", "sent", "failed")
 
 
 class Media(Base):
@@ -67,6 +71,9 @@ class Detection(Base):
     similarity: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     segments: Mapped[list] = mapped_column(JSON)
+    # voice: {"curve": [[time_s, score], …]} (≤ 240 points); face: {"time_s", "box": [top, right, bottom, left]}
+    # of the best face, in pixels of the frame as analysed
+    details: Mapped[dict | None] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(12), default="new", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
@@ -148,3 +155,57 @@ class UrlState(Base):
     # a document's kind, title and links when last parsed: followed again after a 304, so that an
     # unchanged index still leads to its pages (each asked for conditionally in turn)
     links: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Alert(Base):
+    """The outbox: one (performer, media) pair to tell the performer's contacts about, at most once ever.
+
+    Written in the same transaction as the detection that raised it; its deliveries are made later
+    by the sender (monitor/alerts/sender.py), with retries.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("performer_id", "media_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    performer_id: Mapped[int] = mapped_column(ForeignKey("performers.id", ondelete="CASCADE"), index=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    detection_id: Mapped[int | None] = mapped_column(ForeignKey("detections.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    performer: Mapped[Performer] = relationship()
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="alert", cascade="all, delete-orphan", passive_deletes=True, order_by="Delivery.id")
+
+
+class Delivery(Base):
+    """One alert to one recipient: an e-mail address, or an Apprise / webhook URL (stored redacted)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "channel", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))  # email | url
+    recipient: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # not before this time (retry back-off, the hourly cap, or a sender's claim while it sends)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(200))  # one per message: a digest's deliveries share it
+
+    alert: Mapped[Alert] = relationship(back_populates="deliveries")
+
+
+class AlertPreference(Base):
+    """A performer's own alert settings: muted, or thresholds other than ``alerts.*_threshold``."""
+
+    __tablename__ = "alert_preferences"
+
+    performer_id: Mapped[int] = mapped_column(ForeignKey("performers.id", ondelete="CASCADE"), primary_key=True)
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    voice_threshold: Mapped[float | None] = mapped_column(Float)
+    face_threshold: Mapped[float | None] = mapped_column(Float)

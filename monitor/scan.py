@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from enrollment import face, voice
 from enrollment.errors import LikenessError, unexpected
 from enrollment.models import utc_now
+from monitor.alerts.outbox import enqueue
 from monitor.analyse import Analysis, analyse, analysis_key
 from monitor.config import Config
 from monitor.detections import detection_json, detections_for_media, save_match
@@ -177,6 +178,8 @@ class Scanner:
                 save_match(session, media, match, *self._threshold_and_model(match.modality))
                 for match in analysis.matches
             ]
+            for detection in detections:  # the outbox is written with the detections, or not at all
+                enqueue(session, detection, self.config)
             session.flush()
             row.detections = [detection_json(d, row.source) for d in detections]
         row.media_type, row.duration_s, row.closest = analysis.media_type, analysis.duration_s, analysis.closest

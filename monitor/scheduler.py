@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +24,10 @@ from monitor.models import Source
 
 RECONCILE_EVERY_S = 30
 JOB_PREFIX = "source-"
+ALERTS_JOB_ID = "alerts-send"
+# What is pending goes out this soon after start. Not at once: APScheduler 3 can log a spurious error when
+# a stop signal lands while it hands a due job over, and a stop right after start is the common case.
+ALERTS_FIRST_AFTER_S = 5
 JOBS_TABLE = "apscheduler_jobs"
 logger = logging.getLogger(__name__)
 _stop = threading.Event()  # set by SIGTERM/SIGINT; running crawls check it between items
@@ -35,9 +39,24 @@ def crawl_source_job(home: str, source_id: int) -> None:
     from monitor.db import open_database
 
     config = load_config(home)
-    report = Crawl(config, open_database(config.database_url), stop=_stop).run([source_id])
+    sessions = open_database(config.database_url)
+    report = Crawl(config, sessions, stop=_stop).run([source_id])
     logger.info("source %s: %s pages, %s new media, %s detections, %s errors", source_id,
                 report.pages_fetched, report.media_new, len(report.detections), len(report.errors))
+    send_alerts_job(home)
+
+
+def send_alerts_job(home: str) -> None:
+    """Deliver the alerts that are due (new ones, retries, those the hourly cap held back)."""
+    from monitor.alerts.sender import send_due
+    from monitor.db import open_database
+
+    config = load_config(home)
+    report = send_due(config, open_database(config.database_url))
+    if report.messages or report.errors or report.deferred:
+        logger.info("alerts: %s messages sent, %s deliveries waiting to retry, %s failed, %s held by the hourly cap%s",
+                    report.messages, report.retrying, report.failed, report.deferred,
+                    "".join(f"; {error}" for error in report.errors[:3]))
 
 
 def make_scheduler(engine: Engine):  # -> apscheduler.schedulers.background.BackgroundScheduler
@@ -47,7 +66,8 @@ def make_scheduler(engine: Engine):  # -> apscheduler.schedulers.background.Back
 
     return BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)},
-        executors={"default": ThreadPoolExecutor(max_workers=1)},  # analysis is CPU-bound: one crawl at a time
+        # analysis is CPU-bound: one crawl at a time; alerts have a thread of their own, not stuck behind a crawl
+        executors={"default": ThreadPoolExecutor(max_workers=1), "alerts": ThreadPoolExecutor(max_workers=1)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=UTC,
     )
@@ -60,7 +80,7 @@ def reconcile(scheduler, sessions: sessionmaker[Session], config: Config) -> Non
 
     with sessions() as session:
         sources = {f"{JOB_PREFIX}{source.id}": source for source in session.scalars(select(Source))}
-    jobs = {job.id: job for job in scheduler.get_jobs()}
+    jobs = {job.id: job for job in scheduler.get_jobs() if job.id.startswith(JOB_PREFIX)}
     for job_id in jobs.keys() - sources.keys():
         scheduler.remove_job(job_id)
     for job_id, source in sources.items():
@@ -87,6 +107,9 @@ def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.
     scheduler.start(paused=True)
     try:
         reconcile(scheduler, sessions, config)
+        scheduler.add_job(send_alerts_job, "interval", seconds=config.alerts.send_every_s, id=ALERTS_JOB_ID,
+                          name="send alerts", args=[str(config.home)], executor="alerts", replace_existing=True,
+                          next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
         scheduler.resume()
         while not stop.wait(RECONCILE_EVERY_S):
             reconcile(scheduler, sessions, config)

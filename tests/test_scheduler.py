@@ -52,7 +52,7 @@ def test_a_source_runs_on_start_and_its_job_survives_a_restart(likeness, site, c
     assert detection["media"]["source"] == f"{site.url}/clone.mp3"
 
     jobs = _jobs(sessions)
-    assert list(jobs) == ["source-1"]
+    assert sorted(jobs) == ["alerts-send", "source-1"]  # a job per source, and the alert sender
     next_run_s = jobs["source-1"]
     assert 3600 - 70 < next_run_s - datetime.now(UTC).timestamp() <= 3600 + 60  # an hour on, give or take jitter
     first_run = _last_run(sessions)
@@ -84,7 +84,7 @@ def test_the_daemon_stops_cleanly_on_sigterm(likeness, home):
     daemon.send_signal(signal.SIGTERM)
     _out, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 0, err
-    assert err.strip().splitlines()[-1] == "stopped" and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "stopped" and "Traceback" not in err, err
 
 
 def _jobs_table_exists(home) -> bool:

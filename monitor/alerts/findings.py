@@ -1,0 +1,71 @@
+"""From an alert in the database to the findings a message tells: its detections, where and when, pictures."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from enrollment.errors import LikenessError
+from monitor.alerts.message import Finding
+from monitor.alerts.outbox import alert_threshold
+from monitor.config import Config
+from monitor.models import Alert, AlertPreference, Detection, Media, Sighting, Source
+from monitor.store import ContentStore
+
+logger = logging.getLogger(__name__)
+
+
+def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding]:
+    """One finding per detection of the alert's (performer, media) pair, best first (voice and face alike)."""
+    media = session.get(Media, alert.media_id)
+    detections = session.scalars(
+        select(Detection).options(selectinload(Detection.performer))
+        .where(Detection.performer_id == alert.performer_id, Detection.media_id == alert.media_id)
+        .order_by(Detection.score.desc(), Detection.id)).all()
+    # the first place it was seen: the sighting that raised the alert
+    sighting = session.scalar(select(Sighting).where(Sighting.media_id == media.id)
+                              .order_by(Sighting.first_seen_at, Sighting.id).limit(1))
+    source = session.get(Source, sighting.source_id) if sighting is not None and sighting.source_id else None
+    preference = session.get(AlertPreference, alert.performer_id)
+    findings = []
+    for detection in detections:
+        details = detection.details or {}
+        findings.append(Finding(
+            detection_id=detection.id, performer_id=detection.performer_id, performer_name=detection.performer.name,
+            modality=detection.modality, score=detection.score, similarity=detection.similarity,
+            threshold=alert_threshold(config, preference, detection.modality), segments=detection.segments,
+            found_url=sighting.source if sighting is not None else media.sha256, found_at=media.first_seen_at,
+            media_sha256=media.sha256, media_type=media.media_type, duration_s=media.duration_s,
+            page_url=sighting.page_url if sighting is not None else None,
+            page_title=sighting.page_title if sighting is not None else None,
+            source_name=(source.name or source.url) if source is not None else None,
+            curve=[(float(t), float(score)) for t, score in details.get("curve", [])] or None,
+            found_face_jpeg=_found_face(config, media, details) if detection.modality == "face" else None,
+        ))
+    return findings
+
+
+def _found_face(config: Config, media: Media, details: dict) -> bytes | None:
+    """A small JPEG of the best matching face, cut from the stored media; None when it cannot be had."""
+    if "box" not in details:
+        return None
+    from enrollment.media import iter_video_frames, load_image
+    from monitor.alerts.pictures import crop_jpeg
+
+    path = ContentStore(config.store_dir).path_for(media.sha256)
+    try:
+        if media.media_type == "image":
+            rgb = load_image(path, config.media)
+        else:  # the sampled frame nearest the face's time, decoded as the analysis decoded it
+            wanted_s = details.get("time_s", 0.0)
+            rgb = None
+            for time_s, frame in iter_video_frames(path, config.media):
+                rgb = frame
+                if time_s >= wanted_s - 1e-6:
+                    break
+        return crop_jpeg(rgb, tuple(details["box"])) if rgb is not None else None
+    except (LikenessError, OSError, ValueError) as error:  # no picture is better than no alert
+        logger.info("no face picture for media %s: %s", media.sha256[:12], error)
+        return None

@@ -1,0 +1,83 @@
+"""A real HTTP server on 127.0.0.1 that receives webhooks: every POST recorded, a configurable answer.
+
+``Receiver()`` → ``.start()`` (base URL ``http://127.0.0.1:PORT``), ``.requests`` (each: path, headers,
+raw body bytes), ``.status`` (the status every POST is answered with; 200 unless set),
+``.stop()``. Fixture: ``receiver`` (started).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Posted:
+    path: str  # with the query string
+    headers: dict[str, str]  # names as sent
+    body: bytes  # exactly as received
+
+    def header(self, name: str) -> str | None:
+        """A header by case-insensitive name."""
+        return next((value for key, value in self.headers.items() if key.lower() == name.lower()), None)
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[Posted] = []
+        self.status = 200
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append(Posted(self.path, dict(self.headers.items()), body))
+                answer = b'{"ok": true}' if receiver.status < 300 else b'{"error": "refused by the test"}'
+                self.send_response(receiver.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(answer)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@pytest.fixture(name="receiver")
+def receiver_fixture() -> Iterator[Receiver]:
+    server = Receiver()
+    server.start()
+    yield server
+    server.stop()
