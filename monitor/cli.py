@@ -198,10 +198,17 @@ def enroll_voice(app: App, performer_id: int, files: tuple[str, ...], as_json: b
 def enroll_face(app: App, performer_id: int, images: tuple[str, ...], pick: str | None, as_json: bool) -> None:
     """Enrol reference photos (exactly one face of at least 80 px each)."""
     from enrollment.service import enroll_face as enrol
+    from monitor.store import ContentStore
 
     config = app.config
-    _enrol_files(app, images, as_json,
-                 lambda s, path: enrol(s, performer_id, path, config.face, config.media, pick == "largest"))
+
+    def enrol_one(session, path: Path):
+        result = enrol(session, performer_id, path, config.face, config.media, pick == "largest")
+        if result.accepted:  # kept, so that an alert can show the found face next to this one
+            ContentStore(config.store_dir).add_file(path, config.media.max_file_bytes)
+        return result
+
+    _enrol_files(app, images, as_json, enrol_one)
 
 
 @cli.command()

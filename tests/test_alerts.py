@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 
 import pytest
@@ -190,3 +191,21 @@ def test_alerts_test_sends_a_message_or_says_why_not_in_one_line(likeness, smtp)
     smtp.stop()
     failed = likeness("alerts", "test", "--to", "ops@example.org")
     assert failed.exit_code == 1 and len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_a_face_alert_shows_the_found_face_next_to_the_reference(likeness, smtp, make_performer, grace_hopper_path,
+                                                                  tmp_path):
+    from PIL import Image
+
+    make_performer("Grace Face", face=[grace_hopper_path], email=ARTIST)
+    found = tmp_path / "repost.jpg"  # the same face, re-encoded smaller, as a site would repost it
+    with Image.open(grace_hopper_path) as photo:
+        photo.resize((photo.width * 3 // 4, photo.height * 3 // 4)).save(found, quality=80)
+    scanned = likeness("scan", found, "--json")
+    assert scanned.json[0]["detections"][0]["modality"] == "face"
+    [received] = smtp.messages
+    html = received.message.get_body(("html",)).get_content()
+    [image] = [part for part in received.message.walk() if part.get_content_maintype() == "image"]
+    assert image.get_content_subtype() == "jpeg" and f"cid:{image['Content-ID'].strip('<>')}" in html
+    with Image.open(io.BytesIO(image.get_content())) as picture:
+        assert picture.width > picture.height  # two faces side by side: the found one and the reference

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from enrollment.errors import LikenessError
+from enrollment.models import FaceReference
 from monitor.alerts.message import Finding
 from monitor.alerts.outbox import alert_threshold
 from monitor.config import Config
@@ -43,8 +44,27 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
             source_name=(source.name or source.url) if source is not None else None,
             curve=[(float(t), float(score)) for t, score in details.get("curve", [])] or None,
             found_face_jpeg=_found_face(config, media, details) if detection.modality == "face" else None,
+            reference_face_jpeg=_reference_face(session, config, alert.performer_id) if detection.modality == "face"
+            else None,
         ))
     return findings
+
+
+def _reference_face(session: Session, config: Config, performer_id: int) -> bytes | None:
+    """A small JPEG of the performer's first reference photo whose file the store holds (kept at enrolment)."""
+    from enrollment.media import load_image
+    from monitor.alerts.pictures import crop_jpeg
+
+    store = ContentStore(config.store_dir)
+    for reference in session.scalars(select(FaceReference).where(FaceReference.performer_id == performer_id)
+                                     .order_by(FaceReference.id)):
+        path = store.path_for(reference.source_sha256)
+        if path.is_file() and "box" in reference.quality:
+            try:
+                return crop_jpeg(load_image(path, config.media), tuple(reference.quality["box"]))
+            except (LikenessError, OSError, ValueError) as error:
+                logger.info("no reference picture from %s: %s", reference.source_name, error)
+    return None
 
 
 def _found_face(config: Config, media: Media, details: dict) -> bytes | None:
