@@ -31,6 +31,7 @@ from monitor.models import Fetch, Media, Sighting, Source, UrlState
 from monitor.scan import Scanner, ScanRow, Seen, record_sighting
 from monitor.sources import PARSERS, detect_kind
 from monitor.sources.folder import walk
+from monitor.sources.platform import PlatformPages
 from monitor.store import ContentStore
 
 SITEMAP_SUFFIXES = (".xml", ".xml.gz", ".txt")
@@ -95,6 +96,7 @@ class Crawl:
         for sha256, size_bytes, seen in self._unanalysed():
             analyse(sha256, size_bytes, seen)
         async with Fetcher(self.config, self.store) as fetcher:
+            self._platforms = PlatformPages(self.config, fetcher)
             await asyncio.gather(*(self._crawl_source(source, fetcher) for source in sources))
         await asyncio.gather(*analyses)
 
@@ -194,8 +196,11 @@ class Crawl:
     async def _visit(self, source: Source, fetcher, url: str, kind: str, state: tuple | None) -> tuple[list, list]:
         """Fetch one document; return its links as (url, kind, same_depth) and its media as (url, page, title).
 
-        An unchanged document (304) is not parsed again: the links it had last time are followed.
+        An unchanged document (304) is not parsed again: the links it had last time are followed. A page that
+        yt-dlp knows (:mod:`monitor.sources.platform`) is resolved through it instead of fetched.
         """
+        if kind in ("page", "auto") and (extractor := await self._platforms.claim(url)):
+            return await self._visit_platform(source, url, extractor, state)
         exchange = await fetcher.get_page(url, *(state[:2] if state else (None, None)),
                                           ignore_robots=source.ignore_robots)
         self.report.pages_fetched += 1
@@ -214,7 +219,30 @@ class Crawl:
             found = await asyncio.to_thread(PARSERS[kind], exchange.body, exchange.final_url, content_type)
             links = {"kind": kind, "title": found.title, "media": found.media_urls, "pages": found.page_urls}
             self._record(source, "page", exchange, links=links)
-        media = [(media_url, exchange.final_url, links["title"]) for media_url in links["media"]]
+        return self._follow(source, exchange.final_url, links)
+
+    async def _visit_platform(self, source: Source, url: str, extractor: str, state: tuple | None) -> tuple[list, list]:
+        """A page resolved through yt-dlp. A video resolved before whose media are all stored is not resolved
+        again: platforms sign media URLs anew on every visit, so each visit would download them all again."""
+        links = state[2] if state else None
+        settled = links and links["kind"] == "platform" and links["media"] and not links["pages"]
+        if settled and self._downloaded(links["media"]) >= set(links["media"]):
+            return self._follow(source, url, links)
+        exchange, found = await self._platforms.visit(url, extractor, source.ignore_robots)
+        self.report.pages_fetched += 1
+        if exchange.error:
+            self._record(source, "page", exchange)
+            self._error(url, exchange.error)
+            return [], []
+        if found.skipped:
+            self._error(url, found.skipped)
+        links = {"kind": "platform", "title": found.title, "media": found.media_urls, "pages": found.page_urls}
+        self._record(source, "page", exchange, links=links)  # status None: no WARC record, yt-dlp made the requests
+        return self._follow(source, url, links)
+
+    def _follow(self, source: Source, page_url: str, links: dict) -> tuple[list, list]:
+        """A visited document's same-site links as (url, kind, same_depth) and its media as (url, page, title)."""
+        media = [(media_url, page_url, links["title"]) for media_url in links["media"]]
         followed = []
         for link in links["pages"]:
             if not _same_site(link, source.url):

@@ -44,7 +44,7 @@ def test_enrollment_never_imports_monitor():
 
 def test_help_answers_fast_without_loading_torch_or_dlib():
     code = "import sys; from monitor.cli import cli; print(sorted(m for m in ('torch', 'dlib', 'librosa', 'av', " \
-           "'sqlalchemy') if m in sys.modules))"
+           "'sqlalchemy', 'yt_dlp') if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert loaded.stdout.strip() == "[]"
     started = time.perf_counter()
