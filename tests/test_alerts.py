@@ -209,3 +209,15 @@ def test_a_face_alert_shows_the_found_face_next_to_the_reference(likeness, smtp,
     assert image.get_content_subtype() == "jpeg" and f"cid:{image['Content-ID'].strip('<>')}" in html
     with Image.open(io.BytesIO(image.get_content())) as picture:
         assert picture.width > picture.height  # two faces side by side: the found one and the reference
+
+
+def test_the_daemon_job_delivers_what_waited_for_the_server(likeness, smtp, ada, make_speech, home):
+    from monitor.scheduler import send_alerts_job
+
+    smtp.stop()
+    likeness("scan", make_speech("found", texts=(1,)))
+    assert smtp.messages == [] and alerts(likeness)[0]["status"] == "pending"
+    smtp.start()
+    send_alerts_job(str(home))  # what `likeness run` runs every alerts.send_every_s
+    assert sorted(r for m in smtp.messages for r in m.recipients) == sorted([ARTIST, AGENT])
+    assert alerts(likeness)[0]["status"] == "sent"
