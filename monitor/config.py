@@ -119,6 +119,12 @@ class SmtpSettings:
         return os.environ.get("LIKENESS_SMTP_PASSWORD", "")
 
 
+@dataclass(frozen=True)
+class EvidenceSettings:
+    timestamp_urls: list
+    timestamp_timeout_s: float
+
+
 SECTIONS: dict[str, type] = {
     "storage": StorageSettings,
     "media": MediaLimits,
@@ -129,6 +135,7 @@ SECTIONS: dict[str, type] = {
     "scan": ScanSettings,
     "alerts": AlertSettings,
     "smtp": SmtpSettings,
+    "evidence": EvidenceSettings,
 }
 
 
@@ -144,6 +151,7 @@ class Config:
     scan: ScanSettings
     alerts: AlertSettings
     smtp: SmtpSettings
+    evidence: EvidenceSettings
 
     @property
     def database_url(self) -> str:
@@ -153,6 +161,11 @@ class Config:
     @property
     def store_dir(self) -> Path:
         return self.home / "store"
+
+    @property
+    def keys_dir(self) -> Path:
+        """The installation's signing key (evidence bundles), created by ``init``; mode 0700."""
+        return self.home / "keys"
 
     @property
     def user_config_path(self) -> Path:
