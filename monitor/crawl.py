@@ -11,6 +11,7 @@ next pass. One source's or one item's failure is recorded in ``errors`` and the 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import threading
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from enrollment.errors import LikenessError, unexpected
 from enrollment.models import utc_now
 from monitor.config import Config
-from monitor.models import Fetch, Media, Sighting, Source, UrlState
+from monitor.models import Fetch, Media, Sighting, Source, TlsCertificate, UrlState
 from monitor.scan import Scanner, ScanRow, Seen, record_sighting
 from monitor.sources import PARSERS, detect_kind
 from monitor.sources.folder import walk
@@ -70,6 +71,7 @@ class Crawl:
         self._seen_media: set[str] = set()
         self._lock = threading.Lock()  # the report and the WARC file are shared with the analysis thread
         self._pending_pages: list[tuple] = []
+        self._certificates: set[str] = set()  # stored already (by this crawl or before)
 
     def run(self, source_ids: list[int] | None = None) -> CrawlReport:
         with self.sessions() as session:
@@ -321,6 +323,7 @@ class Crawl:
             response_headers=exchange.headers, fetched_at=exchange.fetched_at, elapsed_s=exchange.elapsed_s,
             size_bytes=exchange.size_bytes if kind == "media" else len(exchange.body or b""),
             sha256=exchange.sha256, error=exchange.error, warc_path=warc_path,
+            tls_certificate_sha256=self._certificate(session, exchange.tls_certificate),
         ))
         if exchange.error or exchange.not_modified:
             return
@@ -334,7 +337,22 @@ class Crawl:
         state.links = links if kind == "page" else state.links
         if kind == "media":
             state.sha256, state.size_bytes = exchange.sha256, exchange.size_bytes
-            record_sighting(session, exchange.sha256, exchange.size_bytes, seen)
+            record_sighting(session, exchange.sha256, exchange.size_bytes, seen, fetched={
+                "final_url": exchange.final_url, "status": exchange.status, "server_ip": exchange.server_ip,
+                "fetched_at": exchange.fetched_at.isoformat(), "redirects": exchange.redirects,
+                "tls_certificate_sha256": hashlib.sha256(exchange.tls_certificate).hexdigest()
+                if exchange.tls_certificate else None,
+                "response_headers": exchange.headers, "request_headers": exchange.request_headers})
+
+    def _certificate(self, session: Session, der: bytes | None) -> str | None:
+        """The certificate's sha256, stored once (by content) for every fetch it answered."""
+        if der is None:
+            return None
+        sha256 = hashlib.sha256(der).hexdigest()
+        if sha256 not in self._certificates and session.get(TlsCertificate, sha256) is None:
+            session.add(TlsCertificate(sha256=sha256, der=der))
+        self._certificates.add(sha256)
+        return sha256
 
     # ---------------------------------------------------------------------------------- folders
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from enrollment.errors import LikenessError, NotFound
 from enrollment.models import utc_now
+from monitor.evidence import custody
 from monitor.matching import Match
 from monitor.models import REVIEW_STATUSES, Detection, Media, Review, Sighting
 
@@ -87,5 +88,7 @@ def review(session: Session, detection_id: int, status: str, note: str | None = 
     detection.status = status
     detection.updated_at = utc_now()
     detection.reviews.append(Review(status=status, note=note, reviewed_by=reviewed_by))
+    custody.record(session, detection.media, "reviewed",
+                   {"detection_id": detection.id, "status": status, "note": note}, actor=reviewed_by)
     session.flush()
     return detection

@@ -68,6 +68,7 @@ class Exchange:
     ``body``: pages only; ``sha256`` / ``size_bytes`` (bytes): media only, once stored.
     ``redirects``: the URLs that answered with a redirect, in order; ``final_url`` is the last URL asked.
     ``error``: why the fetch failed or was refused (one line), else None; a 304 is not an error.
+    ``tls_certificate``: the final server's leaf certificate, DER, for https (Python 3.11 gives no chain).
     """
 
     url: str
@@ -85,6 +86,7 @@ class Exchange:
     error: str | None = None
     redirects: list[str] = field(default_factory=list)
     server_ip: str | None = None
+    tls_certificate: bytes | None = field(default=None, repr=False)  # the server's certificate (DER), https only
 
     @property
     def ok(self) -> bool:
@@ -102,16 +104,20 @@ class _Refused(Exception):
 # The IP address that answered the current task's request: aiohttp hands a connection back to its pool
 # (or closes it) as soon as a body is complete, before the response can be asked where it came from.
 _PEER_IP: contextvars.ContextVar[str | None] = contextvars.ContextVar("peer_ip", default=None)
+_PEER_CERTIFICATE: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("peer_certificate", default=None)
 
 
 class _PeerRecordingConnector(aiohttp.TCPConnector):
-    """aiohttp's connector, noting in ``_PEER_IP`` the address each request is sent to (WARC-IP-Address)."""
+    """aiohttp's connector, noting the address each request is sent to (WARC-IP-Address) and the server's
+    TLS certificate (evidence of whom we spoke to)."""
 
     async def connect(self, req, traces, timeout) -> aiohttp.connector.Connection:
         connection = await super().connect(req, traces, timeout)
         transport = connection.transport
         address = transport.get_extra_info("peername") if transport is not None else None
         _PEER_IP.set(str(address[0]) if address else None)
+        tls = transport.get_extra_info("ssl_object") if transport is not None else None
+        _PEER_CERTIFICATE.set(tls.getpeercert(binary_form=True) if tls is not None else None)
         return connection
 
 
@@ -293,11 +299,12 @@ class Fetcher:
         assert self._session is not None, "use Fetcher inside `async with`"
         exchange.fetched_at = datetime.now(UTC)
         _PEER_IP.set(None)
+        _PEER_CERTIFICATE.set(None)
         async with self._session.get(exchange.final_url, headers=headers, allow_redirects=False) as response:
             exchange.request_headers = {name.lower(): value for name, value in response.request_info.headers.items()}
             exchange.status = response.status
             exchange.headers = _joined_headers(response.raw_headers)
-            exchange.server_ip = _PEER_IP.get()
+            exchange.server_ip, exchange.tls_certificate = _PEER_IP.get(), _PEER_CERTIFICATE.get()
             location = response.headers.get("location") if response.status in REDIRECT_STATUSES else None
             if location is not None or response.status == 304:
                 await _drain(response)  # an unread body, even an empty one, would close the kept-alive connection

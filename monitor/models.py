@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enrollment.models import Base, Performer, UTCDateTime, utc_now
@@ -136,6 +147,17 @@ class Fetch(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     error: Mapped[str | None] = mapped_column(Text)
     warc_path: Mapped[str | None] = mapped_column(Text)
+    tls_certificate_sha256: Mapped[str | None] = mapped_column(ForeignKey("tls_certificates.sha256"))
+
+
+class TlsCertificate(Base):
+    """A server certificate (DER) an https fetch was answered with, stored once however often it was seen."""
+
+    __tablename__ = "tls_certificates"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class UrlState(Base):
@@ -209,3 +231,21 @@ class AlertPreference(Base):
     muted: Mapped[bool] = mapped_column(Boolean, default=False)
     voice_threshold: Mapped[float | None] = mapped_column(Float)
     face_threshold: Mapped[float | None] = mapped_column(Float)
+
+
+class CustodyEvent(Base):
+    """One entry of a media's chain of custody: fetched, hashed, analysed, alerted, reviewed, exported.
+
+    Append-only and hash-chained per media (``seq`` 1, 2, …; ``prev_hash`` is the previous entry's
+    ``hash``; ``hash`` covers the entry's canonical JSON, see monitor/evidence/chain.py). Written in the
+    same transaction as what it records, from the first fetch on; a bundle carries the chain as it is.
+    """
+
+    __tablename__ = "custody_events"
+    __table_args__ = (UniqueConstraint("media_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    entry: Mapped[dict] = mapped_column(JSON)  # the whole entry as hashed, seq, prev_hash and hash included
+    hash: Mapped[str] = mapped_column(String(64))

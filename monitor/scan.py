@@ -24,6 +24,7 @@ from monitor.alerts.outbox import enqueue
 from monitor.analyse import Analysis, analyse, analysis_key
 from monitor.config import Config
 from monitor.detections import detection_json, detections_for_media, save_match
+from monitor.evidence import custody
 from monitor.fetch import download, is_url
 from monitor.matching import Gallery, load_gallery
 from monitor.models import Media, Sighting
@@ -67,10 +68,16 @@ class Seen:
     page_title: str | None = None
 
 
-def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen) -> Media:
-    """The media row for this content (created if new) and its sighting at ``seen``, in ``session``."""
+def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, fetched: dict | None = None) -> Media:
+    """The media row for this content (created if new) and its sighting at ``seen``, in ``session``.
+
+    A first sighting at a place starts or extends the media's chain of custody: "fetched" with
+    ``fetched`` (what the exchange was) for a URL, "read" with the file's path, size and times for a
+    local file; new content is also "hashed".
+    """
     media = session.scalar(select(Media).where(Media.sha256 == sha256))
-    if media is None:
+    is_new_media = media is None
+    if is_new_media:
         media = Media(sha256=sha256, size_bytes=size_bytes)
         session.add(media)
         session.flush()
@@ -78,11 +85,25 @@ def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen) 
     if sighting is None:
         sighting = Sighting(media_id=media.id, source=seen.source)
         session.add(sighting)
+        _record_found(session, media, seen, fetched)
+        if is_new_media:
+            custody.record(session, media, "hashed", {"algorithm": "sha256", "sha256": sha256,
+                                                      "size_bytes": size_bytes})
     sighting.last_seen_at = utc_now()
     sighting.source_id = seen.source_id or sighting.source_id
     sighting.page_url = seen.page_url or sighting.page_url
     sighting.page_title = seen.page_title or sighting.page_title
     return media
+
+
+def _record_found(session: Session, media: Media, seen: Seen, fetched: dict | None) -> None:
+    where = {"source_id": seen.source_id, "page_url": seen.page_url, "page_title": seen.page_title}
+    if is_url(seen.source):
+        custody.record(session, media, "fetched", {"url": seen.source, **where, **(fetched or {})})
+        return
+    path = Path(seen.source)
+    details = custody.local_file_details(path) if path.exists() else {"path": seen.source}
+    custody.record(session, media, "read", {**details, **where})
 
 
 class Scanner:
@@ -180,6 +201,13 @@ class Scanner:
             ]
             for detection in detections:  # the outbox is written with the detections, or not at all
                 enqueue(session, detection, self.config)
+            custody.record(session, media, "analysed", {
+                "analysis_key": self.key, "media_type": analysis.media_type, "duration_s": analysis.duration_s,
+                "models": {"voice": voice.voice_model_version() if len(self.gallery.voice_ids) else None,
+                           "face": face.face_model_version() if len(self.gallery.face_ids) else None},
+                "performers_compared": len(self.gallery.names),
+                "detections": [{"id": d.id, "performer_id": d.performer_id, "modality": d.modality,
+                                "score": round(d.score, 4), "threshold": d.threshold} for d in detections]})
             session.flush()
             row.detections = [detection_json(d, row.source) for d in detections]
         row.media_type, row.duration_s, row.closest = analysis.media_type, analysis.duration_s, analysis.closest

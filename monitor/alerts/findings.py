@@ -43,7 +43,7 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
             page_title=sighting.page_title if sighting is not None else None,
             source_name=(source.name or source.url) if source is not None else None,
             curve=[(float(t), float(score)) for t, score in details.get("curve", [])] or None,
-            found_face_jpeg=_found_face(config, media, details) if detection.modality == "face" else None,
+            found_face_jpeg=found_face(config, media, details) if detection.modality == "face" else None,
             reference_face_jpeg=_reference_face(session, config, alert.performer_id) if detection.modality == "face"
             else None,
         ))
@@ -67,7 +67,7 @@ def _reference_face(session: Session, config: Config, performer_id: int) -> byte
     return None
 
 
-def _found_face(config: Config, media: Media, details: dict) -> bytes | None:
+def found_face(config: Config, media: Media, details: dict) -> bytes | None:
     """A small JPEG of the best matching face, cut from the stored media; None when it cannot be had."""
     if "box" not in details:
         return None

@@ -34,7 +34,8 @@ from enrollment.models import utc_now
 from monitor.alerts.findings import findings_for
 from monitor.alerts.outbox import settle
 from monitor.config import Config
-from monitor.models import Alert, Delivery
+from monitor.evidence import custody
+from monitor.models import Alert, Delivery, Media
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,9 @@ def _record(config: Config, sessions: sessionmaker[Session], ids: list[int], now
                 delivery.status, delivery.sent_at, delivery.message_id = "sent", now, message_id
                 delivery.last_error, delivery.next_attempt_at = None, None
                 report.deliveries += 1
+                custody.record(session, session.get(Media, delivery.alert.media_id), "alerted", {
+                    "alert_id": delivery.alert_id, "detection_id": delivery.alert.detection_id,
+                    "channel": delivery.channel, "recipient": delivery.recipient, "message_id": message_id})
                 continue
             delivery.last_error = str(error)
             age_s = (now - delivery.alert.created_at).total_seconds()
