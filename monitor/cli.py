@@ -19,6 +19,7 @@ from enrollment.errors import LikenessError, unexpected
 from monitor.cli_alerts import alerts, performer_alerts, performer_mute, performer_unmute, send_after_command
 from monitor.cli_common import App, emit, json_option, warn
 from monitor.cli_crawl import crawl, run, source
+from monitor.cli_evidence import evidence
 
 REVIEW_CHOICES = ("confirmed", "dismissed", "authorized")
 STATUS_CHOICES = ("new", *REVIEW_CHOICES)
@@ -49,8 +50,12 @@ def init(app: App, as_json: bool) -> None:
     app.sessions  # noqa: B018  (creates and migrates the database)
     from sqlalchemy.engine import make_url
 
+    from monitor.evidence.keys import ensure_key, fingerprint, load_key
+
+    ensure_key(config.keys_dir)  # signs evidence bundles; kept if it exists
     database = make_url(config.database_url).render_as_string(hide_password=True)
-    data = {"home": str(config.home.resolve()), "database": database, "config": str(config.user_config_path)}
+    data = {"home": str(config.home.resolve()), "database": database, "config": str(config.user_config_path),
+            "signing_key_fingerprint": fingerprint(load_key(config.keys_dir).public_key())}
     emit(data, as_json, lambda: click.echo(f"initialised {data['home']}"))
 
 
@@ -156,10 +161,14 @@ def enroll() -> None:
 
 
 def _enrol_files(app: App, files: tuple[str, ...], as_json: bool, enrol_one: Callable) -> None:
+    from monitor.store import ContentStore
+
     rows = []
     for file in files:
         with app.sessions.begin() as session:
             result = enrol_one(session, Path(file))
+        if result.accepted:  # kept, for alerts and evidence reports to show the reference beside what was found
+            ContentStore(app.config.store_dir).add_file(Path(file), app.config.media.max_file_bytes)
         rows.append(result.as_json())
         if not result.accepted:
             warn(f"{file}: {result.reason}")
@@ -198,17 +207,9 @@ def enroll_voice(app: App, performer_id: int, files: tuple[str, ...], as_json: b
 def enroll_face(app: App, performer_id: int, images: tuple[str, ...], pick: str | None, as_json: bool) -> None:
     """Enrol reference photos (exactly one face of at least 80 px each)."""
     from enrollment.service import enroll_face as enrol
-    from monitor.store import ContentStore
-
     config = app.config
-
-    def enrol_one(session, path: Path):
-        result = enrol(session, performer_id, path, config.face, config.media, pick == "largest")
-        if result.accepted:  # kept, so that an alert can show the found face next to this one
-            ContentStore(config.store_dir).add_file(path, config.media.max_file_bytes)
-        return result
-
-    _enrol_files(app, images, as_json, enrol_one)
+    _enrol_files(app, images, as_json,
+                 lambda s, path: enrol(s, performer_id, path, config.face, config.media, pick == "largest"))
 
 
 @cli.command()
@@ -307,6 +308,7 @@ cli.add_command(source)
 cli.add_command(crawl)
 cli.add_command(run)
 cli.add_command(alerts)
+cli.add_command(evidence)
 for command in (performer_mute, performer_unmute, performer_alerts):
     performer.add_command(command)
 

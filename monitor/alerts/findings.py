@@ -44,13 +44,13 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
             source_name=(source.name or source.url) if source is not None else None,
             curve=[(float(t), float(score)) for t, score in details.get("curve", [])] or None,
             found_face_jpeg=found_face(config, media, details) if detection.modality == "face" else None,
-            reference_face_jpeg=_reference_face(session, config, alert.performer_id) if detection.modality == "face"
+            reference_face_jpeg=reference_face(session, config, alert.performer_id) if detection.modality == "face"
             else None,
         ))
     return findings
 
 
-def _reference_face(session: Session, config: Config, performer_id: int) -> bytes | None:
+def reference_face(session: Session, config: Config, performer_id: int) -> bytes | None:
     """A small JPEG of the performer's first reference photo whose file the store holds (kept at enrolment)."""
     from enrollment.media import load_image
     from monitor.alerts.pictures import crop_jpeg

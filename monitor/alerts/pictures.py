@@ -168,3 +168,27 @@ def crop_jpeg(rgb: np.ndarray, box: tuple[int, int, int, int], margin: float = 0
     out = io.BytesIO()
     crop.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
     return out.getvalue()
+
+
+def spectrogram_picture(samples: np.ndarray, sample_rate_hz: int, title: str, start_s: float = 0.0) -> bytes:
+    """A spectrogram (dB, 0 to 8 kHz) of mono float samples as a PNG of about 600 × 220 px.
+
+    ``start_s``: where the samples start in their recording, so the time axis reads as in the media.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.0, 2.2), dpi=100)
+    axes = figure.add_subplot()
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.size < 512:  # specgram needs at least one window
+        samples = np.pad(samples, (0, 512 - samples.size))
+    axes.specgram(samples, NFFT=512, Fs=sample_rate_hz, noverlap=384, xextent=(start_s, start_s + samples.size /
+                                                                                sample_rate_hz), cmap="magma")
+    axes.set_ylim(0, min(8000, sample_rate_hz / 2))
+    axes.set_title(title, fontsize=9)
+    axes.set_ylabel("Hz", fontsize=8)
+    axes.xaxis.set_major_formatter(lambda value, _position: clock(value))
+    axes.tick_params(labelsize=7)
+    figure.tight_layout()
+    return _encode(figure, "PNG")
