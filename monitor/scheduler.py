@@ -102,7 +102,9 @@ def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.
     stop = stop or _stop
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: (stop.set(), _stop.set()))
+            # Event.set() from a handler can deadlock: the handler runs in the main thread, which may hold the
+            # event's own lock inside stop.wait(); a short-lived thread sets them instead
+            signal.signal(signum, lambda *_: threading.Thread(target=lambda: (stop.set(), _stop.set())).start())
     scheduler = make_scheduler(sessions.kw["bind"])
     scheduler.start(paused=True)
     try:
