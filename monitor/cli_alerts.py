@@ -33,7 +33,8 @@ def alerts_list(app: App, status: str | None, as_json: bool) -> None:
                        f"{row['created_at']}")
             for r in row["recipients"]:
                 error = f", last error: {r['last_error']}" if r["last_error"] else ""
-                click.echo(f"  {r['channel']} {r['recipient']}: {r['status']} after {r['attempts']} attempts{error}")
+                attempts = f"{r['attempts']} attempt{'' if r['attempts'] == 1 else 's'}"
+                click.echo(f"  {r['channel']} {r['recipient']}: {r['status']} after {attempts}{error}")
 
     emit(rows, as_json, human)
 

@@ -2,8 +2,9 @@
 
 Enrols a performer (consent, two reference recordings, a reference photo where matplotlib's sample
 photo is installed), then scans a clip in her voice, a clip in another voice and a video with her
-face and voice, and prints each command with its output. Everything lives in ./likeness-demo,
-made afresh on every run.
+face and voice, shows the alerts waiting in the outbox (no mail server is configured), exports the
+first detection as a signed evidence bundle and verifies it, printing each command with its output.
+Everything lives in ./likeness-demo, made afresh on every run.
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def main() -> None:
         _likeness("enroll", "face", "1", photo)
     _likeness("scan", *[media[name] for name in ("assistant", "stranger", "video") if name in media])
     _likeness("detections", "list")
+    print("\nThe alerts wait in the outbox until a mail server is set (LIKENESS_SMTP_HOST, ...); nothing is lost:")
+    _likeness("alerts", "list")
+    print("\nA signed evidence bundle of the first detection, and its offline check:")
+    bundle = DEMO_DIR / "evidence-1.zip"
+    _likeness("evidence", "export", "1", "-o", bundle)
+    _likeness("evidence", "verify", bundle)
     print("\nThe same scan as JSON, for other tools:")
     _likeness("scan", media["assistant"], "--json")
     print(f"\nDone. Everything is in {DEMO_DIR}/; try `.venv/bin/likeness --home {DEMO_DIR}/home --help`.")

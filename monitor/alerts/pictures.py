@@ -183,8 +183,9 @@ def spectrogram_picture(samples: np.ndarray, sample_rate_hz: int, title: str, st
     samples = np.asarray(samples, dtype=np.float32)
     if samples.size < 512:  # specgram needs at least one window
         samples = np.pad(samples, (0, 512 - samples.size))
-    axes.specgram(samples, NFFT=512, Fs=sample_rate_hz, noverlap=384, xextent=(start_s, start_s + samples.size /
-                                                                                sample_rate_hz), cmap="magma")
+    with np.errstate(divide="ignore"):  # digital silence has no power: -inf dB, drawn as the darkest colour
+        axes.specgram(samples, NFFT=512, Fs=sample_rate_hz, noverlap=384, cmap="magma",
+                      xextent=(start_s, start_s + samples.size / sample_rate_hz))
     axes.set_ylim(0, min(8000, sample_rate_hz / 2))
     axes.set_title(title, fontsize=9)
     axes.set_ylabel("Hz", fontsize=8)
