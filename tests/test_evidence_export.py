@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -130,3 +131,33 @@ def _other_root_pem() -> bytes:
 
     key = ec.generate_private_key(ec.SECP256R1())
     return _pem(make_certificate("Someone Else Root CA", key, None, key, ca=True))
+
+
+def test_a_video_bundle_holds_the_key_frame_and_the_found_face_and_both_models_weights(likeness, make_performer,
+                                                                                        make_speech, grace_hopper_path,
+                                                                                        tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from tests.conftest import synthesise, write_video
+
+    likeness("init")
+    make_performer("Grace Face", face=[grace_hopper_path], voice=[make_speech("reference", texts=(0, 2))])
+    face = np.asarray(Image.open(grace_hopper_path).convert("RGB").resize((320, 376)))
+    frames = [np.full_like(face, 90)] * 4 + [face] * 4
+    video = write_video(tmp_path / "ad.mp4", frames, fps=2, audio=synthesise("Hello there, this is a test.",
+                                                                              "en+m7"))
+    [row] = likeness("scan", video, "--json").json
+    [detection] = [d for d in row["detections"] if d["modality"] == "face"]
+    bundle = tmp_path / "bundle.zip"
+    assert likeness("evidence", "export", detection["id"], "-o", bundle).exit_code == 0
+    assert likeness("evidence", "verify", bundle).exit_code == 0
+    files = _members(bundle)
+    stem = f"derived/detection-{detection['id']}"
+    with Image.open(io.BytesIO(files[f"{stem}-key-frame.jpg"])) as frame:
+        assert frame.size == (320, 376)
+    assert f"{stem}-face.jpg" in files and f"report/detection-{detection['id']}-faces.jpg" in files
+    weights = json.loads(files["analysis.json"])["model_weights_sha256"]
+    assert set(weights) == {"dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat"}
+    custody = [json.loads(line)["event"] for line in files[f"custody/{row['sha256']}.jsonl"].splitlines()]
+    assert custody[:3] == ["read", "hashed", "analysed"] and custody[-1] == "exported"

@@ -69,23 +69,31 @@ def reference_face(session: Session, config: Config, performer_id: int) -> bytes
 
 def found_face(config: Config, media: Media, details: dict) -> bytes | None:
     """A small JPEG of the best matching face, cut from the stored media; None when it cannot be had."""
-    if "box" not in details:
-        return None
-    from enrollment.media import iter_video_frames, load_image
     from monitor.alerts.pictures import crop_jpeg
+
+    rgb = analysed_frame(config, media, details) if "box" in details else None
+    try:
+        return crop_jpeg(rgb, tuple(details["box"])) if rgb is not None else None
+    except ValueError as error:  # no picture is better than no alert
+        logger.info("no face picture for media %s: %s", media.sha256[:12], error)
+        return None
+
+
+def analysed_frame(config: Config, media: Media, details: dict):  # -> np.ndarray (H, W, 3) uint8 | None
+    """The picture a face detection was made on: the image, or the sampled video frame at ``details["time_s"]``,
+    decoded and scaled as the analysis did (so the stored box fits it); None when it cannot be had."""
+    from enrollment.media import iter_video_frames, load_image
 
     path = ContentStore(config.store_dir).path_for(media.sha256)
     try:
         if media.media_type == "image":
-            rgb = load_image(path, config.media)
-        else:  # the sampled frame nearest the face's time, decoded as the analysis decoded it
-            wanted_s = details.get("time_s", 0.0)
-            rgb = None
-            for time_s, frame in iter_video_frames(path, config.media):
-                rgb = frame
-                if time_s >= wanted_s - 1e-6:
-                    break
-        return crop_jpeg(rgb, tuple(details["box"])) if rgb is not None else None
-    except (LikenessError, OSError, ValueError) as error:  # no picture is better than no alert
-        logger.info("no face picture for media %s: %s", media.sha256[:12], error)
+            return load_image(path, config.media)
+        wanted_s, rgb = details.get("time_s", 0.0), None
+        for time_s, frame in iter_video_frames(path, config.media):
+            rgb = frame
+            if time_s >= wanted_s - 1e-6:
+                break
+        return rgb
+    except (LikenessError, OSError) as error:
+        logger.info("no frame of media %s: %s", media.sha256[:12], error)
         return None

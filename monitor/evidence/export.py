@@ -17,8 +17,10 @@ Members (names inside the ZIP):
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,6 +150,7 @@ def analysis(session: Session, config: Config, detections: list[Detection]) -> d
         "tool": custody.TOOL, "tool_version": custody.tool_version(),
         "models": {"voice": voice.voice_model_version() if "voice" in modalities else None,
                    "face": face.face_model_version() if "face" in modalities else None},
+        "model_weights_sha256": model_weights(modalities),
         "calibration": {"voice": {"center": config.voice.calibration_center, "slope": config.voice.calibration_slope,
                                   "threshold": config.voice.threshold},
                         "face": {"center": config.face.calibration_center, "slope": config.face.calibration_slope,
@@ -160,6 +163,31 @@ def analysis(session: Session, config: Config, detections: list[Detection]) -> d
                        for d in sorted(detections, key=lambda d: d.id)],
         "references_compared": references,
     }
+
+
+@functools.cache
+def _weights_sha256(path: str) -> str:
+    from enrollment.media import sha256_file
+
+    return sha256_file(Path(path))
+
+
+def model_weights(modalities: set[str]) -> dict[str, str]:
+    """The weight files the analysis used, by file name, with their full sha256."""
+    files = []
+    if "voice" in modalities:
+        import resemblyzer
+
+        files.append(Path(resemblyzer.__file__).parent / "pretrained.pt")
+    if "face" in modalities:
+        from enrollment.face import face_api
+
+        face_api()  # imports face_recognition_models quietly
+        models = sys.modules["face_recognition_models"]
+        # the descriptor and its 5-point aligner; faces are found with dlib's HOG detector, which has no file
+        files += [Path(models.face_recognition_model_location()),
+                  Path(models.pose_predictor_five_point_model_location())]
+    return {path.name: _weights_sha256(str(path)) for path in files}
 
 
 def _capture(session: Session, config: Config, media: Media) -> list[Member]:
@@ -211,7 +239,7 @@ def _derived(session: Session, config: Config, media: Media, path: Path, name: s
                 reference, 16_000, "a reference recording of the performer"),
                 "spectrogram of a reference recording (first 10 s)", None, "512-sample windows, 0-8 kHz"))
     if detection.modality == "face" and "box" in details:
-        from monitor.alerts.findings import found_face, reference_face
+        from monitor.alerts.findings import analysed_frame, found_face, reference_face
 
         jpeg = found_face(config, media, details)
         if jpeg is not None:
@@ -220,6 +248,11 @@ def _derived(session: Session, config: Config, media: Media, path: Path, name: s
                 media_type="image/jpeg",
                 how=f"the face at {details.get('time_s', 0)} s, box {details['box']} (top, right, bottom, left px "
                     "of the frame as analysed), cropped with a 25 % margin"))
+            if media.media_type == "video" and (frame := analysed_frame(config, media, details)) is not None:
+                members.append(Member(
+                    name=f"derived/{stem}-key-frame.jpg", role="derived", source=_jpeg(frame), derived_from=name,
+                    media_type="image/jpeg", how=f"the video frame at {details.get('time_s', 0)} s, decoded with "
+                    f"PyAV and scaled to at most {config.media.max_frame_side_px} px, as analysed"))
             pair = draw.face_pair_picture(jpeg, reference_face(session, config, detection.performer_id))
             shown.append(Picture(f"report/{stem}-faces.jpg", pair, "the found face next to the reference",
                                  f"derived/{stem}-face.jpg", "side by side, scaled to the same height"))
@@ -259,6 +292,14 @@ def _extension(session: Session, media: Media) -> str:
     suffix = Path(source or "").suffix.lower()
     return suffix if suffix.isascii() and 1 < len(suffix) <= 6 and suffix[1:].isalnum() else \
         EXTENSIONS.get(media.media_type or "", ".bin")
+
+
+def _jpeg(rgb) -> bytes:  # rgb: np.ndarray (H, W, 3) uint8
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="JPEG", quality=90)
+    return out.getvalue()
 
 
 def _json(data: dict) -> bytes:
