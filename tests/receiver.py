@@ -7,13 +7,13 @@ raw body bytes), ``.status`` (the status every POST is answered with; 200 unless
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
+
+from tests.loopback import QuietHandler, serve
 
 
 @dataclass(frozen=True)
@@ -44,28 +44,14 @@ class Receiver:
     def start(self) -> str:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 receiver.requests.append(Posted(self.path, dict(self.headers.items()), body))
                 answer = b'{"ok": true}' if receiver.status < 300 else b'{"error": "refused by the test"}'
-                self.send_response(receiver.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(answer)
+                self.answer(receiver.status, answer, {"Content-Type": "application/json"})
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler)
         return self.url
 
     def stop(self) -> None:

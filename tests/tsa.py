@@ -21,14 +21,13 @@ openssl command is missing) and ``tsa`` (a started :class:`TsaServer` in mode ``
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import shutil
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -36,6 +35,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.loopback import QuietHandler, serve
 
 TSA_NAME = "Likeness Test TSA"
 MODES = ("ok", "garbage", "error", "hang", "reject", "replay")
@@ -168,14 +169,9 @@ class TsaServer:
         authority = self
         self._released.clear()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 authority.queries.append(body)
                 authority.content_types.append(self.headers.get("Content-Type", ""))
                 if authority.mode == "hang":
@@ -194,20 +190,12 @@ class TsaServer:
                         answer = authority.pki.reply(authority.queries[0] if authority.mode == "replay" else body)
                     except subprocess.CalledProcessError:  # not a query openssl understands
                         status, answer = 400, b"bad query"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/timestamp-reply" if status == 200 else "text/plain")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(answer)
+                self.answer(status, answer,
+                            {"Content-Type": "application/timestamp-reply" if status == 200 else "text/plain"})
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_port
         # A short poll: stop() (shutdown) waits for the loop to notice, 0.5 s by default.
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server = serve(Handler, poll_s=0.05)
+        self.port = self._server.server_port
         return self.url
 
     def stop(self) -> None:

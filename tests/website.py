@@ -6,13 +6,13 @@ an unchanged site can be checked request by request.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import threading
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from tests.loopback import QuietHandler, serve
 
 LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
 
@@ -50,17 +50,12 @@ class Website:
     def start(self) -> str:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 site.requests.append(("GET", self.path))
                 route = site.routes.get(self.path.split("?")[0])
                 if route is None:
-                    self._answer(404, b"not found", {"Content-Type": "text/plain"})
+                    self.answer(404, b"not found", {"Content-Type": "text/plain"})
                     return
                 if route.delay_s:
                     time.sleep(route.delay_s)
@@ -69,27 +64,11 @@ class Website:
                     etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
                     headers |= {"ETag": etag, "Last-Modified": LAST_MODIFIED}
                     if self.headers.get("If-None-Match") == etag:
-                        self._answer(304, b"", {"ETag": etag})
+                        self.answer(304, b"", {"ETag": etag})
                         return
-                self._answer(route.status, route.body, headers)
+                self.answer(route.status, route.body, headers)
 
-            def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address) -> None:
-                pass  # a client that hangs up early (a refused download) is no error of the site
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler)
         return self.url
 
     def stop(self) -> None:
