@@ -4,8 +4,8 @@ Safety: only http and https; a host is resolved and every one of its addresses m
 (not private, loopback, link-local, multicast, reserved or unspecified; IPv4 and IPv6, embedded
 IPv4 included) unless the host is in ``fetch.all_allowed_hosts``. The check runs before robots.txt
 and before every redirect hop (redirects are followed here, at most ``fetch.max_redirects``), and
-again at connection time: names are resolved by :class:`monitor.addresses.GuardedResolver` and every
-socket is opened through :func:`monitor.addresses.guarded_socket_factory`, so DNS rebinding between
+again at connection time (:mod:`monitor.connector`): names are resolved by a guarded resolver and every
+socket is opened through a guarded socket factory, so DNS rebinding between
 check and connection cannot reach another address. Environment proxies are ignored (a proxy would
 connect on our behalf).
 
@@ -24,7 +24,6 @@ and goes on.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import queue
 import re
 import threading
@@ -39,15 +38,9 @@ from yarl import URL
 
 from enrollment.errors import MediaError
 from enrollment.media import text_reason
-from monitor.addresses import (
-    AddressRefused,
-    ConnectionRefusedByRule,
-    GuardedResolver,
-    ResolveFailed,
-    checked_addresses,
-    guarded_socket_factory,
-)
+from monitor.addresses import AddressRefused, ConnectionRefusedByRule, ResolveFailed, checked_addresses
 from monitor.config import Config
+from monitor.connector import forget_peer, guarded_connector, peer
 from monitor.robots import ROBOTS_MAX_BYTES, RobotsRules
 from monitor.store import ContentStore
 from monitor.warc import write_warc
@@ -101,26 +94,6 @@ class _Refused(Exception):
     """Internal: a fetch ends with this one-line reason."""
 
 
-# The IP address that answered the current task's request: aiohttp hands a connection back to its pool
-# (or closes it) as soon as a body is complete, before the response can be asked where it came from.
-_PEER_IP: contextvars.ContextVar[str | None] = contextvars.ContextVar("peer_ip", default=None)
-_PEER_CERTIFICATE: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("peer_certificate", default=None)
-
-
-class _PeerRecordingConnector(aiohttp.TCPConnector):
-    """aiohttp's connector, noting the address each request is sent to (WARC-IP-Address) and the server's
-    TLS certificate (evidence of whom we spoke to)."""
-
-    async def connect(self, req, traces, timeout) -> aiohttp.connector.Connection:
-        connection = await super().connect(req, traces, timeout)
-        transport = connection.transport
-        address = transport.get_extra_info("peername") if transport is not None else None
-        _PEER_IP.set(str(address[0]) if address else None)
-        tls = transport.get_extra_info("ssl_object") if transport is not None else None
-        _PEER_CERTIFICATE.set(tls.getpeercert(binary_form=True) if tls is not None else None)
-        return connection
-
-
 class _Host:
     """Politeness state of one host: its request slots, spacing (seconds) and last request start."""
 
@@ -152,11 +125,7 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         s = self.settings
-        approved: set[str] = set()  # addresses of allowed hosts: the only non-public ones a socket may reach
-        connector = _PeerRecordingConnector(
-            resolver=GuardedResolver(self.allowed, approved, s.connect_timeout_s),
-            socket_factory=guarded_socket_factory(self.allowed, approved),
-            limit=s.max_concurrency, ttl_dns_cache=10)
+        connector = guarded_connector(self.allowed, s.connect_timeout_s, s.max_concurrency)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout_s, sock_read=s.timeout_s)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers={"User-Agent": s.user_agent}, trust_env=False,
@@ -298,13 +267,12 @@ class Fetcher:
         """One request; returns the redirect target, or None once the exchange is complete."""
         assert self._session is not None, "use Fetcher inside `async with`"
         exchange.fetched_at = datetime.now(UTC)
-        _PEER_IP.set(None)
-        _PEER_CERTIFICATE.set(None)
+        forget_peer()
         async with self._session.get(exchange.final_url, headers=headers, allow_redirects=False) as response:
             exchange.request_headers = {name.lower(): value for name, value in response.request_info.headers.items()}
             exchange.status = response.status
             exchange.headers = _joined_headers(response.raw_headers)
-            exchange.server_ip, exchange.tls_certificate = _PEER_IP.get(), _PEER_CERTIFICATE.get()
+            exchange.server_ip, exchange.tls_certificate = peer()
             location = response.headers.get("location") if response.status in REDIRECT_STATUSES else None
             if location is not None or response.status == 304:
                 await _drain(response)  # an unread body, even an empty one, would close the kept-alive connection
