@@ -239,6 +239,28 @@ def decode_audio(path: Path, limits: MediaLimits) -> np.ndarray:
     return np.clip(wav, -1.0, 1.0, out=wav)
 
 
+def decode_audio_span(path: Path, start_s: float, end_s: float, limits: MediaLimits) -> np.ndarray:
+    """Samples ``start_s`` to ``end_s`` (seconds, on :func:`decode_audio`'s timeline) of the first audio track,
+    mono float32 at 16 kHz. Decodes from the start but keeps only the span: memory stays that of the span
+    however long the recording."""
+    first, last = int(start_s * SAMPLE_RATE_HZ), int(end_s * SAMPLE_RATE_HZ)
+    kept: list[np.ndarray] = []
+    position = 0
+    damage: list[str] = []
+    with _open_container(path) as container:
+        if not container.streams.audio:
+            raise MediaError("no audio track")
+        stream = container.streams.audio[0]
+        for chunk in _mono_16k(_decoded_frames(container, stream, damage)):
+            if position + chunk.size > first:
+                kept.append(chunk[max(0, first - position):max(0, last - position)])
+            position += chunk.size
+            if position >= last or position > limits.max_duration_s * SAMPLE_RATE_HZ:
+                break
+    wav = np.concatenate(kept).astype(np.float32, copy=False) if kept else np.zeros(0, np.float32)
+    return np.clip(wav, -1.0, 1.0, out=wav)
+
+
 def _decoded_frames(container, stream, damage: list[str]) -> Iterator:
     """The decoded frames of ``stream``, passing over damage as FFmpeg's own tools do.
 

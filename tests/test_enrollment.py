@@ -120,3 +120,15 @@ def test_removing_a_performer_erases_every_reference_embedding_and_detection(
     assert _count(VoiceReference) == 1 and _count(FaceReference) == 0 and _count(Voiceprint) == 1
     assert _count(Consent) == 1 and _count(Detection) == 0
     assert "no performer with id" in likeness("performer", "remove", ada).stderr
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".mp3"])
+def test_a_span_of_a_recording_decodes_to_the_same_samples_as_the_whole(make_speech, suffix):
+    from enrollment.media import decode_audio, decode_audio_span
+
+    limits = load_config().media
+    path = make_speech("long", texts=(0, 1), suffix=suffix)
+    whole = decode_audio(path, limits)
+    span = decode_audio_span(path, 2.5, 4.0, limits)
+    assert span.size == 24_000 and np.array_equal(span, whole[40_000:64_000])
+    assert decode_audio_span(path, whole.size / 16_000 + 5, whole.size / 16_000 + 6, limits).size == 0

@@ -261,7 +261,7 @@ def _derived(session: Session, config: Config, media: Media, path: Path, name: s
 
 def _reference_audio(session: Session, config: Config, performer_id: int):  # -> np.ndarray | None
     """The first 10 s of the performer's first reference recording the store holds (kept at enrolment)."""
-    from enrollment.media import decode_audio
+    from enrollment.media import decode_audio_span
 
     store = ContentStore(config.store_dir)
     for reference in session.scalars(select(VoiceReference).where(VoiceReference.performer_id == performer_id)
@@ -269,7 +269,7 @@ def _reference_audio(session: Session, config: Config, performer_id: int):  # ->
         path = store.path_for(reference.source_sha256)
         if path.is_file():
             try:
-                return decode_audio(path, config.media)[: 10 * 16_000]
+                return decode_audio_span(path, 0.0, 10.0, config.media)
             except (LikenessError, OSError):
                 continue
     return None
@@ -279,9 +279,9 @@ def _excerpt(path: Path, config: Config, start_s: float, end_s: float):  # -> (b
     """The excerpt as 16-bit WAV bytes, and its samples (16 kHz mono float32)."""
     import soundfile
 
-    from enrollment.media import decode_audio
+    from enrollment.media import decode_audio_span
 
-    samples = decode_audio(path, config.media)[int(start_s * 16_000):int(end_s * 16_000)]
+    samples = decode_audio_span(path, start_s, end_s, config.media)
     out = io.BytesIO()
     soundfile.write(out, samples, 16_000, format="WAV", subtype="PCM_16")
     return out.getvalue(), samples
