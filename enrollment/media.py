@@ -219,18 +219,11 @@ def decode_audio(path: Path, limits: MediaLimits) -> np.ndarray:
     chunks: list[np.ndarray] = []
     n_samples = 0
     damage: list[str] = []
-    with _open_container(path) as container:
-        if not container.streams.audio:
-            raise MediaError("no audio track")
-        stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
-        for chunk in _mono_16k(_decoded_frames(container, stream, damage)):
-            chunks.append(chunk)
-            n_samples += chunk.size
-            if n_samples > max_samples:
-                raise MediaError(
-                    f"audio is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}"
-                )
+    for chunk in _audio_chunks(path, damage):
+        chunks.append(chunk)
+        n_samples += chunk.size
+        if n_samples > max_samples:
+            raise MediaError(f"audio is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}")
     if damage and n_samples < SAMPLE_RATE_HZ:
         raise MediaError(f"corrupt audio stream ({damage[0]})")
     if not chunks:
@@ -246,19 +239,24 @@ def decode_audio_span(path: Path, start_s: float, end_s: float, limits: MediaLim
     first, last = int(start_s * SAMPLE_RATE_HZ), int(end_s * SAMPLE_RATE_HZ)
     kept: list[np.ndarray] = []
     position = 0
-    damage: list[str] = []
+    for chunk in _audio_chunks(path, []):
+        if position + chunk.size > first:
+            kept.append(chunk[max(0, first - position):max(0, last - position)])
+        position += chunk.size
+        if position >= last or position > limits.max_duration_s * SAMPLE_RATE_HZ:
+            break
+    wav = np.concatenate(kept).astype(np.float32, copy=False) if kept else np.zeros(0, np.float32)
+    return np.clip(wav, -1.0, 1.0, out=wav)
+
+
+def _audio_chunks(path: Path, damage: list[str]) -> Iterator[np.ndarray]:
+    """The first audio track as mono float32 chunks at 16 kHz; problems passed over are added to ``damage``."""
     with _open_container(path) as container:
         if not container.streams.audio:
             raise MediaError("no audio track")
         stream = container.streams.audio[0]
-        for chunk in _mono_16k(_decoded_frames(container, stream, damage)):
-            if position + chunk.size > first:
-                kept.append(chunk[max(0, first - position):max(0, last - position)])
-            position += chunk.size
-            if position >= last or position > limits.max_duration_s * SAMPLE_RATE_HZ:
-                break
-    wav = np.concatenate(kept).astype(np.float32, copy=False) if kept else np.zeros(0, np.float32)
-    return np.clip(wav, -1.0, 1.0, out=wav)
+        stream.thread_type = "AUTO"
+        yield from _mono_16k(_decoded_frames(container, stream, damage))
 
 
 def _decoded_frames(container, stream, damage: list[str]) -> Iterator:
