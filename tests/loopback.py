@@ -43,3 +43,10 @@ def serve(handler: type[BaseHTTPRequestHandler], poll_s: float = 0.5) -> Threadi
     server = _Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, args=(poll_s,), daemon=True).start()
     return server
+
+
+def shut(server: ThreadingHTTPServer | None) -> None:
+    """Stop serving and close the listening socket (nothing when ``server`` is None)."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()

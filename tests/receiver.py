@@ -13,7 +13,7 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from tests.loopback import QuietHandler, serve
+from tests.loopback import QuietHandler, serve, shut
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,8 @@ class Receiver:
         return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut(self._server)
+        self._server = None
 
 
 @pytest.fixture(name="receiver")

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.loopback import QuietHandler, serve
+from tests.loopback import QuietHandler, serve, shut
 
 TSA_NAME = "Likeness Test TSA"
 MODES = ("ok", "garbage", "error", "hang", "reject", "replay")
@@ -200,10 +200,8 @@ class TsaServer:
 
     def stop(self) -> None:
         self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        shut(self._server)
+        self._server = None
 
     def __enter__(self) -> TsaServer:
         self.start()

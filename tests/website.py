@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import ThreadingHTTPServer
 
-from tests.loopback import QuietHandler, serve
+from tests.loopback import QuietHandler, serve, shut
 
 LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
 
@@ -72,6 +72,4 @@ class Website:
         return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        shut(self._server)
