@@ -71,9 +71,10 @@ def send_due(config: Config, sessions: sessionmaker[Session], now: datetime | No
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for delivery_id, channel, recipient in rows:
         groups[(channel, recipient)].append(delivery_id)
+    findings: dict[int, list] = {}  # per alert id: the artist and the agent get the same pictures, made once
     for (channel, recipient), ids in groups.items():
         try:
-            _send_group(config, sessions, channel, recipient, ids, now, report)
+            _send_group(config, sessions, channel, recipient, ids, now, report, findings)
         except Exception as error:  # one recipient's bug must not stop the others
             if os.environ.get("LIKENESS_DEBUG"):
                 raise
@@ -87,7 +88,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 def _send_group(config: Config, sessions: sessionmaker[Session], channel: str, recipient: str, ids: list[int],
-                now: datetime, report: SendReport) -> None:
+                now: datetime, report: SendReport, findings_of: dict[int, list]) -> None:
     if (wait_until := _capped_until(sessions, config, channel, recipient, now)) is not None:
         with sessions.begin() as session:
             session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(next_attempt_at=wait_until))
@@ -100,7 +101,10 @@ def _send_group(config: Config, sessions: sessionmaker[Session], channel: str, r
         with sessions() as session:
             alerts = list(session.scalars(select(Alert).join(Delivery).where(Delivery.id.in_(ids))
                                           .order_by(Alert.id).distinct()))
-            findings = [finding for alert in alerts for finding in findings_for(session, alert, config)]
+            for alert in alerts:
+                if alert.id not in findings_of:
+                    findings_of[alert.id] = findings_for(session, alert, config)
+            findings = [finding for alert in alerts for finding in findings_of[alert.id]]
         _deliver(config, channel, recipient, findings, message_id)
         error = None
     except LikenessError as failure:
