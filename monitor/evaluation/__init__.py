@@ -1,0 +1,1 @@
+"""Measuring detection quality: degradations, metrics and the ``likeness eval`` run."""
