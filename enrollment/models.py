@@ -110,6 +110,8 @@ class VoiceReference(Base):
     source_sha256: Mapped[str] = mapped_column(String(64))
     source_name: Mapped[str] = mapped_column(String(500))
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    # the other listening conditions (enrollment.conditions, after "clean"): (n - 1, 256) float32
+    condition_embeddings: Mapped[bytes | None] = mapped_column(LargeBinary)
     speech_s: Mapped[float] = mapped_column(Float)
     quality: Mapped[dict] = mapped_column(JSON, default=dict)
     model_name: Mapped[str] = mapped_column(String(100))
@@ -142,6 +144,7 @@ class Voiceprint(Base):
 
     performer_id: Mapped[int] = mapped_column(ForeignKey("performers.id", ondelete="CASCADE"), primary_key=True)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    condition_embeddings: Mapped[bytes | None] = mapped_column(LargeBinary)  # as VoiceReference's
     n_clips: Mapped[int] = mapped_column(Integer)
     speech_s: Mapped[float] = mapped_column(Float)
     model_version: Mapped[str] = mapped_column(String(200))

@@ -150,10 +150,12 @@ def enroll_voice(
         result.reason = reason
         return result
 
+    clean = voice.mean_embedding(partials.embeddings)
     reference = VoiceReference(
         source_sha256=sha256,
         source_name=Path(path).name,
-        embedding=to_blob(voice.mean_embedding(partials.embeddings)),
+        embedding=to_blob(clean),
+        condition_embeddings=to_blob(voice.condition_embeddings(wav, clean, settings)),
         speech_s=speech.speech_s,
         quality=figures,
         model_name="resemblyzer",
@@ -172,8 +174,10 @@ def _refresh_voiceprint(session: Session, performer: Performer) -> None:
         performer.voiceprint = None
         return
     embedding = voice.mean_embedding(np.stack([from_blob(ref.embedding) for ref in references]))
+    per_condition = np.stack([_condition_rows(ref) for ref in references]).swapaxes(0, 1)  # (n - 1, refs, 256)
     values = {
         "embedding": to_blob(embedding),
+        "condition_embeddings": to_blob(np.stack([voice.mean_embedding(rows) for rows in per_condition])),
         "n_clips": len(references),
         "speech_s": float(sum(ref.speech_s for ref in references)),
         "model_version": references[-1].model_version,
@@ -184,6 +188,16 @@ def _refresh_voiceprint(session: Session, performer: Performer) -> None:
         for key, value in values.items():
             setattr(performer.voiceprint, key, value)
     session.flush()
+
+
+def _condition_rows(reference: VoiceReference) -> np.ndarray:
+    """A reference's (n_conditions - 1, 256) condition embeddings; its clean one repeated if it predates them."""
+    from enrollment.conditions import VOICE_CONDITIONS
+
+    n_other = len(VOICE_CONDITIONS) - 1
+    if reference.condition_embeddings:
+        return from_blob(reference.condition_embeddings).reshape(n_other, voice.EMBEDDING_SIZE)
+    return np.repeat(from_blob(reference.embedding)[None], n_other, axis=0)
 
 
 def enroll_face(

@@ -30,6 +30,10 @@ class VoiceSettings:
     calibration_center: float
     calibration_slope: float
     threshold: float
+    same_voice_threshold: float
+    cohort_dir: str
+    shipped_cohort: bool
+    cohort_top_n: int
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,21 @@ def mean_embedding(embeddings: np.ndarray) -> np.ndarray:
     return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
+def condition_embeddings(wav: np.ndarray, clean: np.ndarray, settings: VoiceSettings) -> np.ndarray:
+    """A clip's embedding in each listening condition after "clean": (n_conditions - 1, 256) float32.
+
+    ``wav`` is the decoded recording (float32 mono 16 kHz) and ``clean`` its clean embedding (256,),
+    used where a condition leaves too little speech to embed.
+    """
+    from enrollment.conditions import VOICE_CONDITIONS, condition_audio
+
+    rows = []
+    for condition in VOICE_CONDITIONS[1:]:
+        partials = embed_partials(find_speech(condition_audio(wav, condition), settings), settings)
+        rows.append(mean_embedding(partials.embeddings) if len(partials) else clean)
+    return np.stack(rows).astype(np.float32)
+
+
 def window_embeddings(partials: Partials, window_partials: int) -> Partials:
     """Scoring windows: the normalised mean of each run of ``window_partials`` consecutive partials.
 

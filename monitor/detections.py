@@ -56,7 +56,28 @@ def detection_json(detection: Detection, source: str | None = None) -> dict:
         "segments": detection.segments,
         "status": detection.status,
         "created_at": detection.created_at.isoformat(timespec="seconds"),
-    }
+    } | _voice_population(detection)
+
+
+def _voice_population(detection: Detection) -> dict:
+    """A voice detection's tier and where it falls among other voices (absent for older detections)."""
+    details = detection.details or {}
+    if detection.modality != "voice" or "tier" not in details:
+        return {}
+    return {"tier": details["tier"], "normalised_score": details.get("normalised_score"),
+            "population": details.get("population"), "population_text": population_text(detection)}
+
+
+def population_text(detection: Detection) -> str | None:
+    """"closer to Ada's voiceprint than 99.2 % of 130 other voices", or None when not measured."""
+    population = (detection.details or {}).get("population") or {}
+    if not population.get("compared"):
+        return None
+    name = detection.performer.name
+    if population["closer_than"] == population["compared"]:
+        return f"closer to {name}'s voiceprint than all {population['compared']} other voices compared"
+    return (f"closer to {name}'s voiceprint than {population['percentile']:.1f} % of "
+            f"{population['compared']} other voices")
 
 
 def detections_for_media(session: Session, media_id: int) -> list[Detection]:

@@ -5,8 +5,10 @@ reference photo). A scan compares all windows or faces with all rows in one matr
 the per-performer threshold test happens in similarity space, so that only the performers that
 match, and the few closest, are looked at one by one.
 
-Scores: ``score = 1 / (1 + exp(-slope × (similarity − center)))`` in [0, 1], with ``center`` and
-``slope`` per modality chosen on real recordings and photos (README, "Calibration").
+Scores: ``score = 1 / (1 + exp(-slope × (value − center)))`` in [0, 1], with ``center`` and ``slope``
+per modality chosen on real recordings and photos (README, "Calibration"). For faces the value is the
+similarity (1 − dlib distance); for voices it is the window's normalised score against the comparison
+population (monitor.voice_scores), when the gallery has one, else the raw cosine.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from enrollment.conditions import VOICE_CONDITIONS
 from enrollment.face import EMBEDDING_SIZE as FACE_SIZE
 from enrollment.face import face_similarity
 from enrollment.models import FaceReference, Performer, Voiceprint
 from enrollment.voice import EMBEDDING_SIZE as VOICE_SIZE
+from monitor.voice_scores import VoicePopulation, build_population, population_rank, score_windows
+
+VOICE_TIERS = ("same_voice", "soundalike")
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class Gallery:
     face_group_starts: np.ndarray  # (G,) first row of each performer's group in face_references
     face_references: np.ndarray  # (R, 128) float32, grouped by performer
     reference_digest: str = ""
+    voice_conditions: np.ndarray | None = None  # (K, P, 256): the voiceprints in every listening condition
+    voice_population: VoicePopulation | None = None  # set by with_voice_population
+    cohort_digest: str = ""
 
     @property
     def is_empty(self) -> bool:
@@ -60,7 +69,8 @@ class Gallery:
 
 def load_gallery(session: Session) -> Gallery:
     names = dict(session.execute(select(Performer.id, Performer.name)).all())
-    voice_rows = session.execute(select(Voiceprint.performer_id, Voiceprint.embedding, Voiceprint.updated_at)
+    voice_rows = session.execute(select(Voiceprint.performer_id, Voiceprint.embedding, Voiceprint.updated_at,
+                                        Voiceprint.condition_embeddings)
                                  .order_by(Voiceprint.performer_id)).all()
     face_rows = session.execute(select(FaceReference.performer_id, FaceReference.id, FaceReference.embedding)
                                 .order_by(FaceReference.performer_id, FaceReference.id)).all()
@@ -73,7 +83,26 @@ def load_gallery(session: Session) -> Gallery:
         "voice": [[row[0], str(row[2])] for row in voice_rows],
         "face": [row[1] for row in face_rows],
     }).encode()).hexdigest()
-    return Gallery(names, voice_ids, voiceprints, face_row_ids[starts], starts, face_references, digest)
+    conditions = np.stack([voiceprints] + [
+        _matrix([_condition_row(row[3], row[1], k) for row in voice_rows], VOICE_SIZE)
+        for k in range(len(VOICE_CONDITIONS) - 1)])
+    return Gallery(names, voice_ids, voiceprints, face_row_ids[starts], starts, face_references, digest, conditions)
+
+
+def _condition_row(blob: bytes | None, clean: bytes, index: int) -> bytes:
+    """One condition's voiceprint; the clean one for a voiceprint made before conditions existed."""
+    if not blob:
+        return clean
+    size = VOICE_SIZE * 4
+    return blob[index * size : (index + 1) * size]
+
+
+def with_voice_population(gallery: Gallery, cohort: np.ndarray, cohort_digest: str, top_n: int) -> Gallery:
+    """The gallery with its voices normalised against ``cohort`` (K, C, 256) and the other performers."""
+    if gallery.voice_conditions is not None and len(gallery.voice_ids):
+        gallery.voice_population = build_population(gallery.voice_conditions, cohort, top_n)
+    gallery.cohort_digest = cohort_digest
+    return gallery
 
 
 def _matrix(blobs: list[bytes], width: int) -> np.ndarray:
@@ -109,18 +138,44 @@ def _per_performer_best(similarity: np.ndarray) -> np.ndarray:
 
 def match_voice(
     windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, gallery: Gallery,
-    calibration: Calibration, merge_gap_s: float, n_closest: int,
+    calibration: Calibration, merge_gap_s: float, n_closest: int, same_voice_threshold: float = 1.0,
 ) -> ModalityResult:
-    """Voice windows (W, 256) with their times against every voiceprint."""
+    """Voice windows (W, 256) with their times against every voiceprint.
+
+    With a population (``gallery.voice_population``) a window's value is its normalised score, and a
+    match is tier "same_voice" from ``same_voice_threshold`` (a score) on, "soundalike" below it.
+    """
     if len(windows) == 0 or len(gallery.voice_ids) == 0:
         return ModalityResult([], [])
-    similarity = windows @ gallery.voiceprints.T  # (W, P)
-    result = _decide("voice", similarity, start_s, end_s, gallery.voice_ids, gallery, calibration,
+    population = gallery.voice_population
+    if population is None:
+        values = similarity = windows @ gallery.voiceprints.T  # (W, P)
+    else:
+        scored = score_windows(windows, population)
+        values, similarity = scored.score, scored.similarity
+    result = _decide("voice", values, start_s, end_s, gallery.voice_ids, gallery, calibration,
                      merge_gap_s, n_closest)
     columns = {int(performer_id): column for column, performer_id in enumerate(gallery.voice_ids)}
+    if population is not None:  # "similarity" stays the cosine; the value decided on is named for what it is
+        for closest in result.closest:
+            column = columns[closest["performer_id"]]
+            closest["normalised_score"] = closest["similarity"]
+            closest["similarity"] = round(float(similarity[int(np.argmax(values[:, column])), column]), 4)
     for match in result.matches:
-        scores = calibration.score(similarity[:, columns[match.performer_id]])
-        match.details = {"curve": score_curve((start_s + end_s) / 2, scores)}
+        column = columns[match.performer_id]
+        match.details = {"curve": score_curve((start_s + end_s) / 2, calibration.score(values[:, column]))}
+        if population is None:
+            continue
+        best = int(np.argmax(values[:, column]))
+        condition = int(scored.condition[best, column])
+        match.similarity = float(similarity[best, column])
+        match.details |= {
+            "tier": VOICE_TIERS[0] if match.score >= same_voice_threshold else VOICE_TIERS[1],
+            "normalised_score": round(float(values[best, column]), 3),
+            "condition": VOICE_CONDITIONS[condition],
+            "population": population_rank(float(windows[best] @ population.prints[condition, column]),
+                                          column, condition, population),
+        }
     return result
 
 

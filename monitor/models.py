@@ -249,3 +249,24 @@ class CustodyEvent(Base):
     seq: Mapped[int] = mapped_column(Integer)
     entry: Mapped[dict] = mapped_column(JSON)  # the whole entry as hashed, seq, prev_hash and hash included
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class CohortMember(Base):
+    """One recording or photo of someone who is not enrolled: the comparison population.
+
+    Scores are normalised against it (voice: adaptive s-norm), and a detection says where it falls
+    in it ("closer than 99 % of 130 other voices"). Embeddings only: the file itself is not kept.
+    Voice: (n_conditions, 256) float32 in ``enrollment.conditions.VOICE_CONDITIONS`` order; face: (128,).
+    """
+
+    __tablename__ = "cohort_members"
+    __table_args__ = (UniqueConstraint("modality", "source_sha256", "model_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    modality: Mapped[str] = mapped_column(String(10))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    source_name: Mapped[str] = mapped_column(String(500))
+    label: Mapped[str] = mapped_column(String(200))  # who it is, as far as known (the file's stem otherwise)
+    embeddings: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: the file held no usable voice or face
+    model_version: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -22,11 +22,12 @@ from enrollment.errors import LikenessError, unexpected
 from enrollment.models import utc_now
 from monitor.alerts.outbox import enqueue
 from monitor.analyse import Analysis, analyse, analysis_key
+from monitor.cohort import scoring_gallery, sync_cohort_dir
 from monitor.config import Config
 from monitor.detections import detection_json, detections_for_media, save_match
 from monitor.evidence import custody
 from monitor.fetch import download, is_url
-from monitor.matching import Gallery, load_gallery
+from monitor.matching import Gallery
 from monitor.models import Media, Sighting
 from monitor.store import ContentStore
 
@@ -113,8 +114,11 @@ class Scanner:
         self.config = config
         self.sessions = sessions
         self.store = ContentStore(config.store_dir)
+        if config.voice.cohort_dir:
+            with sessions.begin() as session:
+                sync_cohort_dir(session, config.voice, config.media)
         with sessions() as session:
-            self.gallery: Gallery = load_gallery(session)
+            self.gallery: Gallery = scoring_gallery(session, config.voice)
         self.key = analysis_key(config, self.gallery)
 
     def scan_all(self, targets: Iterable[str], on_done: Callable[[ScanRow], None] | None = None) -> list[ScanRow]:

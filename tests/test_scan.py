@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 DETECTION_KEYS = {"id", "performer_id", "performer_name", "modality", "score", "similarity", "media", "segments",
                   "status", "created_at"}
+VOICE_KEYS = DETECTION_KEYS | {"tier", "normalised_score", "population", "population_text"}  # a voice adds these
 
 
 @pytest.fixture
@@ -34,8 +35,10 @@ def test_a_performer_speaking_in_any_container_is_detected(likeness, ada, make_s
     [row] = result.json
     assert row["media_type"] == "audio" and row["error"] is None and 8 < row["duration_s"] < 20
     [detection] = row["detections"]
-    assert set(detection) == DETECTION_KEYS
+    assert set(detection) == VOICE_KEYS
     assert detection["performer_id"] == ada and detection["modality"] == "voice"
+    assert detection["tier"] == "same_voice" and detection["population"]["compared"] >= 124
+    assert detection["population_text"].startswith("closer to Ada")
     assert detection["score"] >= 0.5 and detection["status"] == "new"
     assert detection["media"] == {"sha256": row["sha256"], "source": str(found), "media_type": "audio",
                                   "duration_s": row["duration_s"]}
@@ -145,7 +148,7 @@ def test_detections_are_listed_filtered_and_reviewed(likeness, ada, make_speech)
     detection_id = row["detections"][0]["id"]
     listed = likeness("detections", "list", "--performer", ada, "--json").json
     assert [d["id"] for d in listed] == [detection_id]
-    assert set(listed[0]) == DETECTION_KEYS
+    assert set(listed[0]) == VOICE_KEYS
 
     reviewed = likeness("detections", "review", detection_id, "confirmed", "--note", "cloned assistant", "--by",
                         "Legal", "--json")

@@ -43,11 +43,21 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
             page_title=sighting.page_title if sighting is not None else None,
             source_name=(source.name or source.url) if source is not None else None,
             curve=[(float(t), float(score)) for t, score in details.get("curve", [])] or None,
+            tier=details.get("tier"), **_population(details),
             found_face_jpeg=found_face(config, media, details) if detection.modality == "face" else None,
             reference_face_jpeg=reference_face(session, config, alert.performer_id) if detection.modality == "face"
             else None,
         ))
     return findings
+
+
+def _population(details: dict) -> dict:
+    """``population_rank`` (0 to 1) and ``population_size`` from a detection's details, when measured."""
+    population = details.get("population") or {}
+    if not population.get("compared"):
+        return {}
+    return {"population_rank": population["closer_than"] / population["compared"],
+            "population_size": population["compared"]}
 
 
 def reference_face(session: Session, config: Config, performer_id: int) -> bytes | None:

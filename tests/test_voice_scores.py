@@ -1,0 +1,92 @@
+"""Voice scores against a population: s-norm as defined, never against oneself, best condition wins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from monitor.voice_scores import build_population, population_rank, score_windows
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _snorm_by_hand(window: np.ndarray, performer: int, prints: np.ndarray, cohort: np.ndarray, top_n: int) -> float:
+    """The textbook formula for one condition, with loops: the specification the vectorised code meets."""
+    others = np.concatenate([cohort, np.delete(prints, performer, axis=0)])
+    x = float(window @ prints[performer])
+    side_p = np.sort(others @ prints[performer])[-top_n:]
+    side_w = np.sort(others @ window)[-top_n:]
+    return 0.5 * ((x - side_p.mean()) / side_p.std() + (x - side_w.mean()) / side_w.std())
+
+
+@pytest.fixture
+def voices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    prints = _unit(rng.normal(size=(1, 5, 32)))  # one condition, 5 performers, 32-d
+    cohort = _unit(rng.normal(size=(1, 40, 32)))
+    windows = _unit(prints[0, [0, 0, 3]] + 0.1 * rng.normal(size=(3, 32)))  # two of performer 0, one of 3
+    return prints, cohort, windows
+
+
+def test_scores_are_the_adaptive_s_norm_against_cohort_and_other_performers(voices) -> None:
+    prints, cohort, windows = voices
+    scores = score_windows(windows, build_population(prints, cohort, top_n=10))
+
+    for w in range(3):
+        for p in range(5):
+            expected = _snorm_by_hand(windows[w], p, prints[0], cohort[0], 10)
+            assert scores.score[w, p] == pytest.approx(expected, abs=1e-3)
+    assert scores.similarity == pytest.approx(windows @ prints[0].T, abs=1e-6)
+
+
+def test_a_performer_is_never_part_of_their_own_population(voices) -> None:
+    prints, cohort, windows = voices
+    scores = score_windows(windows, build_population(prints, cohort, top_n=3))
+
+    # performer 0's own windows are far closer to 0 than to anyone: with 0 in the population they would
+    # raise its window-side mean and lower their own score
+    assert scores.score[0, 0] == pytest.approx(_snorm_by_hand(windows[0], 0, prints[0], cohort[0], 3), abs=1e-3)
+    assert scores.score[:2].argmax(axis=1).tolist() == [0, 0] and scores.score[2].argmax() == 3
+
+
+def test_left_out_cohort_members_do_not_count(voices) -> None:
+    prints, cohort, windows = voices
+    keep = np.arange(40) >= 10
+    masked = score_windows(windows, build_population(prints, cohort, 10, cohort_mask=keep))
+    smaller = score_windows(windows, build_population(prints, cohort[:, 10:], 10))
+
+    assert masked.score == pytest.approx(smaller.score, abs=1e-5)
+
+
+def test_the_best_listening_condition_gives_the_score() -> None:
+    rng = np.random.default_rng(3)
+    clean = _unit(rng.normal(size=(4, 32)))
+    shifted = _unit(clean + 1.5 * _unit(rng.normal(size=(1, 32))))  # another condition moves every voice
+    cohort = _unit(rng.normal(size=(60, 32)))
+    cohort_shifted = _unit(cohort + 1.5 * _unit(rng.normal(size=(1, 32))))
+    population = build_population(np.stack([clean, shifted]), np.stack([cohort, cohort_shifted]), top_n=10)
+    heard_shifted = _unit(shifted[[2]] + 0.3 * rng.normal(size=(1, 32)))
+
+    scores = score_windows(heard_shifted, population)
+
+    assert scores.score[0].argmax() == 2 and scores.condition[0, 2] == 1
+
+
+def test_population_rank_counts_the_other_voices_farther_away(voices) -> None:
+    prints, cohort, _ = voices
+    population = build_population(prints, cohort, top_n=10)
+    others = np.concatenate([cohort[0] @ prints[0, 1], np.delete(prints[0], 1, axis=0) @ prints[0, 1]])
+
+    rank = population_rank(float(np.median(others)), 1, 0, population)
+
+    assert rank["compared"] == 44 and rank["closer_than"] == 22 and rank["percentile"] == 50.0
+    assert population_rank(1.0, 1, 0, population)["closer_than"] == 44
+
+
+def test_no_windows_give_empty_scores(voices) -> None:
+    prints, cohort, _ = voices
+    scores = score_windows(np.zeros((0, 32), np.float32), build_population(prints, cohort, 10))
+
+    assert scores.score.shape == (0, 5)
