@@ -3,12 +3,9 @@
 Everything goes through the code a scan uses (decode, speech detection, 1.6 s partials, windows of
 ``voice.window_partials`` partials, the project's matching calls), with ``config/default.toml``.
 
-Voice: each of the 6 LibriSpeech speakers enrols its first 3 utterances (voiceprint = normalised mean
-of the clip embeddings). Target trials: the speaker's other 7 utterances; impostor trials: every cohort
-utterance and every other speaker's non-enrolled utterance, against each voiceprint. A trial's
-similarity is its best window's cosine with the voiceprint (what a scan thresholds). Measured: EER,
-false-alarm rate and recall at ``voice.calibration_center``, recall at 1 % false alarms, impostor upper
-and target lower quantiles. Multi-speaker: ``quality.two_voice_split`` on single-speaker clips (each
+Voice detection quality (EER, false alarms and recall at the default thresholds, under degradations)
+is measured by ``likeness eval`` (monitor/evaluation), against the comparison population; this study
+keeps what eval does not measure. Multi-speaker: ``quality.two_voice_split`` on single-speaker clips (each
 utterance, and two utterances of one speaker joined) and on two utterances of different speakers joined.
 
 Faces: each person enrols the largest face of their first photo; every face found in every other photo
@@ -27,19 +24,17 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 
 from enrollment import face, quality, voice
 from enrollment.media import decode_audio, load_image
 from enrollment.settings import FaceSettings, MediaLimits, VoiceSettings
-from monitor.analyse import face_calibration, voice_calibration
+from monitor.analyse import face_calibration
 from monitor.config import Config, load_config
-from monitor.matching import Gallery, match_faces, match_voice
+from monitor.matching import Gallery, match_faces
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-ENROLLED_CLIPS = 3
 # faces/_mixed/32bit.png is an RGBA copy of an Obama photo (an edge case for decoding, not an identity)
 MIXED_IDENTITY = {"32bit.png": "obama"}
 MIN_PART_PARTIALS = 4  # each voice of a two-speaker clip: at least 4 partials (about 4 s of speech)
@@ -115,34 +110,6 @@ def _collect(rows: list[Row], names: list[str], threshold: float) -> Trials:
                   threshold, sorted(labelled, reverse=True)[:5])
 
 
-def voice_trials(config: Config) -> Trials:
-    """Scan every non-enrolled utterance against the 6 voiceprints, best window per voiceprint."""
-    speakers = speaker_files()
-    names = list(speakers)
-    enrolled = [(path,) for files in speakers.values() for path in files[:ENROLLED_CLIPS]]
-    clips = {clip: voice.mean_embedding(speech_partials(clip, config.voice, config.media).embeddings)
-             for clip in enrolled}
-    gallery = _gallery(np.stack([voice.mean_embedding(np.stack([clips[(path,)] for path in files[:ENROLLED_CLIPS]]))
-                                 for files in speakers.values()]), "voice")
-    calibration = voice_calibration(config)
-    scanned = [(path, index) for index, files in enumerate(speakers.values()) for path in files[ENROLLED_CLIPS:]]
-    scanned += [(path, None) for path in cohort_files()]
-    rows, unscored = [], []
-    for path, owner in scanned:
-        windows = voice_windows((path,), config)
-        if not len(windows):  # under ~1.2 s of speech: nothing to score, never a detection
-            unscored.append(path.name)
-            continue
-        decided = match_voice(windows.embeddings, windows.start_s, windows.end_s, gallery, calibration, 1.0, 0)
-        best = (windows.embeddings @ gallery.voiceprints.T).max(axis=0)  # the product match_voice thresholds
-        rows.append((best, {m.performer_id - 1 for m in decided.matches}, owner, path.name))
-    trials = _collect(rows, names, calibration.similarity_threshold)
-    short = [clip[0].name for clip in enrolled
-             if speech_of(clip, config.voice, config.media).speech_s < config.voice.min_speech_s]
-    trials.notes = {"unscored_no_window": unscored, "enrolled_under_min_speech_s": short}
-    return trials
-
-
 def face_photos() -> dict[str, list[Path]]:
     root = DATA / "faces"
     people = {folder.name: sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
@@ -188,54 +155,8 @@ def face_trials(config: Config) -> Trials:
     return trials
 
 
-def equal_error_rate(target: np.ndarray, impostor: np.ndarray) -> tuple[float, float]:
-    """(EER, the similarity where false alarms and misses are closest)."""
-    candidates = np.unique(np.concatenate([target, impostor]))
-    false_alarms = np.array([np.mean(impostor >= t) for t in candidates])
-    misses = np.array([np.mean(target < t) for t in candidates])
-    best = int(np.argmin(np.abs(false_alarms - misses)))
-    return float((false_alarms[best] + misses[best]) / 2), float(candidates[best])
-
-
-def recall_at_false_alarm(target: np.ndarray, impostor: np.ndarray, rate: float) -> tuple[float, float]:
-    """(recall, threshold) at the lowest threshold whose false-alarm rate is at most ``rate``."""
-    candidates = np.unique(np.concatenate([target, impostor, [impostor.max() + 1e-6]]))
-    threshold = float(min(t for t in candidates if np.mean(impostor >= t) <= rate))
-    return float(np.mean(target >= threshold)), threshold
-
-
 def _q(values: np.ndarray, levels: dict[str, float]) -> dict[str, float]:
     return {name: round(float(np.quantile(values, level)), 4) for name, level in levels.items()}
-
-
-def summarise(trials: Trials) -> dict:
-    """Rates at the configured threshold (decided by the project's matching) and the distributions' tails.
-
-    The normal fits estimate the rates on speakers not in these files: the observed false-alarm rate
-    can only say "under 1 in ~1,000" with this many impostor trials.
-    """
-    eer, eer_threshold = equal_error_rate(trials.target, trials.impostor)
-    recall_1, threshold_1 = recall_at_false_alarm(trials.target, trials.impostor, 0.01)
-    impostor_fit = NormalDist(float(trials.impostor.mean()), float(trials.impostor.std()))
-    target_fit = NormalDist(float(trials.target.mean()), float(trials.target.std()))
-    return {
-        "n_target": len(trials.target), "n_impostor": len(trials.impostor),
-        "threshold_similarity": round(trials.threshold, 4),
-        "false_alarm_rate": round(float(trials.impostor_hits.mean()), 4),
-        "false_alarms": int(trials.impostor_hits.sum()),
-        "recall": round(float(trials.target_hits.mean()), 4), "misses": int((~trials.target_hits).sum()),
-        "eer": round(eer, 4), "eer_threshold": round(eer_threshold, 4),
-        "recall_at_1pct_false_alarms": round(recall_1, 4), "threshold_at_1pct": round(threshold_1, 4),
-        "impostor": _q(trials.impostor, {"median": 0.5, "q99": 0.99, "q999": 0.999, "max": 1.0}),
-        "target": _q(trials.target, {"min": 0.0, "q01": 0.01, "q05": 0.05, "q10": 0.10, "median": 0.5}),
-        "normal_fit": {"impostor_mean_sd": [round(impostor_fit.mean, 4), round(impostor_fit.stdev, 4)],
-                       "target_mean_sd": [round(target_fit.mean, 4), round(target_fit.stdev, 4)],
-                       "false_alarm_rate": float(f"{1 - impostor_fit.cdf(trials.threshold):.2g}"),
-                       "miss_rate": float(f"{target_fit.cdf(trials.threshold):.2g}"),
-                       "impostor_q999": round(impostor_fit.inv_cdf(0.999), 4),
-                       "impostor_q9999": round(impostor_fit.inv_cdf(0.9999), 4)},
-        "worst_impostors": trials.worst_impostors, **trials.notes,
-    }
 
 
 def multi_speaker_study(config: Config) -> dict:
@@ -292,8 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{DATA} is absent: the calibration data lives beside the checkout")
     config = default_config()
     started = time.perf_counter()
-    report = {"voice": summarise(voice_trials(config)), "multi_speaker": multi_speaker_study(config),
-              "face": face_study(config)}
+    report = {"multi_speaker": multi_speaker_study(config), "face": face_study(config)}
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         print(json.dumps(report, indent=2))

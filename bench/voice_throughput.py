@@ -228,9 +228,10 @@ def measure_stages(work: Path, audio: Path, duration_s: float, templates: dict[i
     from enrollment import voice
     from enrollment.media import decode_audio, probe
     from monitor.analyse import voice_calibration
+    from monitor.cohort import scoring_gallery
     from monitor.config import load_config
     from monitor.db import open_database
-    from monitor.matching import load_gallery, match_voice
+    from monitor.matching import match_voice
     from monitor.store import ContentStore
 
     config = load_config(work / "stages")
@@ -248,7 +249,8 @@ def measure_stages(work: Path, audio: Path, duration_s: float, templates: dict[i
     for n, (template, _target_id) in templates.items():
         sessions = open_database(load_config(template).database_url)
         with sessions() as session:
-            stages[f"load_gallery, {n:,} performers"], gallery = _timed(lambda s=session: load_gallery(s), repeats)
+            stages[f"load_gallery, {n:,} performers"], gallery = _timed(  # with the population's statistics
+                lambda s=session: scoring_gallery(s, config.voice), repeats)
         sessions.kw["bind"].dispose()
         stages[f"match_voice, {n:,} performers"], _ = _timed(lambda g=gallery: match_voice(
             windows.embeddings, windows.start_s, windows.end_s, g, voice_calibration(config),

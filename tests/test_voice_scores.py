@@ -90,3 +90,22 @@ def test_no_windows_give_empty_scores(voices) -> None:
     scores = score_windows(np.zeros((0, 32), np.float32), build_population(prints, cohort, 10))
 
     assert scores.score.shape == (0, 5)
+
+
+@pytest.mark.slow
+def test_recordings_added_to_the_cohort_are_embedded_once_and_counted(likeness, make_speech, tmp_path) -> None:
+    from tests.conftest import OTHER_VOICE
+
+    folder = tmp_path / "population"
+    folder.mkdir()
+    make_speech("a", voice=OTHER_VOICE, texts=(1,)).rename(folder / "a.wav")
+    (folder / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+
+    first = likeness("cohort", "add", folder, "--json")
+    again = likeness("cohort", "add", folder, "--json")
+    listed = likeness("cohort", "list", "--json")
+
+    assert first.exit_code == 0 and [row["added"] for row in first.json] == [True, False]
+    assert "broken.wav" in first.json[1]["file"] and first.json[1]["reason"]
+    assert again.json[0]["reason"] == "already in the cohort"
+    assert listed.json["voice"]["added"] == 1 and listed.json["voice"]["shipped"] == 124
