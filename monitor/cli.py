@@ -17,8 +17,10 @@ import click
 
 from enrollment.errors import LikenessError, unexpected
 from monitor.cli_alerts import alerts, performer_alerts, performer_mute, performer_unmute, send_after_command
+from monitor.cli_cohort import cohort
 from monitor.cli_common import App, emit, json_option, warn
 from monitor.cli_crawl import crawl, run, source
+from monitor.cli_eval import eval_command
 from monitor.cli_evidence import evidence
 
 REVIEW_CHOICES = ("confirmed", "dismissed", "authorized")
@@ -309,6 +311,8 @@ cli.add_command(crawl)
 cli.add_command(run)
 cli.add_command(alerts)
 cli.add_command(evidence)
+cli.add_command(eval_command)
+cli.add_command(cohort)
 for command in (performer_mute, performer_unmute, performer_alerts):
     performer.add_command(command)
 

@@ -1,0 +1,251 @@
+"""Trial scores for ``likeness eval``: every trial file against every identity, as a scan would score it.
+
+Voice scores are adaptive s-norm deviations (monitor.voice_scores: about 0 for another voice, 3-12 for
+the same voice on clean speech); face scores are similarities ``1 - dlib distance`` (-1 where a photo
+shows no face). Transforms (monitor.evaluation.transforms) degrade the trial files only: references,
+and the population they are normalised against, stay clean, as a performer's enrolment would be.
+
+Nothing is stored and no database is used. Each file is decoded once; its embeddings are computed once
+per transform and reused for every identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from enrollment import face, voice
+from enrollment.conditions import VOICE_CONDITIONS
+from enrollment.errors import LikenessError
+from enrollment.media import decode_audio, load_image
+from monitor.config import Config
+from monitor.evaluation.transforms import apply_audio, apply_image
+
+NO_FACE_SCORE = -1.0  # below any similarity a found face can have with a reference (≥ 1 - 2 = -1)
+OnFile = Callable[[str], None]
+
+
+@dataclass
+class ModalityFiles:
+    """One modality's files: ``identities`` name → files in sorted order; ``impostors`` (label, file) pairs."""
+
+    identities: dict[str, list[Path]] = field(default_factory=dict)
+    impostors: list[tuple[str, Path]] = field(default_factory=list)
+
+    @property
+    def n_files(self) -> int:
+        return sum(map(len, self.identities.values())) + len(self.impostors)
+
+
+@dataclass
+class TransformScores:
+    """One transform's trials: ``target`` and ``impostor`` scores (lists of floats, in the modality's units)."""
+
+    target: list[float] = field(default_factory=list)
+    impostor: list[float] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # {"file", "reason"}: trial files not scored here
+    no_face_found: int = 0  # faces only: trial photos where no face was found (scored NO_FACE_SCORE)
+
+
+@dataclass
+class ModalityTrials:
+    """Every transform's trials of one modality.
+
+    ``identities``: the identities with at least one usable reference (their order is the score columns');
+    ``thresholds``: operating point name → score; ``skipped``: files left out under every transform
+    (unreadable, or a reference with no speech or no face); ``scores``: transform → its trials.
+    """
+
+    modality: str
+    score_unit: str
+    identities: list[str]
+    thresholds: dict[str, float]
+    skipped: list[dict]
+    scores: dict[str, TransformScores]
+
+
+NO_SPEECH_SCORE = -100.0  # s-norm of a trial with no window to score: below any threshold (finite for the metrics)
+
+
+def _skip(path: Path | str, reason: str) -> dict:
+    return {"file": str(path), "reason": reason}
+
+
+def _add_trial(scores: TransformScores, best: np.ndarray, own: int | None) -> None:
+    """File the best score against each identity, ``best`` (P,), as one target (column ``own``) and impostors."""
+    for column, value in enumerate(best.tolist()):
+        (scores.target if column == own else scores.impostor).append(float(value))
+
+
+# ------------------------------------------------------------------------------------------------ voice
+
+
+def _partials(wav: np.ndarray, config: Config) -> voice.Partials:
+    return voice.embed_partials(voice.find_speech(wav, config.voice), config.voice)
+
+
+def _clean_conditions(wav: np.ndarray, partials: voice.Partials, config: Config) -> np.ndarray:
+    """(K, 256): the clean embedding and its listening conditions, as monitor.cohort.embed_voice_file makes them."""
+    clean = voice.mean_embedding(partials.embeddings)
+    return np.concatenate([clean[None], voice.condition_embeddings(wav, clean, config.voice)])
+
+
+def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config: Config,
+                 known_sha256: set[str], sha256_of: dict[Path, str], on_file: OnFile) -> ModalityTrials:
+    """Score every voice trial file against every identity's voiceprint, once per transform.
+
+    The first ``enrol`` files of each identity make its voiceprint (K, 256) per condition. The population
+    is the shipped cohort (less any member whose file is among ``known_sha256``: a file is never compared
+    with itself) plus every impostor file, clean; a trial leaves out the members of its own identity.
+    A trial's score against an identity is its best window's s-norm (units: population deviations).
+    """
+    from monitor.cohort import VoiceCohort, shipped_voice_cohort
+    from monitor.matching import Calibration
+    from monitor.voice_scores import build_population, score_windows
+
+    skipped: list[dict] = []
+    references: dict[str, list[np.ndarray]] = {}
+    for identity, paths in files.identities.items():
+        for path in paths[:enrol]:
+            on_file(str(path))
+            try:
+                wav = decode_audio(path, config.media)
+            except LikenessError as error:
+                skipped.append(_skip(path, str(error)))
+                continue
+            partials = _partials(wav, config)
+            if not len(partials):
+                skipped.append(_skip(path, "too little speech (reference)"))
+                continue
+            references.setdefault(identity, []).append(_clean_conditions(wav, partials, config))
+    names = [name for name in files.identities if name in references]
+    skipped += [_skip(f"{name}/", "no usable reference recording: identity left out")
+                for name in files.identities if name not in references]
+
+    # trials: (own column or None, cohort label, transform → windows (W, 256))
+    trials: list[tuple[int | None, str, dict[str, np.ndarray]]] = []
+    per_transform = {name: TransformScores() for name in transforms}
+    impostor_embeddings, impostor_labels, impostor_sha256 = [], [], []
+    trial_files = [(path, identity, identity) for identity in names for path in files.identities[identity][enrol:]]
+    trial_files += [(path, None, label) for label, path in files.impostors]
+    for seed, (path, identity, label) in enumerate(trial_files):
+        on_file(str(path))
+        try:
+            wav = decode_audio(path, config.media)
+        except LikenessError as error:
+            skipped.append(_skip(path, str(error)))
+            continue
+        clean_partials = None
+        if identity is None:  # an impostor file is also a member of the population, embedded clean
+            clean_partials = _partials(wav, config)
+            if len(clean_partials):
+                impostor_embeddings.append(_clean_conditions(wav, clean_partials, config))
+                impostor_labels.append(label)
+                impostor_sha256.append(sha256_of[path])
+        windows = {}
+        for name in transforms:
+            partials = clean_partials if name == "clean" and clean_partials is not None else \
+                _partials(apply_audio(name, wav, seed=seed), config)
+            found = voice.window_embeddings(partials, config.voice.window_partials).embeddings
+            windows[name] = found
+            if not len(found):  # still a trial: a scan would find nothing there, so it counts as a miss
+                per_transform[name].skipped.append(_skip(path, "too little speech: scored as no match"))
+        trials.append((names.index(identity) if identity is not None else None, label, windows))
+
+    thresholds = {tier: Calibration(config.voice.calibration_center, config.voice.calibration_slope,
+                                    threshold).similarity_threshold
+                  for tier, threshold in (("same_voice", config.voice.same_voice_threshold),
+                                          ("soundalike", config.voice.threshold))}
+    if not names:
+        return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
+
+    cohort = shipped_voice_cohort() if config.voice.shipped_cohort else VoiceCohort.empty()
+    keep = ~np.isin(cohort.sha256, sorted(known_sha256))
+    cohort = VoiceCohort(cohort.embeddings[:, keep], cohort.labels[keep], cohort.sha256[keep])
+    if impostor_embeddings:
+        cohort = cohort + VoiceCohort(np.stack(impostor_embeddings, axis=1).astype(np.float32),
+                                      np.array(impostor_labels), np.array(impostor_sha256))
+    prints = np.stack([np.stack([voice.mean_embedding(np.stack(references[name])[:, k])
+                                 for k in range(len(VOICE_CONDITIONS))]) for name in names], axis=1)  # (K, P, 256)
+    populations: dict[str, object] = {}
+
+    def population(label: str):  # -> VoicePopulation, leaving out the trial's own identity
+        key = label if label in cohort.labels else ""
+        if key not in populations:
+            populations[key] = build_population(prints, cohort.embeddings, config.voice.cohort_top_n,
+                                                cohort_mask=cohort.labels != label if key else None)
+        return populations[key]
+
+    for own, label, windows in trials:
+        for name, found in windows.items():
+            best = score_windows(found, population(label)).score.max(axis=0) if len(found) else \
+                np.full(len(names), NO_SPEECH_SCORE, np.float32)
+            _add_trial(per_transform[name], best, own)
+    return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
+
+
+# ------------------------------------------------------------------------------------------------- face
+
+
+def face_trials(files: ModalityFiles, transforms: list[str], enrol: int, config: Config,
+                on_file: OnFile) -> ModalityTrials:
+    """Score every trial photo against every identity's reference faces, once per transform.
+
+    A reference is the largest face of each of the first ``enrol`` photos. A trial photo's score against an
+    identity is the best similarity (1 - dlib distance, -1..1) over every face found in it and every
+    reference of the identity; a photo with no face scores ``NO_FACE_SCORE`` against everyone.
+    """
+    from monitor.analyse import face_calibration
+
+    skipped: list[dict] = []
+    encodings: list[np.ndarray] = []
+    owners: list[str] = []
+    for identity, paths in files.identities.items():
+        for path in paths[:enrol]:
+            on_file(str(path))
+            try:
+                rgb = load_image(path, config.media)
+            except LikenessError as error:
+                skipped.append(_skip(path, str(error)))
+                continue
+            boxes = face.detect_faces(rgb, config.face.upsample)
+            if not boxes:
+                skipped.append(_skip(path, "no face found (reference)"))
+                continue
+            encodings.append(face.encode_faces(rgb, boxes[:1])[0])
+            owners.append(identity)
+    names = [name for name in files.identities if name in owners]
+    skipped += [_skip(f"{name}/", "no usable reference photo: identity left out")
+                for name in files.identities if name not in owners]
+    thresholds = {"default": face_calibration(config).similarity_threshold}
+    per_transform = {name: TransformScores() for name in transforms}
+    if not names:
+        return ModalityTrials("face", "similarity", names, thresholds, skipped, per_transform)
+
+    reference_matrix = np.stack(encodings)  # (R, 128)
+    owner_column = np.array([names.index(owner) for owner in owners])  # (R,)
+    trial_files = [(path, identity) for identity in names for path in files.identities[identity][enrol:]]
+    trial_files += [(path, None) for _label, path in files.impostors]
+    for seed, (path, identity) in enumerate(trial_files):
+        on_file(str(path))
+        try:
+            rgb = load_image(path, config.media)
+        except LikenessError as error:
+            skipped.append(_skip(path, str(error)))
+            continue
+        own = names.index(identity) if identity is not None else None
+        for name in transforms:
+            scores = per_transform[name]
+            degraded = apply_image(name, rgb, seed=seed)
+            found = face.encode_faces(degraded, face.detect_faces_adaptive(degraded, config.face.upsample))
+            best = np.full(len(names), NO_FACE_SCORE, np.float32)
+            if len(found):
+                per_reference = face.face_similarity(found, reference_matrix).max(axis=0)  # (R,)
+                np.maximum.at(best, owner_column, per_reference)
+            else:
+                scores.no_face_found += 1
+            _add_trial(scores, best, own)
+    return ModalityTrials("face", "similarity", names, thresholds, skipped, per_transform)
