@@ -38,6 +38,8 @@ TARGET_DBFS = -30.0  # hparams.audio_norm_target_dBFS
 LOUDNESS_BLOCK_S = 10.0  # speech is loudness-normalised in blocks of this length
 EMBEDDING_SIZE = 256
 BATCH_PARTIALS = 256  # partials per forward pass: bounds memory on long recordings
+LENIENT_RETRY_BELOW_S = 1.2  # less speech than this (not even one partial): ask the detector again ...
+LENIENT_VAD = 1  # ... at this aggressiveness
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,20 @@ def _normalise_loudness(wav: np.ndarray, increase_only: bool) -> np.ndarray:
 
 
 def find_speech(wav: np.ndarray, settings: VoiceSettings) -> Speech:
-    """Keep the speech in ``wav`` (float32 mono 16 kHz), dropping pauses longer than ~0.2 s."""
+    """Keep the speech in ``wav`` (float32 mono 16 kHz), dropping pauses longer than ~0.2 s.
+
+    Under loud noise (10 dB SNR) the strict detector can keep nothing of a voice that is plainly there;
+    then it is asked once more, leniently, rather than reporting silence.
+    """
+    speech = _find_speech(wav, settings.vad_aggressiveness)
+    if speech.wav.size < LENIENT_RETRY_BELOW_S * SAMPLE_RATE_HZ and settings.vad_aggressiveness > LENIENT_VAD:
+        lenient = _find_speech(wav, LENIENT_VAD)
+        if lenient.wav.size > speech.wav.size:
+            return lenient
+    return speech
+
+
+def _find_speech(wav: np.ndarray, aggressiveness: int) -> Speech:
     import webrtcvad
     from scipy.ndimage import binary_dilation
 
@@ -103,7 +118,7 @@ def find_speech(wav: np.ndarray, settings: VoiceSettings) -> Speech:
         return Speech(np.zeros(0, np.float32), np.zeros(0, np.int64), total_s)
     wav = _normalise_loudness(wav[: n_windows * VAD_WINDOW_SAMPLES], increase_only=True)
     pcm = (np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes()
-    vad = webrtcvad.Vad(settings.vad_aggressiveness)
+    vad = webrtcvad.Vad(aggressiveness)
     window_bytes = VAD_WINDOW_SAMPLES * 2
     flags = np.fromiter(
         (vad.is_speech(pcm[i * window_bytes : (i + 1) * window_bytes], SAMPLE_RATE_HZ) for i in range(n_windows)),

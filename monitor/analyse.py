@@ -55,7 +55,7 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
     described = {
         "references": gallery.reference_digest,
         "voice_population": [gallery.cohort_digest, CONDITIONS_VERSION],
-        "method": {"voice": "s-norm windows", "face": "tracks"},  # how matches are decided
+        "method": {"voice": "s-norm windows, lenient VAD retry", "face": "tracks"},  # how matches are decided
         "voice": [used(config.voice, SCAN_VOICE_SETTINGS),
                   voice.voice_model_version() if len(gallery.voice_ids) else None],
         "face": [used(config.face, SCAN_FACE_SETTINGS), face.face_model_version() if len(gallery.face_ids) else None],
