@@ -11,7 +11,7 @@ per transform and reused for every identity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +74,17 @@ def _skip(path: Path | str, reason: str) -> dict:
     return {"file": str(path), "reason": reason}
 
 
+def _decoded(paths: list[Path], load: Callable[[Path], np.ndarray], on_file: OnFile,
+             skipped: list[dict]) -> Iterator[tuple[Path, np.ndarray]]:
+    """``(path, decoded)`` for each file that decodes; the others are listed in ``skipped`` with why."""
+    for path in paths:
+        on_file(str(path))
+        try:
+            yield path, load(path)
+        except LikenessError as error:
+            skipped.append(_skip(path, str(error)))
+
+
 def _add_trial(scores: TransformScores, best: np.ndarray, own: int | None) -> None:
     """File the best score against each identity, ``best`` (P,), as one target (column ``own``) and impostors."""
     for column, value in enumerate(best.tolist()):
@@ -109,13 +120,7 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
     skipped: list[dict] = []
     references: dict[str, list[np.ndarray]] = {}
     for identity, paths in files.identities.items():
-        for path in paths[:enrol]:
-            on_file(str(path))
-            try:
-                wav = decode_audio(path, config.media)
-            except LikenessError as error:
-                skipped.append(_skip(path, str(error)))
-                continue
+        for path, wav in _decoded(paths[:enrol], lambda p: decode_audio(p, config.media), on_file, skipped):
             partials = _partials(wav, config)
             if not len(partials):
                 skipped.append(_skip(path, "too little speech (reference)"))
@@ -204,13 +209,7 @@ def face_trials(files: ModalityFiles, transforms: list[str], enrol: int, config:
     encodings: list[np.ndarray] = []
     owners: list[str] = []
     for identity, paths in files.identities.items():
-        for path in paths[:enrol]:
-            on_file(str(path))
-            try:
-                rgb = load_image(path, config.media)
-            except LikenessError as error:
-                skipped.append(_skip(path, str(error)))
-                continue
+        for path, rgb in _decoded(paths[:enrol], lambda p: load_image(p, config.media), on_file, skipped):
             boxes = face.detect_faces(rgb, config.face.upsample)
             if not boxes:
                 skipped.append(_skip(path, "no face found (reference)"))
