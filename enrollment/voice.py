@@ -221,6 +221,15 @@ def condition_embeddings(wav: np.ndarray, clean: np.ndarray, settings: VoiceSett
     return np.stack(rows).astype(np.float32)
 
 
+def embeddings_in_conditions(wav: np.ndarray, partials: Partials, settings: VoiceSettings) -> np.ndarray:
+    """A clip's embedding in every listening condition, clean first: (n_conditions, 256) float32.
+
+    ``partials``: the clip's clean partials (at least one).
+    """
+    clean = mean_embedding(partials.embeddings)
+    return np.concatenate([clean[None], condition_embeddings(wav, clean, settings)])
+
+
 def window_embeddings(partials: Partials, window_partials: int) -> Partials:
     """Scoring windows: the normalised mean of each run of ``window_partials`` consecutive partials.
 

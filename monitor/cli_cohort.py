@@ -22,7 +22,7 @@ def cohort() -> None:
 @click.pass_obj
 def cohort_add(app: App, paths: tuple[Path, ...], by_folder: bool, as_json: bool) -> None:
     """Add recordings (files or folders of them) to the population; files already in it are skipped."""
-    from monitor.cohort import add_voice_files, audio_files
+    from monitor.cohort import ALREADY_STORED, add_voice_files, audio_files
 
     files = [found for path in paths for found in (audio_files(path) if path.is_dir() else [path])]
     config = app.config
@@ -39,7 +39,7 @@ def cohort_add(app: App, paths: tuple[Path, ...], by_folder: bool, as_json: bool
         click.echo(f"{added} of {len(rows)} recordings added to the comparison population")
 
     emit(rows, as_json, human)
-    if files and not any(row["added"] or row["reason"] == "already in the cohort" for row in rows):
+    if files and not any(row["added"] or row["reason"] == ALREADY_STORED for row in rows):
         sys.exit(1)
 
 
@@ -49,14 +49,12 @@ def cohort_add(app: App, paths: tuple[Path, ...], by_folder: bool, as_json: bool
 def cohort_list(app: App, as_json: bool) -> None:
     """How many voices the population holds, by origin."""
     from monitor.cohort import shipped_voice_cohort, stored_voice_cohort
+    from monitor.matching import load_gallery
 
     with app.sessions() as session:
         stored = len(stored_voice_cohort(session))
-    shipped = len(shipped_voice_cohort()) if app.config.voice.shipped_cohort else 0
-    with app.sessions() as session:
-        from monitor.matching import load_gallery
-
         performers = len(load_gallery(session).voice_ids)
+    shipped = len(shipped_voice_cohort()) if app.config.voice.shipped_cohort else 0
     counts = {"voice": {"shipped": shipped, "added": stored, "enrolled_performers": performers,
                         "total": shipped + stored + performers}}
     emit(counts, as_json, lambda: click.echo(

@@ -30,6 +30,7 @@ from monitor.matching import Gallery, load_gallery, with_voice_population
 from monitor.models import CohortMember
 
 SHIPPED_VOICE_COHORT = Path(__file__).parent / "data" / "voice_cohort.npz"
+ALREADY_STORED = "already in the cohort"
 AUDIO_SUFFIXES = {".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4", ".mkv"}
 
 
@@ -92,10 +93,7 @@ def embed_voice_file(path: Path, settings: VoiceSettings, limits: MediaLimits) -
     """A recording's (K, 256) embeddings in every condition; None when it holds too little speech."""
     wav = decode_audio(path, limits)
     partials = voice.embed_partials(voice.find_speech(wav, settings), settings)
-    if len(partials) == 0:
-        return None
-    clean = voice.mean_embedding(partials.embeddings)
-    return np.concatenate([clean[None], voice.condition_embeddings(wav, clean, settings)])
+    return voice.embeddings_in_conditions(wav, partials, settings) if len(partials) else None
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -117,7 +115,7 @@ def add_voice_files(session: Session, paths: list[Path], settings: VoiceSettings
         try:
             sha256 = sha256_file(path)
             if sha256 in known:
-                row["reason"] = "already in the cohort"
+                row["reason"] = ALREADY_STORED
             elif probe(path, limits).media_type == "image":
                 row["reason"] = "an image, not a recording"
             else:
@@ -138,15 +136,15 @@ def add_voice_files(session: Session, paths: list[Path], settings: VoiceSettings
 
 
 def sync_cohort_dir(session: Session, settings: VoiceSettings, limits: MediaLimits) -> list[dict]:
-    """Store the recordings of ``voice.cohort_dir`` not stored yet (each file is embedded once)."""
+    """Store the recordings of ``voice.cohort_dir`` not stored yet (each file is embedded once; every file is
+    hashed at each call, which is what a scan's start pays for a configured folder)."""
     if not settings.cohort_dir:
         return []
     folder = Path(settings.cohort_dir).expanduser()
     if not folder.is_dir():
         raise LikenessError(f"voice.cohort_dir {folder} is not a folder")
-    known = set(session.scalars(select(CohortMember.source_sha256).where(CohortMember.modality == "voice")))
-    new = [path for path in audio_files(folder) if sha256_file(path) not in known]
-    return add_voice_files(session, new, settings, limits) if new else []
+    rows = add_voice_files(session, audio_files(folder), settings, limits)
+    return [row for row in rows if row["reason"] != ALREADY_STORED]
 
 
 def scoring_gallery(session: Session, settings: VoiceSettings) -> Gallery:

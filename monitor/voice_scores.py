@@ -46,11 +46,6 @@ class VoicePopulation:
     def n_cohort(self) -> int:
         return self.cohort.shape[1]
 
-    @property
-    def n_compared(self) -> int:
-        """How many other voices each performer is compared with: the cohort and the other performers."""
-        return self.n_cohort + max(self.prints.shape[1] - 1, 0)
-
 
 def build_population(prints: np.ndarray, cohort: np.ndarray, top_n: int,
                      cohort_mask: np.ndarray | None = None) -> VoicePopulation:

@@ -109,3 +109,21 @@ def test_recordings_added_to_the_cohort_are_embedded_once_and_counted(likeness, 
     assert "broken.wav" in first.json[1]["file"] and first.json[1]["reason"]
     assert again.json[0]["reason"] == "already in the cohort"
     assert listed.json["voice"]["added"] == 1 and listed.json["voice"]["shipped"] == 124
+
+
+@pytest.mark.slow
+def test_a_configured_cohort_folder_is_embedded_at_a_scans_start_and_only_once(likeness, home, make_speech,
+                                                                               tmp_path) -> None:
+    from tests.conftest import OTHER_VOICE
+
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    make_speech("b", voice=OTHER_VOICE, texts=(2,)).rename(folder / "b.wav")
+    home.mkdir(exist_ok=True)
+    (home / "config.toml").write_text(f'[voice]\ncohort_dir = "{folder}"\n')
+    target = make_speech("found", voice=OTHER_VOICE, texts=(1,))
+
+    assert likeness("scan", target, "--json").exit_code == 0
+    assert likeness("scan", target, "--json").exit_code == 0
+
+    assert likeness("cohort", "list", "--json").json["voice"]["added"] == 1

@@ -98,12 +98,6 @@ def _partials(wav: np.ndarray, config: Config) -> voice.Partials:
     return voice.embed_partials(voice.find_speech(wav, config.voice), config.voice)
 
 
-def _clean_conditions(wav: np.ndarray, partials: voice.Partials, config: Config) -> np.ndarray:
-    """(K, 256): the clean embedding and its listening conditions, as monitor.cohort.embed_voice_file makes them."""
-    clean = voice.mean_embedding(partials.embeddings)
-    return np.concatenate([clean[None], voice.condition_embeddings(wav, clean, config.voice)])
-
-
 def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config: Config,
                  known_sha256: set[str], sha256_of: dict[Path, str], on_file: OnFile) -> ModalityTrials:
     """Score every voice trial file against every identity's voiceprint, once per transform.
@@ -125,7 +119,7 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
             if not len(partials):
                 skipped.append(_skip(path, "too little speech (reference)"))
                 continue
-            references.setdefault(identity, []).append(_clean_conditions(wav, partials, config))
+            references.setdefault(identity, []).append(voice.embeddings_in_conditions(wav, partials, config.voice))
     names = [name for name in files.identities if name in references]
     skipped += [_skip(f"{name}/", "no usable reference recording: identity left out")
                 for name in files.identities if name not in references]
@@ -147,7 +141,7 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
         if identity is None:  # an impostor file is also a member of the population, embedded clean
             clean_partials = _partials(wav, config)
             if len(clean_partials):
-                impostor_embeddings.append(_clean_conditions(wav, clean_partials, config))
+                impostor_embeddings.append(voice.embeddings_in_conditions(wav, clean_partials, config.voice))
                 impostor_labels.append(label)
                 impostor_sha256.append(sha256_of[path])
         windows = {}
