@@ -127,3 +127,20 @@ def test_a_configured_cohort_folder_is_embedded_at_a_scans_start_and_only_once(l
     assert likeness("scan", target, "--json").exit_code == 0
 
     assert likeness("cohort", "list", "--json").json["voice"]["added"] == 1
+
+
+def test_a_large_gallery_lends_only_a_spread_of_its_performers_to_the_population(voices, monkeypatch) -> None:
+    from monitor import voice_scores
+
+    prints, cohort, windows = voices
+    monkeypatch.setattr(voice_scores, "MAX_PERFORMERS_SERVING", 3)
+    population = build_population(prints, cohort, top_n=10)
+    scores = score_windows(windows, population)
+
+    assert population.serving.tolist() == [0, 2, 4]
+    for p in range(5):  # performers 1 and 3 are scored like anyone, against the cohort and 0, 2, 4
+        others = np.concatenate([cohort[0], prints[0, [q for q in (0, 2, 4) if q != p]]])
+        x = float(windows[2] @ prints[0, p])
+        side_p, side_w = np.sort(others @ prints[0, p])[-10:], np.sort(others @ windows[2])[-10:]
+        expected = 0.5 * ((x - side_p.mean()) / side_p.std() + (x - side_w.mean()) / side_w.std())
+        assert scores.score[2, p] == pytest.approx(expected, abs=1e-3)
