@@ -1,4 +1,4 @@
-"""Listening conditions a voiceprint is also described in: clean, telephone band, and noisy.
+"""Listening conditions a voiceprint is also described in: clean, telephone band, noisy, and vocoded.
 
 A voice heard over a phone line or under noise is far from its clean voiceprint, yet as far from every
 other clean voiceprint too: the encoder's whole space shifts. Comparing like with like fixes most of
@@ -8,10 +8,10 @@ population, is embedded once per condition here, and a scan scores every window 
 and keeps the best normalised score (monitor.voice_scores).
 
 These are deliberately *not* the degradations ``likeness eval`` measures (monitor.evaluation.transforms):
-another filter and companding law, another noise colour and level, so that the measured figures are not
-a test of the enrolment against itself.
+another filter and companding law, another noise colour and level, another pitch shift, so that the
+measured figures are not a test of the enrolment against itself.
 
-Audio in and out: float32 mono at 16 kHz, same length.
+Audio in and out: float32 mono at 16 kHz; the same length, but twice as long for "vocoded".
 """
 
 from __future__ import annotations
@@ -20,14 +20,32 @@ import numpy as np
 
 from enrollment.media import SAMPLE_RATE_HZ
 
-VOICE_CONDITIONS = ("clean", "narrowband", "noisy")
-CONDITIONS_VERSION = 1  # raise it when a condition's processing changes: scans under the old one are redone
+VOICE_CONDITIONS = ("clean", "narrowband", "noisy", "vocoded")
+CONDITIONS_VERSION = 2  # raise it when a condition's processing changes: scans under the old one are redone
 NARROWBAND_RATE_HZ = 8000  # a telephone line, VoIP call or old podcast: sampled at 8 kHz ...
 NARROWBAND_BAND_HZ = (300.0, 3400.0)  # ... passing 300-3400 Hz (ITU-T G.712), with steep edges
 A_LAW_A = 87.6  # ... and companded to 8 bits: G.711 A-law (the eval's telephone uses mu-law)
 A_LAW_STEPS = 127
 NOISY_SNR_DB = 15.0  # brown noise (1/f²: traffic, rumble, hum-like) under the speech
 NOISY_SEED = 20261125  # fixed: a reference is embedded the same way every time
+# Voice changers and "change pitch" tools shift a voice through a phase vocoder, which smears it in
+# time as well: a voice moved 5 % this way was 5-7 % EER against clean prints, when playing it 5 %
+# faster (pitch and tempo together, no vocoder) cost nothing. ±4 % with 64 ms frames: not the eval's
+# ±5 % through librosa.effects.pitch_shift's 128 ms frames.
+VOCODED_SHIFT = 0.04
+VOCODED_N_FFT = 1024
+
+
+def other_condition_rows(stored: np.ndarray | None, clean: np.ndarray) -> np.ndarray:
+    """Embeddings in every condition after "clean", (len(VOICE_CONDITIONS) - 1, D), from ``stored`` (k, D).
+
+    Stored before a condition existed, a clip lacks it: its clean embedding (D,) stands in, so that old
+    references and cohort members still score (in that condition, as if heard clean).
+    """
+    n_other = len(VOICE_CONDITIONS) - 1
+    rows = np.zeros((0, clean.size), np.float32) if stored is None else stored.reshape(-1, clean.size)[:n_other]
+    missing = np.repeat(clean.reshape(1, -1), n_other - len(rows), axis=0)
+    return np.concatenate([rows, missing]).astype(np.float32)
 
 
 def condition_audio(wav: np.ndarray, condition: str) -> np.ndarray:
@@ -38,6 +56,8 @@ def condition_audio(wav: np.ndarray, condition: str) -> np.ndarray:
         return _narrowband(wav)
     if condition == "noisy":
         return _noisy(wav)
+    if condition == "vocoded":
+        return _vocoded(wav)
     raise ValueError(f"unknown voice condition {condition!r}; known: {', '.join(VOICE_CONDITIONS)}")
 
 
@@ -71,6 +91,22 @@ def _noisy(wav: np.ndarray) -> np.ndarray:
     noise_power = float(np.mean(np.square(noise))) or 1.0
     scale = np.sqrt(signal_power / noise_power / 10 ** (NOISY_SNR_DB / 10))
     return np.clip(wav + scale * noise, -1.0, 1.0).astype(np.float32)
+
+
+def _vocoded(wav: np.ndarray) -> np.ndarray:
+    """The voice moved VOCODED_SHIFT up, then down, by a phase vocoder: twice ``wav``'s length.
+
+    Both shifts go in one condition so that it costs one embedding per window at scan time; the
+    clip's embedding is the mean over both halves' partials.
+    """
+    import librosa
+
+    shifted = []
+    for rate in (1 - VOCODED_SHIFT, 1 / (1 - VOCODED_SHIFT)):  # stretched by 1/rate, then played back rate× faster
+        stretched = librosa.effects.time_stretch(wav, rate=rate, n_fft=VOCODED_N_FFT, hop_length=VOCODED_N_FFT // 4)
+        shifted.append(_fit(librosa.resample(stretched, orig_sr=SAMPLE_RATE_HZ / rate, target_sr=SAMPLE_RATE_HZ,
+                                             res_type="soxr_hq"), wav.size))
+    return np.concatenate(shifted)
 
 
 def _active_power(wav: np.ndarray, frame: int = 480) -> float:

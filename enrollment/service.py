@@ -191,13 +191,11 @@ def _refresh_voiceprint(session: Session, performer: Performer) -> None:
 
 
 def _condition_rows(reference: VoiceReference) -> np.ndarray:
-    """A reference's (n_conditions - 1, 256) condition embeddings; its clean one repeated if it predates them."""
-    from enrollment.conditions import VOICE_CONDITIONS
+    """A reference's (n_conditions - 1, 256) condition embeddings (its clean one for those it predates)."""
+    from enrollment.conditions import other_condition_rows
 
-    n_other = len(VOICE_CONDITIONS) - 1
-    if reference.condition_embeddings:
-        return from_blob(reference.condition_embeddings).reshape(n_other, voice.EMBEDDING_SIZE)
-    return np.repeat(from_blob(reference.embedding)[None], n_other, axis=0)
+    stored = from_blob(reference.condition_embeddings) if reference.condition_embeddings else None
+    return other_condition_rows(stored, from_blob(reference.embedding))
 
 
 def enroll_face(

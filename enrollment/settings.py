@@ -43,3 +43,4 @@ class FaceSettings:
     calibration_center: float
     calibration_slope: float
     threshold: float
+    cohort_dir: str

@@ -16,6 +16,7 @@ from enrollment import face, voice
 from enrollment.conditions import CONDITIONS_VERSION
 from enrollment.media import SAMPLE_RATE_HZ, decode_audio, iter_video_frames, load_image, probe
 from monitor.config import Config
+from monitor.face_population import add_face_populations
 from monitor.face_track_matching import match_face_tracks
 from monitor.face_tracks import link_tracks
 from monitor.matching import Calibration, Gallery, Match, match_faces, match_voice
@@ -55,7 +56,9 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
     described = {
         "references": gallery.reference_digest,
         "voice_population": [gallery.cohort_digest, CONDITIONS_VERSION],
-        "method": {"voice": "s-norm windows, lenient VAD retry", "face": "tracks"},  # how matches are decided
+        "face_population": gallery.face_cohort_digest,
+        # how matches are decided
+        "method": {"voice": "s-norm windows, lenient VAD retry", "face": ["tracks", "population rank"]},
         "voice": [used(config.voice, SCAN_VOICE_SETTINGS),
                   voice.voice_model_version() if len(gallery.voice_ids) else None],
         "face": [used(config.face, SCAN_FACE_SETTINGS), face.face_model_version() if len(gallery.face_ids) else None],
@@ -76,6 +79,7 @@ def analyse(path: Path, config: Config, gallery: Gallery) -> Analysis:
             _analyse_voice(path, config, gallery, result)
         if info.media_type == "video":
             _analyse_video_faces(path, config, gallery, result)
+    add_face_populations(result.matches, gallery)
     result.matches.sort(key=lambda match: -match.score)
     return result
 

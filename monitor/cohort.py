@@ -21,16 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enrollment import voice
-from enrollment.conditions import VOICE_CONDITIONS
+from enrollment.conditions import VOICE_CONDITIONS, other_condition_rows
 from enrollment.errors import LikenessError
 from enrollment.media import decode_audio, probe, sha256_file
 from enrollment.models import from_blob, to_blob
 from enrollment.settings import MediaLimits, VoiceSettings
+from monitor.face_cohort import stored_face_cohort
 from monitor.matching import Gallery, load_gallery, with_voice_population
-from monitor.models import CohortMember
+from monitor.models import ALREADY_STORED, CohortMember
 
 SHIPPED_VOICE_COHORT = Path(__file__).parent / "data" / "voice_cohort.npz"
-ALREADY_STORED = "already in the cohort"
 AUDIO_SUFFIXES = {".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4", ".mkv"}
 
 
@@ -78,9 +78,14 @@ def stored_voice_cohort(session: Session) -> VoiceCohort:
                            .order_by(CohortMember.id)).all()
     if not rows:
         return VoiceCohort.empty()
-    shape = (len(VOICE_CONDITIONS), voice.EMBEDDING_SIZE)
-    embeddings = np.stack([from_blob(row[2]).reshape(shape) for row in rows], axis=1)
+    embeddings = np.stack([_every_condition(from_blob(row[2])) for row in rows], axis=1)
     return VoiceCohort(embeddings, np.array([row[0] for row in rows]), np.array([row[1] for row in rows]))
+
+
+def _every_condition(stored: np.ndarray) -> np.ndarray:
+    """A member's (K, 256) embeddings from what was stored, (k ≤ K, 256): see other_condition_rows."""
+    rows = stored.reshape(-1, voice.EMBEDDING_SIZE)
+    return np.concatenate([rows[:1], other_condition_rows(rows[1:], rows[0])])
 
 
 def voice_cohort(session: Session, settings: VoiceSettings) -> VoiceCohort:
@@ -148,6 +153,12 @@ def sync_cohort_dir(session: Session, settings: VoiceSettings, limits: MediaLimi
 
 
 def scoring_gallery(session: Session, settings: VoiceSettings) -> Gallery:
-    """Every performer's references, with the voices normalised against the whole population."""
+    """Every performer's references, with the voices normalised against the whole population, and the faces
+    of the face cohort to rank face matches among (monitor.face_population)."""
     cohort = voice_cohort(session, settings)
-    return with_voice_population(load_gallery(session), cohort.embeddings, cohort.digest(), settings.cohort_top_n)
+    gallery = with_voice_population(load_gallery(session), cohort.embeddings, cohort.digest(),
+                                    settings.cohort_top_n)
+    gallery.face_cohort = stored_face_cohort(session) if len(gallery.face_ids) else None
+    if gallery.face_cohort is not None:
+        gallery.face_cohort_digest = hashlib.sha256(gallery.face_cohort.tobytes()).hexdigest()
+    return gallery

@@ -56,28 +56,31 @@ def detection_json(detection: Detection, source: str | None = None) -> dict:
         "segments": detection.segments,
         "status": detection.status,
         "created_at": detection.created_at.isoformat(timespec="seconds"),
-    } | _voice_population(detection)
+    } | _population(detection)
 
 
-def _voice_population(detection: Detection) -> dict:
-    """A voice detection's tier and where it falls among other voices (absent for older detections)."""
+def _population(detection: Detection) -> dict:
+    """A voice detection's tier, and where a detection falls among other people's voices or faces (absent
+    for detections made before populations)."""
     details = detection.details or {}
-    if detection.modality != "voice" or "tier" not in details:
-        return {}
-    return {"tier": details["tier"], "normalised_score": details.get("normalised_score"),
-            "population": details.get("population"), "population_text": population_text(detection)}
+    found = {"tier": details["tier"]} if detection.modality == "voice" and "tier" in details else {}
+    if "population" in details or found:
+        found |= {"normalised_score": details.get("normalised_score"), "population": details.get("population"),
+                  "population_text": population_text(detection)}
+    return found
 
 
 def population_text(detection: Detection) -> str | None:
-    """"closer to Ada's voiceprint than 99.2 % of 130 other voices", or None when not measured."""
+    """"closer to Ada's voiceprint than 99.2 % of 130 other voices" ("…Ada's face than … other faces"), or
+    None when not measured."""
     population = (detection.details or {}).get("population") or {}
     if not population.get("compared"):
         return None
-    name = detection.performer.name
-    if population["closer_than"] == population["compared"]:
-        return f"closer to {name}'s voiceprint than all {population['compared']} other voices compared"
-    return (f"closer to {name}'s voiceprint than {population['percentile']:.1f} % of "
-            f"{population['compared']} other voices")
+    name, compared = detection.performer.name, population["compared"]
+    whose, others = ("voiceprint", "voices") if detection.modality == "voice" else ("face", "faces")
+    if population["closer_than"] == compared:
+        return f"closer to {name}'s {whose} than all {compared} other {others} compared"
+    return f"closer to {name}'s {whose} than {population['percentile']:.1f} % of {compared} other {others}"
 
 
 def detections_for_media(session: Session, media_id: int) -> list[Detection]:

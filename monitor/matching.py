@@ -21,10 +21,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enrollment.conditions import VOICE_CONDITIONS
+from enrollment.conditions import VOICE_CONDITIONS, other_condition_rows
 from enrollment.face import EMBEDDING_SIZE as FACE_SIZE
 from enrollment.face import face_similarity
-from enrollment.models import FaceReference, Performer, Voiceprint
+from enrollment.models import FaceReference, Performer, Voiceprint, from_blob
 from enrollment.voice import EMBEDDING_SIZE as VOICE_SIZE
 from monitor.voice_scores import VoicePopulation, build_population, population_rank, score_windows
 
@@ -61,6 +61,8 @@ class Gallery:
     voice_conditions: np.ndarray | None = None  # (K, P, 256): the voiceprints in every listening condition
     voice_population: VoicePopulation | None = None  # set by with_voice_population
     cohort_digest: str = ""
+    face_cohort: np.ndarray | None = None  # (C, 128): faces of people not enrolled (monitor.face_cohort)
+    face_cohort_digest: str = ""
 
     @property
     def is_empty(self) -> bool:
@@ -83,18 +85,15 @@ def load_gallery(session: Session) -> Gallery:
         "voice": [[row[0], str(row[2])] for row in voice_rows],
         "face": [row[1] for row in face_rows],
     }).encode()).hexdigest()
-    conditions = np.stack([voiceprints] + [
-        _matrix([_condition_row(row[3], row[1], k) for row in voice_rows], VOICE_SIZE)
-        for k in range(len(VOICE_CONDITIONS) - 1)])
+    others = np.stack([_other_conditions(row[3], clean) for row, clean in zip(voice_rows, voiceprints, strict=True)]
+                      ) if voice_rows else np.zeros((0, len(VOICE_CONDITIONS) - 1, VOICE_SIZE), np.float32)
+    conditions = np.concatenate([voiceprints[None], others.transpose(1, 0, 2)])  # (K, P, 256)
     return Gallery(names, voice_ids, voiceprints, face_row_ids[starts], starts, face_references, digest, conditions)
 
 
-def _condition_row(blob: bytes | None, clean: bytes, index: int) -> bytes:
-    """One condition's voiceprint; the clean one for a voiceprint made before conditions existed."""
-    if not blob:
-        return clean
-    size = VOICE_SIZE * 4
-    return blob[index * size : (index + 1) * size]
+def _other_conditions(blob: bytes | None, clean: np.ndarray) -> np.ndarray:
+    """A voiceprint's (K - 1, 256) other conditions; the clean print for those it was made before."""
+    return other_condition_rows(from_blob(blob) if blob else None, clean)
 
 
 def with_voice_population(gallery: Gallery, cohort: np.ndarray, cohort_digest: str, top_n: int) -> Gallery:

@@ -251,12 +251,16 @@ class CustodyEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+ALREADY_STORED = "already in the cohort"  # why a file given to the cohort again is skipped
+
+
 class CohortMember(Base):
     """One recording or photo of someone who is not enrolled: the comparison population.
 
     Scores are normalised against it (voice: adaptive s-norm), and a detection says where it falls
     in it ("closer than 99 % of 130 other voices"). Embeddings only: the file itself is not kept.
-    Voice: (n_conditions, 256) float32 in ``enrollment.conditions.VOICE_CONDITIONS`` order; face: (128,).
+    Voice: (n_conditions, 256) float32 in ``enrollment.conditions.VOICE_CONDITIONS`` order; face: (1, 128),
+    the photo's largest face.
     """
 
     __tablename__ = "cohort_members"

@@ -174,6 +174,12 @@ def population_rank(similarity: float, performer: int, condition: int, populatio
     prints = population.prints[condition]
     others = np.concatenate([population.cohort[condition] @ prints[performer],
                              np.delete(prints, performer, axis=0) @ prints[performer]])
+    return rank_among(similarity, others)
+
+
+def rank_among(similarity: float, others: np.ndarray) -> dict:
+    """``{"compared": N, "closer_than": k, "percentile": 100·k/N}``: ``similarity`` beats ``k`` of the
+    ``N`` values of ``others`` (N,) (voices' or faces' similarities to the same performer)."""
     closer_than = int(np.sum(others < similarity))
     compared = len(others)
     return {"compared": compared, "closer_than": closer_than,

@@ -94,6 +94,7 @@ def test_no_windows_give_empty_scores(voices) -> None:
 
 @pytest.mark.slow
 def test_recordings_added_to_the_cohort_are_embedded_once_and_counted(likeness, make_speech, tmp_path) -> None:
+    from monitor.cohort import shipped_voice_cohort
     from tests.conftest import OTHER_VOICE
 
     folder = tmp_path / "population"
@@ -108,7 +109,7 @@ def test_recordings_added_to_the_cohort_are_embedded_once_and_counted(likeness, 
     assert first.exit_code == 0 and [row["added"] for row in first.json] == [True, False]
     assert "broken.wav" in first.json[1]["file"] and first.json[1]["reason"]
     assert again.json[0]["reason"] == "already in the cohort"
-    assert listed.json["voice"]["added"] == 1 and listed.json["voice"]["shipped"] == 124
+    assert listed.json["voice"]["added"] == 1 and listed.json["voice"]["shipped"] == len(shipped_voice_cohort()) > 100
 
 
 @pytest.mark.slow
