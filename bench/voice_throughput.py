@@ -109,19 +109,20 @@ def build_audio(directory: Path, minutes: float, seed: int = 0) -> dict[str, Any
 
 
 def target_voiceprint(clips: list[np.ndarray], config) -> np.ndarray:
-    """The enrolment path's voiceprint: each clip's mean partial embedding, then their mean."""
+    """The enrolment path's voiceprint in every listening condition, (K, 256): each clip's embeddings, then
+    their mean per condition."""
     from enrollment import voice
 
-    per_clip = [voice.mean_embedding(voice.embed_partials(voice.find_speech(w, config.voice), config.voice).embeddings)
-                for w in clips]
-    return voice.mean_embedding(np.stack(per_clip))
+    per_clip = [voice.embeddings_in_conditions(w, voice.embed_partials(voice.find_speech(w, config.voice),
+                                                                       config.voice), config.voice) for w in clips]
+    return np.stack([voice.mean_embedding(rows) for rows in np.stack(per_clip).swapaxes(0, 1)])
 
 
 def build_home(home: Path, n_performers: int, target: np.ndarray, seed: int = 0) -> int:
     """A $LIKENESS_HOME whose SQLite database holds ``n_performers`` consenting performers with voiceprints.
 
-    All are random non-negative unit vectors (GE2E embeddings pass a ReLU) but one, in the middle, which
-    carries ``target``. Returns that performer's id.
+    All are random non-negative unit vectors (GE2E embeddings pass a ReLU), in every listening condition, but
+    one, in the middle, which carries ``target`` (K, 256). Returns that performer's id.
     """
     from sqlalchemy import insert, text
 
@@ -131,8 +132,8 @@ def build_home(home: Path, n_performers: int, target: np.ndarray, seed: int = 0)
     from monitor.db import open_database
 
     rng = np.random.default_rng(seed)
-    vectors = np.abs(rng.standard_normal((n_performers, voice.EMBEDDING_SIZE))).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.abs(rng.standard_normal((n_performers, len(target), voice.EMBEDDING_SIZE))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
     target_id = n_performers // 2 + 1
     vectors[target_id - 1] = target
     sessions = open_database(load_config(home).database_url)
@@ -142,7 +143,8 @@ def build_home(home: Path, n_performers: int, target: np.ndarray, seed: int = 0)
         session.execute(insert(Performer), [{"id": i, "name": f"Performer {i:05d}"} for i in ids])
         session.execute(insert(Consent), [{"performer_id": i, "consented_by": f"Performer {i:05d}"} for i in ids])
         session.execute(insert(Voiceprint), [
-            {"performer_id": i, "embedding": to_blob(vectors[i - 1]), "n_clips": 1, "speech_s": 30.0,
+            {"performer_id": i, "embedding": to_blob(vectors[i - 1, 0]),
+             "condition_embeddings": to_blob(vectors[i - 1, 1:]), "n_clips": 1, "speech_s": 30.0,
              "model_version": version} for i in ids])
     with sessions.begin() as session:
         session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

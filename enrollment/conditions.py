@@ -36,16 +36,16 @@ VOCODED_SHIFT = 0.04
 VOCODED_N_FFT = 1024
 
 
-def other_condition_rows(stored: np.ndarray | None, clean: np.ndarray) -> np.ndarray:
-    """Embeddings in every condition after "clean", (len(VOICE_CONDITIONS) - 1, D), from ``stored`` (k, D).
+def stored_condition_rows(stored: np.ndarray | None, width: int) -> np.ndarray:
+    """A clip's stored embeddings in the conditions after "clean", (k, width) with k ≤ len(VOICE_CONDITIONS) - 1.
 
-    Stored before a condition existed, a clip lacks it: its clean embedding (D,) stands in, so that old
-    references and cohort members still score (in that condition, as if heard clean).
+    Conditions are only ever added at the end, so a clip embedded before one existed has the first k.
+    Its clean embedding must never stand in for a missing one: scored against a population heard in that
+    condition, a clean voice looks unusually close to everyone (monitor.voice_scores masks the condition).
     """
-    n_other = len(VOICE_CONDITIONS) - 1
-    rows = np.zeros((0, clean.size), np.float32) if stored is None else stored.reshape(-1, clean.size)[:n_other]
-    missing = np.repeat(clean.reshape(1, -1), n_other - len(rows), axis=0)
-    return np.concatenate([rows, missing]).astype(np.float32)
+    if stored is None:
+        return np.zeros((0, width), np.float32)
+    return stored.reshape(-1, width)[: len(VOICE_CONDITIONS) - 1].astype(np.float32)
 
 
 def condition_audio(wav: np.ndarray, condition: str) -> np.ndarray:

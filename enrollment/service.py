@@ -174,10 +174,13 @@ def _refresh_voiceprint(session: Session, performer: Performer) -> None:
         performer.voiceprint = None
         return
     embedding = voice.mean_embedding(np.stack([from_blob(ref.embedding) for ref in references]))
-    per_condition = np.stack([_condition_rows(ref) for ref in references]).swapaxes(0, 1)  # (n - 1, refs, 256)
+    stored = [_condition_rows(ref) for ref in references]
+    known = min(len(rows) for rows in stored)  # the conditions every reference was embedded in
+    per_condition = np.stack([rows[:known] for rows in stored]).swapaxes(0, 1)  # (known, refs, 256)
     values = {
         "embedding": to_blob(embedding),
-        "condition_embeddings": to_blob(np.stack([voice.mean_embedding(rows) for rows in per_condition])),
+        "condition_embeddings": to_blob(np.stack([voice.mean_embedding(rows) for rows in per_condition]))
+        if known else None,
         "n_clips": len(references),
         "speech_s": float(sum(ref.speech_s for ref in references)),
         "model_version": references[-1].model_version,
@@ -191,11 +194,11 @@ def _refresh_voiceprint(session: Session, performer: Performer) -> None:
 
 
 def _condition_rows(reference: VoiceReference) -> np.ndarray:
-    """A reference's (n_conditions - 1, 256) condition embeddings (its clean one for those it predates)."""
-    from enrollment.conditions import other_condition_rows
+    """A reference's (k, 256) embeddings in the conditions after clean that existed when it was enrolled."""
+    from enrollment.conditions import stored_condition_rows
 
     stored = from_blob(reference.condition_embeddings) if reference.condition_embeddings else None
-    return other_condition_rows(stored, from_blob(reference.embedding))
+    return stored_condition_rows(stored, voice.EMBEDDING_SIZE)
 
 
 def enroll_face(

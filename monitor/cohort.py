@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enrollment import voice
-from enrollment.conditions import VOICE_CONDITIONS, other_condition_rows
+from enrollment.conditions import VOICE_CONDITIONS
 from enrollment.errors import LikenessError
 from enrollment.media import decode_audio, probe, sha256_file
 from enrollment.models import from_blob, to_blob
@@ -76,16 +76,16 @@ def stored_voice_cohort(session: Session) -> VoiceCohort:
                            .where(CohortMember.modality == "voice", CohortMember.embeddings.is_not(None),
                                   CohortMember.model_version == voice.voice_model_version())
                            .order_by(CohortMember.id)).all()
+    rows = [row for row in rows if _complete(row[2])]  # the others wait to be added again (add_voice_files)
     if not rows:
         return VoiceCohort.empty()
-    embeddings = np.stack([_every_condition(from_blob(row[2])) for row in rows], axis=1)
+    embeddings = np.stack([from_blob(row[2]).reshape(len(VOICE_CONDITIONS), -1) for row in rows], axis=1)
     return VoiceCohort(embeddings, np.array([row[0] for row in rows]), np.array([row[1] for row in rows]))
 
 
-def _every_condition(stored: np.ndarray) -> np.ndarray:
-    """A member's (K, 256) embeddings from what was stored, (k ≤ K, 256): see other_condition_rows."""
-    rows = stored.reshape(-1, voice.EMBEDDING_SIZE)
-    return np.concatenate([rows[:1], other_condition_rows(rows[1:], rows[0])])
+def _complete(blob: bytes | None) -> bool:
+    """Whether a member was embedded in every current condition (not before one was added)."""
+    return blob is not None and len(blob) == len(VOICE_CONDITIONS) * voice.EMBEDDING_SIZE * 4
 
 
 def voice_cohort(session: Session, settings: VoiceSettings) -> VoiceCohort:
@@ -112,8 +112,10 @@ def add_voice_files(session: Session, paths: list[Path], settings: VoiceSettings
     A member's label is its folder's name with ``label_from_folder`` (one folder per person), else its stem.
     """
     model_version = voice.voice_model_version()
-    known = set(session.scalars(select(CohortMember.source_sha256).where(
-        CohortMember.modality == "voice", CohortMember.model_version == model_version)))
+    stored = {member.source_sha256: member for member in session.scalars(select(CohortMember).where(
+        CohortMember.modality == "voice", CohortMember.model_version == model_version))}
+    # a member embedded before a condition existed is embedded again (a file with too little speech is not)
+    known = {sha256 for sha256, member in stored.items() if member.embeddings is None or _complete(member.embeddings)}
     rows = []
     for path in paths:
         row = {"file": str(path), "added": False, "reason": None}
@@ -125,11 +127,12 @@ def add_voice_files(session: Session, paths: list[Path], settings: VoiceSettings
                 row["reason"] = "an image, not a recording"
             else:
                 embeddings = embed_voice_file(path, settings, limits)
-                session.add(CohortMember(
-                    modality="voice", source_sha256=sha256, source_name=path.name,
-                    label=path.parent.name if label_from_folder else path.stem,
-                    embeddings=to_blob(embeddings) if embeddings is not None else None,
-                    model_version=model_version))
+                member = stored.get(sha256) or CohortMember(modality="voice", source_sha256=sha256,
+                                                             model_version=model_version)
+                member.source_name = path.name
+                member.label = path.parent.name if label_from_folder else path.stem
+                member.embeddings = to_blob(embeddings) if embeddings is not None else None
+                session.add(member)
                 session.flush()
                 known.add(sha256)
                 row["added"] = embeddings is not None

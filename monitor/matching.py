@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enrollment.conditions import VOICE_CONDITIONS, other_condition_rows
+from enrollment.conditions import VOICE_CONDITIONS, stored_condition_rows
 from enrollment.face import EMBEDDING_SIZE as FACE_SIZE
 from enrollment.face import face_similarity
 from enrollment.models import FaceReference, Performer, Voiceprint, from_blob
@@ -59,6 +59,7 @@ class Gallery:
     face_references: np.ndarray  # (R, 128) float32, grouped by performer
     reference_digest: str = ""
     voice_conditions: np.ndarray | None = None  # (K, P, 256): the voiceprints in every listening condition
+    voice_known_conditions: np.ndarray | None = None  # (K, P) bool: False where a voiceprint predates a condition
     voice_population: VoicePopulation | None = None  # set by with_voice_population
     cohort_digest: str = ""
     face_cohort: np.ndarray | None = None  # (C, 128): faces of people not enrolled (monitor.face_cohort)
@@ -85,21 +86,30 @@ def load_gallery(session: Session) -> Gallery:
         "voice": [[row[0], str(row[2])] for row in voice_rows],
         "face": [row[1] for row in face_rows],
     }).encode()).hexdigest()
-    others = np.stack([_other_conditions(row[3], clean) for row, clean in zip(voice_rows, voiceprints, strict=True)]
-                      ) if voice_rows else np.zeros((0, len(VOICE_CONDITIONS) - 1, VOICE_SIZE), np.float32)
-    conditions = np.concatenate([voiceprints[None], others.transpose(1, 0, 2)])  # (K, P, 256)
-    return Gallery(names, voice_ids, voiceprints, face_row_ids[starts], starts, face_references, digest, conditions)
+    conditions, known = _voice_conditions(voiceprints, [row[3] for row in voice_rows])
+    return Gallery(names, voice_ids, voiceprints, face_row_ids[starts], starts, face_references, digest, conditions,
+                   voice_known_conditions=known)
 
 
-def _other_conditions(blob: bytes | None, clean: np.ndarray) -> np.ndarray:
-    """A voiceprint's (K - 1, 256) other conditions; the clean print for those it was made before."""
-    return other_condition_rows(from_blob(blob) if blob else None, clean)
+def _voice_conditions(voiceprints: np.ndarray, blobs: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The voiceprints (P, 256) in every condition, (K, P, 256), and which of them exist, (K, P) bool: a
+    voiceprint made before a condition existed lacks it (its clean print fills the slot, never scored)."""
+    n_conditions = len(VOICE_CONDITIONS)
+    conditions = np.repeat(voiceprints[None], n_conditions, axis=0)
+    known = np.zeros((n_conditions, len(voiceprints)), bool)
+    known[0] = True
+    for column, blob in enumerate(blobs):
+        rows = stored_condition_rows(from_blob(blob) if blob else None, VOICE_SIZE)
+        conditions[1 : 1 + len(rows), column] = rows
+        known[1 : 1 + len(rows), column] = True
+    return conditions, known
 
 
 def with_voice_population(gallery: Gallery, cohort: np.ndarray, cohort_digest: str, top_n: int) -> Gallery:
     """The gallery with its voices normalised against ``cohort`` (K, C, 256) and the other performers."""
     if gallery.voice_conditions is not None and len(gallery.voice_ids):
-        gallery.voice_population = build_population(gallery.voice_conditions, cohort, top_n)
+        gallery.voice_population = build_population(gallery.voice_conditions, cohort, top_n,
+                                                     known=gallery.voice_known_conditions)
     gallery.cohort_digest = cohort_digest
     return gallery
 

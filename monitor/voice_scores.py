@@ -48,11 +48,13 @@ class VoicePopulation:
     top_n: int
     mean_p: np.ndarray
     std_p: np.ndarray
+    known: np.ndarray
 
 
 def build_population(prints: np.ndarray, cohort: np.ndarray, top_n: int,
-                     cohort_mask: np.ndarray | None = None) -> VoicePopulation:
-    """Precompute each performer's statistics. ``cohort_mask`` (C,) bool: False rows are left out."""
+                     cohort_mask: np.ndarray | None = None, known: np.ndarray | None = None) -> VoicePopulation:
+    """Precompute each performer's statistics. ``cohort_mask`` (C,) bool: False rows are left out.
+    ``known`` (K, P) bool: which conditions each voiceprint exists in (default: all)."""
     if cohort_mask is not None:
         cohort = cohort[:, cohort_mask]
     k, n_performers, _ = prints.shape
@@ -70,7 +72,8 @@ def build_population(prints: np.ndarray, cohort: np.ndarray, top_n: int,
             serves = own_column[rows] >= 0
             similarity[np.flatnonzero(serves), own_column[rows][serves]] = -np.inf  # never oneself
             mean_p[condition, rows], std_p[condition, rows] = _top_stats(similarity, top_n)
-    return VoicePopulation(prints, cohort, serving, others, top_n, mean_p, std_p)
+    known = np.ones(prints.shape[:2], bool) if known is None else known
+    return VoicePopulation(prints, cohort, serving, others, top_n, mean_p, std_p, known)
 
 
 def _top_stats(similarity: np.ndarray, top_n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +124,8 @@ def _score_chunk(windows: np.ndarray, population: VoicePopulation) -> tuple[np.n
         score = _snorm(x, population.mean_p[condition], population.std_p[condition], *window_side[:2])
         score[:, serving] = _snorm(x[:, serving], population.mean_p[condition, serving],
                                    population.std_p[condition, serving], *window_side[2:])
+        if condition:  # a voiceprint made before this condition existed is not scored in it
+            score[:, ~population.known[condition]] = -np.inf
         if condition == 0:  # a running best: (K, W, P) is never held, it is the bulk of a large gallery's cost
             clean_similarity, best, best_condition = x, score, np.zeros(score.shape, np.int8)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from enrollment.conditions import VOCODED_SHIFT, VOICE_CONDITIONS, condition_audio, other_condition_rows
+from enrollment.conditions import VOCODED_SHIFT, VOICE_CONDITIONS, condition_audio, stored_condition_rows
 from enrollment.media import SAMPLE_RATE_HZ
 
 
@@ -47,12 +47,10 @@ def test_vocoded_moves_the_voice_up_then_down_and_keeps_its_length_each_time() -
     assert _peak_hz(down) == pytest.approx(200.0 * (1 - VOCODED_SHIFT), rel=0.01)
 
 
-def test_rows_stored_before_a_condition_existed_stand_in_with_the_clean_embedding() -> None:
-    clean = np.full(4, 0.5, np.float32)
-    stored = np.arange(8, dtype=np.float32).reshape(2, 4)  # two conditions after clean, of three now
+def test_rows_stored_before_a_condition_existed_are_read_as_the_conditions_they_have() -> None:
+    stored = np.arange(8, dtype=np.float32)  # two conditions after clean, of three now
 
-    rows = other_condition_rows(stored, clean)
+    rows = stored_condition_rows(stored, 4)
 
-    assert rows.shape == (len(VOICE_CONDITIONS) - 1, 4)
-    assert np.array_equal(rows[:2], stored) and np.array_equal(rows[2:], np.tile(clean, (len(rows) - 2, 1)))
-    assert np.array_equal(other_condition_rows(None, clean), np.tile(clean, (len(rows), 1)))
+    assert rows.shape == (2, 4) and np.array_equal(rows, stored.reshape(2, 4))
+    assert stored_condition_rows(None, 4).shape == (0, 4)

@@ -145,3 +145,16 @@ def test_a_large_gallery_lends_only_a_spread_of_its_performers_to_the_population
         side_p, side_w = np.sort(others @ prints[0, p])[-10:], np.sort(others @ windows[2])[-10:]
         expected = 0.5 * ((x - side_p.mean()) / side_p.std() + (x - side_w.mean()) / side_w.std())
         assert scores.score[2, p] == pytest.approx(expected, abs=1e-3)
+
+
+def test_a_voiceprint_made_before_a_condition_existed_is_never_scored_in_it() -> None:
+    rng = np.random.default_rng(5)
+    prints = _unit(rng.normal(size=(2, 4, 32)))
+    prints[1, 2] = prints[0, 2]  # performer 2's clean print fills the slot of a condition it lacks
+    known = np.ones((2, 4), bool)
+    known[1, 2] = False
+    windows = _unit(prints[0, [2, 2]] + 0.05 * rng.normal(size=(2, 32)))
+
+    scores = score_windows(windows, build_population(prints, _unit(rng.normal(size=(2, 30, 32))), 10, known=known))
+
+    assert (scores.condition[:, 2] == 0).all()
