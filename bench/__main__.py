@@ -16,7 +16,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import crawl_throughput, voice_throughput
+from bench import crawl_throughput, memory, pool_throughput, scale_report, voice_throughput
+from enrollment import voice  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads anywhere)
 
 
 def machine() -> dict[str, Any]:
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the scanned recording (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
-    parser.add_argument("--only", choices=("voice", "crawl"), default=None, help="run one benchmark only")
+    parser.add_argument("--only", choices=("voice", "crawl", "pool", "memory"), default=None,
+                        help="run one benchmark only")
+    parser.add_argument("--podcast-hours", type=float, default=3.0, help="length of the memory benchmark's podcast")
     options = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
@@ -126,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
                                                                _progress)
         if options.only in (None, "crawl"):
             results["crawl_throughput"] = crawl_throughput.run(Path(scratch), _progress)
+        if options.only in (None, "pool"):
+            _progress("worker pool")
+            (Path(scratch) / "pool").mkdir()
+            results["pool_throughput"] = pool_throughput.run(Path(scratch) / "pool", log=_progress)
+        if options.only in (None, "memory"):
+            _progress(f"memory on a {options.podcast_hours:g}-hour podcast")
+            (Path(scratch) / "memory").mkdir()
+            results["memory"] = memory.run(Path(scratch) / "memory", options.podcast_hours, whole_file=False,
+                                           log=_progress)
     results["total_s"] = time.perf_counter() - started
 
     if options.json:
@@ -151,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         print("== Crawl throughput ==")
         print("\n".join(crawl_throughput.report_lines(results["crawl_throughput"])))
         print()
+    for key, title, lines in (("pool_throughput", "Worker pool", scale_report.pool_lines),
+                              ("memory", "Memory on long media", scale_report.memory_lines)):
+        if key in results:
+            print(f"== {title} ==")
+            print("\n".join(lines(results[key])))
+            print()
     print(f"(benchmark took {results['total_s']:.0f} s)")
     return 0
 

@@ -19,7 +19,7 @@ from enrollment.errors import LikenessError, unexpected
 from monitor.cli_alerts import alerts, performer_alerts, performer_mute, performer_unmute, send_after_command
 from monitor.cli_cohort import cohort
 from monitor.cli_common import App, emit, json_option, warn
-from monitor.cli_crawl import crawl, run, source
+from monitor.cli_crawl import crawl, run, source, workers_option
 from monitor.cli_eval import eval_command
 from monitor.cli_evidence import evidence
 
@@ -216,14 +216,15 @@ def enroll_face(app: App, performer_id: int, images: tuple[str, ...], pick: str 
 
 @cli.command()
 @click.argument("targets", nargs=-1, required=True, metavar="PATH_OR_URL...")
+@workers_option
 @json_option
 @click.pass_obj
-def scan(app: App, targets: tuple[str, ...], as_json: bool) -> None:
+def scan(app: App, targets: tuple[str, ...], workers: int | None, as_json: bool) -> None:
     """Scan audio, video and image files or URLs for every enrolled performer."""
     from monitor.progress import progress_bar
     from monitor.scan import Scanner
 
-    scanner = Scanner(app.config, app.sessions)
+    scanner = Scanner(app.config, app.sessions, workers)
     if scanner.gallery.is_empty:
         warn("no performer has references yet: nothing can match (likeness enroll voice|face ...)", "warning")
     with progress_bar(len(targets), enabled=not as_json and len(targets) > 1) as advance:

@@ -14,6 +14,9 @@ from monitor.cli_common import App, emit, json_option, warn
 
 KIND_CHOICES = ("auto", "page", "feed", "sitemap", "folder", "media")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+workers_option = click.option(  # shared with `scan`
+    "--workers", type=click.IntRange(min=0), default=None, metavar="N",
+    help="Files analysed at once, one process each (default workers.analysis; 0: one per CPU core).")
 
 
 def parse_every(text: str) -> int:
@@ -162,15 +165,17 @@ def source_resume(app: App, source_id: int) -> None:
 
 @click.command()
 @click.option("--source", "source_ids", type=int, multiple=True, help="Only this source (repeatable); paused too.")
+@workers_option
 @json_option
 @click.pass_obj
-def crawl(app: App, source_ids: tuple[int, ...], as_json: bool) -> None:
+def crawl(app: App, source_ids: tuple[int, ...], workers: int | None, as_json: bool) -> None:
     """Visit the sources once now, download new media and scan it; wait for the end."""
     from monitor.crawl import Crawl
     from monitor.progress import spinner
 
     with spinner("crawling", enabled=not as_json) as advance:
-        report = Crawl(app.config, app.sessions, on_media=lambda row: advance(row.source)).run(list(source_ids))
+        report = Crawl(app.config, app.sessions, on_media=lambda row: advance(row.source),
+                       workers=workers).run(list(source_ids))
     for error in report.errors:  # a 404 or a refused file is part of crawling, not a failure of the command
         warn(f"{error['url']}: {error['reason']}", "warning")
 

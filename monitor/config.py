@@ -65,6 +65,13 @@ class ScanSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    """Processes: not in ScanSettings, whose every field is part of the analysis key."""
+
+    analysis: int
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     voice_threshold: float
     face_threshold: float
@@ -136,6 +143,7 @@ SECTIONS: dict[str, type] = {
     "alerts": AlertSettings,
     "smtp": SmtpSettings,
     "evidence": EvidenceSettings,
+    "workers": WorkerSettings,
 }
 
 
@@ -152,6 +160,7 @@ class Config:
     alerts: AlertSettings
     smtp: SmtpSettings
     evidence: EvidenceSettings
+    workers: WorkerSettings
 
     @property
     def database_url(self) -> str:

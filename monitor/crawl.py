@@ -1,11 +1,12 @@
 """One crawl pass: visit each source, download media not seen before, analyse it like `likeness scan`.
 
 Fetching is concurrent (asyncio, through :class:`monitor.http.Fetcher` with its politeness and address
-rules) and overlaps analysis, which runs in one worker thread through ``Scanner.scan_stored``: the
-same code path as ``likeness scan``. Every exchange is recorded (``fetches``); validators and content
-hashes per URL (``url_states``) make a second visit of an unchanged site cost one 304 per page and
-no media download. Media that was stored but not analysed (a crash, a kill -9) is analysed by the
-next pass. One source's or one item's failure is recorded in ``errors`` and the pass goes on.
+rules) and overlaps analysis: ``Scanner.in_flight`` threads run ``Scanner.scan_stored`` (the code path
+of ``likeness scan``), one analysis per worker process (monitor.workers). Every exchange is recorded
+(``fetches``); validators and content hashes per URL (``url_states``) make a second visit of an
+unchanged site cost one 304 per page and no media download. Media that was stored but not analysed
+(a crash, a kill -9) is analysed by the next pass. One source's or one item's failure is recorded in
+``errors`` and the pass goes on.
 """
 
 from __future__ import annotations
@@ -60,16 +61,17 @@ class Crawl:
     """A pass over some sources. ``stop`` (set by a signal) ends it between items, losing nothing."""
 
     def __init__(self, config: Config, sessions: sessionmaker[Session], stop: threading.Event | None = None,
-                 on_media: Callable[[ScanRow], None] | None = None) -> None:
+                 on_media: Callable[[ScanRow], None] | None = None, workers: int | None = None) -> None:
         self.config = config
         self.sessions = sessions
         self.stop = stop or threading.Event()
         self.on_media = on_media
+        self.workers = workers  # analyses at once; None: [workers] analysis
         self.store = ContentStore(config.store_dir)
         self.report = CrawlReport()
         self.warc_path = config.home / "warc" / f"crawl-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.warc.gz"
         self._seen_media: set[str] = set()
-        self._lock = threading.Lock()  # the report and the WARC file are shared with the analysis thread
+        self._lock = threading.Lock()  # the report and the WARC file are shared with the analysis threads
         self._pending_pages: list[tuple] = []
         self._certificates: set[str] = set()  # stored already (by this crawl or before)
 
@@ -79,8 +81,8 @@ class Crawl:
             query = query.where(Source.id.in_(source_ids)) if source_ids else query.where(Source.paused.is_(False))
             sources = list(session.scalars(query))
         self.report.sources = len(sources)
-        scanner = Scanner(self.config, self.sessions)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis") as executor:
+        scanner = Scanner(self.config, self.sessions, self.workers)
+        with scanner.workers_running(), ThreadPoolExecutor(scanner.in_flight, "analysis") as executor:
             asyncio.run(self._run(sources, scanner, executor))
         return self.report
 

@@ -2,14 +2,18 @@
 
 Each item is handled on its own: its failure is recorded on its row and the next item goes on.
 Database writes for one item happen in one transaction, after the analysis, so a crash or a bad
-file never leaves half an item behind.
+file never leaves half an item behind. With several workers (``[workers] analysis``), analyses run
+in worker processes (monitor.workers) while this process stores items and writes results.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +30,15 @@ from monitor.cohort import scoring_gallery, sync_cohort_dir
 from monitor.config import Config
 from monitor.detections import detection_json, detections_for_media, save_match
 from monitor.evidence import custody
+from monitor.face_cohort import sync_face_cohort_dir
 from monitor.fetch import download, is_url
 from monitor.matching import Gallery
 from monitor.models import Media, Sighting
 from monitor.store import ContentStore
+from monitor.workers import AnalysisPool, worker_count
 
 logger = logging.getLogger(__name__)
+MIN_TARGETS_FOR_POOL = 8  # README, "Performance": the pool pays for its start from about 30 min of audio
 
 
 @dataclass
@@ -108,27 +115,83 @@ def _record_found(session: Session, media: Media, seen: Seen, fetched: dict | No
 
 
 class Scanner:
-    """Scans items against the performers enrolled when it was created (gallery loaded once)."""
+    """Scans items against the performers enrolled when it was created (gallery loaded once).
 
-    def __init__(self, config: Config, sessions: sessionmaker[Session]) -> None:
+    ``workers``: analyses at once (default ``[workers] analysis``; 0: one per core). With more than one,
+    :meth:`scan_all` and the crawl analyse on a pool of worker processes; with one, in this process.
+    """
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], workers: int | None = None) -> None:
         self.config = config
         self.sessions = sessions
         self.store = ContentStore(config.store_dir)
-        if config.voice.cohort_dir:
+        self.workers = worker_count(config.workers.analysis if workers is None else workers)
+        self.workers_asked = workers is not None  # --workers N: the pool even for a small batch
+        self._pool: AnalysisPool | None = None
+        self._content_locks: dict[str, threading.Lock] = {}  # one per content seen by this scanner (one command)
+        self._locks_lock = threading.Lock()
+        if config.voice.cohort_dir or config.face.cohort_dir:
             with sessions.begin() as session:
                 sync_cohort_dir(session, config.voice, config.media)
+                sync_face_cohort_dir(session, config.face, config.media)
         with sessions() as session:
             self.gallery: Gallery = scoring_gallery(session, config.voice)
         self.key = analysis_key(config, self.gallery)
 
-    def scan_all(self, targets: Iterable[str], on_done: Callable[[ScanRow], None] | None = None) -> list[ScanRow]:
-        rows = []
-        for target in targets:
-            row = self.scan(target)
-            rows.append(row)
-            if on_done is not None:
-                on_done(row)
-        return rows
+    @property
+    def in_flight(self) -> int:
+        """Items driven at once (threads of this process): one per worker, plus one queued so that a worker
+        that finishes starts its next item at once instead of waiting for a result to be written."""
+        return self.workers + 1 if self._pool is not None or self.workers > 1 else 1
+
+    @contextmanager
+    def workers_running(self, force: bool = False) -> Iterator[AnalysisPool | None]:
+        """Inside, analyses go to a pool of ``self.workers`` processes (started by the first item), closed at the
+        end; with one worker they stay in this process (None), unless ``force`` (benchmarks: one process, one
+        thread)."""
+        if self._pool is not None or (self.workers <= 1 and not force):
+            yield self._pool
+            return
+        pool = self._pool = AnalysisPool(self.config, self.gallery, self.workers)
+        cancel = True  # on an error or Ctrl-C, items not yet started are dropped
+        try:
+            yield pool
+            cancel = False
+        finally:
+            self._pool = None
+            pool.close(cancel=cancel)
+
+    def scan_all(self, targets: Iterable[str], on_done: Callable[[ScanRow], None] | None = None,
+                 force_pool: bool = False) -> list[ScanRow]:
+        """Every target's row, in the order given; ``on_done(row)`` in this thread as each one finishes.
+
+        Several targets with several workers: ``in_flight`` threads each take a target through :meth:`scan`
+        (store, record, analyse on a worker, write), so that storing and writing overlap the analyses.
+        """
+        targets = list(targets)
+        # starting the workers costs ~3.5 s (2 cores): a few files are done sooner in this process
+        few = len(targets) <= 1 or (len(targets) < MIN_TARGETS_FOR_POOL and not self.workers_asked)
+        if not force_pool and (self.workers <= 1 or few):
+            rows = []
+            for target in targets:
+                rows.append(self.scan(target))
+                if on_done is not None:
+                    on_done(rows[-1])
+            return rows
+        with self.workers_running(force=True) as pool, ThreadPoolExecutor(self.in_flight, "scan") as threads:
+            pool.start_server()
+            futures = [threads.submit(self.scan, target) for target in targets]
+            try:
+                for future in as_completed(futures):
+                    if on_done is not None:
+                        on_done(future.result())
+            except BaseException:  # Ctrl-C: items not started are dropped, those running finish
+                for future in futures:
+                    future.cancel()
+                if self._pool is not None:  # before the threads are waited for: one may wait on a queued item
+                    self._pool.close(cancel=True)
+                raise
+        return [future.result() for future in futures]
 
     def scan(self, target: str) -> ScanRow:
         source = target if is_url(target) else str(Path(target).resolve())
@@ -144,16 +207,17 @@ class Scanner:
         """Analyse content already in the store (once per analysis key) and record where it was seen."""
         row = ScanRow(source=seen.source, sha256=sha256)
         try:
-            media = self._record_sighting(sha256, size_bytes, seen)
-            if media.analysis_key == self.key:
-                row.reused = True
-                return self._stored_result(media, row)
-            try:
-                analysis = analyse(self.store.path_for(row.sha256), self.config, self.gallery)
-            except LikenessError as error:
-                self._save_failure(media.id, str(error))
-                raise
-            return self._save_analysis(media.id, analysis, row)
+            with self._content_lock(sha256):  # the same bytes twice at once: the second reuses the first's result
+                media = self._record_sighting(sha256, size_bytes, seen)
+                if media.analysis_key == self.key:
+                    row.reused = True
+                    return self._stored_result(media, row)
+                try:
+                    analysis = self._analyse(self.store.path_for(row.sha256))
+                except LikenessError as error:
+                    self._save_failure(media.id, str(error))
+                    raise
+                return self._save_analysis(media.id, analysis, row)
         except LikenessError as error:
             row.error = str(error)
             return row
@@ -163,6 +227,15 @@ class Scanner:
             logger.debug("scanning %s failed", seen.source, exc_info=True)  # no traceback unless asked for
             row.error = unexpected(error)
             return row
+
+    def _analyse(self, path: Path) -> Analysis:
+        if self._pool is not None:
+            return self._pool.submit(path).result()
+        return analyse(path, self.config, self.gallery)
+
+    def _content_lock(self, sha256: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._content_locks.setdefault(sha256, threading.Lock())
 
     def _ingest(self, target: str) -> tuple[str, int]:
         if is_url(target):

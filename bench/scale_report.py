@@ -1,0 +1,35 @@
+"""Readable lines for the speed-at-scale benchmarks: memory on long media, the worker pool, video faces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def memory_lines(result: dict[str, Any]) -> list[str]:
+    """:func:`bench.memory.run`'s result: peak resident memory of ``likeness scan`` on a long podcast."""
+    hours = result["duration_s"] / 3600
+    lines = [f"likeness scan of a {hours:.1f}-hour podcast in a child process:",
+             f"  peak resident memory {result['peak_rss_mib']:.0f} MiB (target < {result['target_mib']} MiB: "
+             f"{'met' if result['met'] else 'NOT met'}); {result['wall_s']:.0f} s wall, {result['cpu_s']:.0f} s CPU, "
+             f"{result['x_realtime']:.0f}× real time; {result['detections']} detection(s)"]
+    whole = result.get("whole_file")
+    if whole:
+        lines.append(f"  the same scan decoding the whole file first (the old path): {whole['peak_rss_mib']:.0f} MiB")
+    return lines
+
+
+def pool_lines(result: dict[str, Any]) -> list[str]:
+    """:func:`bench.pool_throughput.run`'s result: a batch scanned in this process and on worker processes."""
+    audio, start_up = result["audio"], result["start_up_s"]
+    lines = [f"A batch of {audio['files']} files, {audio['total_s'] / 60:.0f} min ({audio['source']}), against "
+             f"{audio['performers']} performers",
+             "  worker start-up, not counted below: " + "; ".join(f"{name} {s:.1f} s" for name, s in start_up.items())]
+    header = f"  {'mode':<34} {'wall s':>7} {'× real time':>12} {'audio s / CPU s':>16} {'detections':>11}"
+    lines.append(header)
+    for run in result["runs"]:
+        lines.append(f"  {run['label']:<34} {run['wall_s']:>7.1f} {run['x_realtime']:>11.0f}× "
+                     f"{run['audio_per_cpu_s']:>16.0f} {run['detections']:>11}")
+    lines.append(f"  workers vs in this process: {result['speed_up_vs_in_process']:.2f}×; vs one worker: "
+                 f"{result['speed_up_vs_one_worker']:.2f}×; same detections in every mode: "
+                 f"{'yes' if result['same_detections'] else 'NO'}")
+    return lines
