@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import crawl_throughput, memory, pool_throughput, scale_report, voice_throughput
+from bench import crawl_throughput, memory, pool_throughput, scale_report, video_throughput, voice_throughput
 from enrollment import voice  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads anywhere)
 
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the scanned recording (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
-    parser.add_argument("--only", choices=("voice", "crawl", "pool", "memory"), default=None,
+    parser.add_argument("--only", choices=("voice", "crawl", "video", "pool", "memory"), default=None,
                         help="run one benchmark only")
     parser.add_argument("--podcast-hours", type=float, default=3.0, help="length of the memory benchmark's podcast")
     options = parser.parse_args(argv)
@@ -129,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                _progress)
         if options.only in (None, "crawl"):
             results["crawl_throughput"] = crawl_throughput.run(Path(scratch), _progress)
+        if options.only in (None, "video"):
+            _progress("video faces")
+            (Path(scratch) / "video").mkdir()
+            results["video_throughput"] = video_throughput.run(Path(scratch) / "video", log=_progress)
         if options.only in (None, "pool"):
             _progress("worker pool")
             (Path(scratch) / "pool").mkdir()
@@ -163,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         print("== Crawl throughput ==")
         print("\n".join(crawl_throughput.report_lines(results["crawl_throughput"])))
         print()
-    for key, title, lines in (("pool_throughput", "Worker pool", scale_report.pool_lines),
+    for key, title, lines in (("video_throughput", "Video faces", scale_report.video_lines),
+                              ("pool_throughput", "Worker pool", scale_report.pool_lines),
                               ("memory", "Memory on long media", scale_report.memory_lines)):
         if key in results:
             print(f"== {title} ==")

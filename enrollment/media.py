@@ -215,21 +215,30 @@ def decode_audio(path: Path, limits: MediaLimits) -> np.ndarray:
     broken stretch cannot hide the rest of a recording; when less than one second of audio comes out
     of a damaged file, it is refused as corrupt.
     """
+    wav = np.concatenate(list(iter_audio_chunks(path, limits))).astype(np.float32, copy=False)
+    return np.clip(wav, -1.0, 1.0, out=wav)
+
+
+def iter_audio_chunks(path: Path, limits: MediaLimits) -> Iterator[np.ndarray]:
+    """:func:`decode_audio`'s samples as they are decoded, about one second per chunk (float32 mono 16 kHz,
+    not yet clipped), so that a recording of any length can be read in bounded memory.
+
+    The same limits and refusals as decode_audio. The refusals that can only be known at the end (no
+    samples at all; a damaged file with less than a second of audio) are raised after the last chunk.
+    """
     max_samples = int(limits.max_duration_s * SAMPLE_RATE_HZ)
-    chunks: list[np.ndarray] = []
-    n_samples = 0
+    n_chunks, n_samples = 0, 0
     damage: list[str] = []
     for chunk in _audio_chunks(path, damage):
-        chunks.append(chunk)
+        n_chunks += 1
         n_samples += chunk.size
         if n_samples > max_samples:
             raise MediaError(f"audio is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}")
+        yield chunk
     if damage and n_samples < SAMPLE_RATE_HZ:
         raise MediaError(f"corrupt audio stream ({damage[0]})")
-    if not chunks:
+    if not n_chunks:
         raise MediaError("the audio track holds no samples")
-    wav = np.concatenate(chunks).astype(np.float32, copy=False)
-    return np.clip(wav, -1.0, 1.0, out=wav)
 
 
 def decode_audio_span(path: Path, start_s: float, end_s: float, limits: MediaLimits) -> np.ndarray:
@@ -307,30 +316,12 @@ def iter_video_frames(path: Path, limits: MediaLimits) -> Iterator[tuple[float, 
     """Frames sampled every ``limits.frame_every_s`` seconds, as ``(time_s, rgb)``.
 
     ``rgb`` is uint8 of shape (height, width, 3), scaled down so that its longer side is at most
-    ``limits.max_frame_side_px``. Damage is passed over (see :func:`_decoded_frames`); a damaged
-    file that yields no frame at all is refused as corrupt.
+    ``limits.max_frame_side_px``. See enrollment.video_frames.sample_video_frames (damage, refusals).
     """
-    damage: list[str] = []
-    with _open_container(path) as container:
-        stream = _main_video_stream(container)
-        if stream is None:
-            raise MediaError("no video stream")
-        stream.thread_type = "AUTO"
-        next_time_s, n_yielded = 0.0, 0
-        for frame in _decoded_frames(container, stream, damage):
-            time_s = float(frame.time) if frame.time is not None else next_time_s
-            if time_s > limits.max_duration_s:
-                raise MediaError(
-                    f"video is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}"
-                )
-            if time_s + 1e-6 < next_time_s:
-                continue
-            next_time_s = time_s + limits.frame_every_s
-            width_px, height_px = _scaled_size(frame.width, frame.height, limits.max_frame_side_px)
-            n_yielded += 1
-            yield time_s, frame.to_ndarray(format="rgb24", width=width_px, height=height_px)
-    if damage and n_yielded == 0:
-        raise MediaError(f"corrupt video stream ({damage[0]})")
+    from enrollment.video_frames import sample_video_frames  # it builds on this module's decoding helpers
+
+    for frame in sample_video_frames(path, limits):
+        yield frame.time_s, frame.rgb()
 
 
 def load_image(path: Path, limits: MediaLimits) -> np.ndarray:

@@ -40,6 +40,8 @@ EMBEDDING_SIZE = 256
 BATCH_PARTIALS = 256  # partials per forward pass: bounds memory on long recordings
 LENIENT_RETRY_BELOW_S = 1.2  # less speech than this (not even one partial): ask the detector again ...
 LENIENT_VAD = 1  # ... at this aggressiveness
+# keep_windows looks this many windows either side (smoothing half-width + widening): more than enough
+KEEP_CONTEXT_WINDOWS = VAD_SMOOTHING_WINDOWS + VAD_MAX_SILENCE_WINDOWS
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,25 @@ class Partials:
 def rms_dbfs(wav: np.ndarray) -> float:
     """Root-mean-square level in dB relative to full scale; -inf for digital silence."""
     mean_square = float(np.mean(np.square(wav, dtype=np.float64))) if wav.size else 0.0
+    return power_dbfs(mean_square)
+
+
+def power_dbfs(mean_square: float) -> float:
+    """A mean square of samples in [-1, 1] in dB relative to full scale; -inf for 0 (digital silence)."""
     return 10 * np.log10(mean_square) if mean_square > 0 else float("-inf")
 
 
-def _normalise_loudness(wav: np.ndarray, increase_only: bool) -> np.ndarray:
-    level = rms_dbfs(wav)
+def louder_for_vad(wav: np.ndarray, level_dbfs: float | None = None) -> np.ndarray:
+    """``wav`` raised to -30 dBFS when quieter, never lowered: what the speech detector hears.
+
+    ``level_dbfs``: the recording's level where it was measured over more than ``wav`` (a block of a
+    long recording); by default ``wav``'s own.
+    """
+    return _normalise_loudness(wav, increase_only=True, level_dbfs=level_dbfs)
+
+
+def _normalise_loudness(wav: np.ndarray, increase_only: bool, level_dbfs: float | None = None) -> np.ndarray:
+    level = rms_dbfs(wav) if level_dbfs is None else level_dbfs
     if not np.isfinite(level):
         return wav
     change_db = TARGET_DBFS - level
@@ -109,31 +125,53 @@ def find_speech(wav: np.ndarray, settings: VoiceSettings) -> Speech:
 
 
 def _find_speech(wav: np.ndarray, aggressiveness: int) -> Speech:
-    import webrtcvad
-    from scipy.ndimage import binary_dilation
-
     n_windows = wav.size // VAD_WINDOW_SAMPLES
     total_s = wav.size / SAMPLE_RATE_HZ
     if n_windows == 0:
         return Speech(np.zeros(0, np.float32), np.zeros(0, np.int64), total_s)
-    wav = _normalise_loudness(wav[: n_windows * VAD_WINDOW_SAMPLES], increase_only=True)
+    wav = louder_for_vad(wav[: n_windows * VAD_WINDOW_SAMPLES])
+    kept_windows = np.flatnonzero(keep_windows(vad_flags(speech_detector(aggressiveness), wav)))
+    speech = wav.reshape(n_windows, VAD_WINDOW_SAMPLES)[kept_windows].reshape(-1)
+    return Speech(normalise_speech(speech), kept_windows * VAD_WINDOW_SAMPLES, total_s)
+
+
+def speech_detector(aggressiveness: int):  # -> webrtcvad.Vad
+    """A webrtcvad detector, 0 (keeps most) to 3 (keeps least). It adapts to the audio it has heard,
+    so one recording is passed through one detector, from its start."""
+    import webrtcvad
+
+    return webrtcvad.Vad(aggressiveness)
+
+
+def vad_flags(detector, wav: np.ndarray) -> np.ndarray:
+    """The detector's decision on each 30 ms window of ``wav`` (float32 mono 16 kHz, a whole number of
+    windows long, as :func:`louder_for_vad` gives it): (n_windows,) float32, 1.0 for speech."""
+    n_windows = wav.size // VAD_WINDOW_SAMPLES
     pcm = (np.clip(wav, -1, 1) * 32767).astype("<i2").tobytes()
-    vad = webrtcvad.Vad(aggressiveness)
     window_bytes = VAD_WINDOW_SAMPLES * 2
-    flags = np.fromiter(
-        (vad.is_speech(pcm[i * window_bytes : (i + 1) * window_bytes], SAMPLE_RATE_HZ) for i in range(n_windows)),
+    return np.fromiter(
+        (detector.is_speech(pcm[i * window_bytes : (i + 1) * window_bytes], SAMPLE_RATE_HZ) for i in range(n_windows)),
         dtype=np.float32,
         count=n_windows,
     )
-    smoothed = np.convolve(flags, np.ones(VAD_SMOOTHING_WINDOWS) / VAD_SMOOTHING_WINDOWS, mode="same")
-    keep = binary_dilation(smoothed > 0.5, np.ones(VAD_MAX_SILENCE_WINDOWS + 1))
-    kept_windows = np.flatnonzero(keep)
-    speech = wav.reshape(n_windows, VAD_WINDOW_SAMPLES)[kept_windows].reshape(-1)
-    return Speech(_normalise_blocks(speech), kept_windows * VAD_WINDOW_SAMPLES, total_s)
 
 
-def _normalise_blocks(speech: np.ndarray) -> np.ndarray:
-    """Loudness-normalise each block of speech, so a quiet guest in a loud podcast is heard too."""
+def keep_windows(flags: np.ndarray) -> np.ndarray:
+    """Which windows are kept, (n_windows,) bool, from the detector's (n_windows,) flags: smoothed over
+    8 windows, then widened by 3 windows each side, so pauses up to ~0.2 s stay. Window ``i``'s answer
+    depends on flags ``i - 7`` to ``i + 6`` only (:data:`KEEP_CONTEXT_WINDOWS`)."""
+    from scipy.ndimage import binary_dilation
+
+    # np.convolve's "same", but also right under 8 windows (where "same" would swap its arguments, and
+    # return 8 values)
+    half = (VAD_SMOOTHING_WINDOWS - 1) // 2
+    smoothed = np.convolve(flags, np.ones(VAD_SMOOTHING_WINDOWS) / VAD_SMOOTHING_WINDOWS)[half : half + flags.size]
+    return binary_dilation(smoothed > 0.5, np.ones(VAD_MAX_SILENCE_WINDOWS + 1))
+
+
+def normalise_speech(speech: np.ndarray) -> np.ndarray:
+    """Loudness-normalise each 10 s block of speech (counted from ``speech``'s start), so a quiet guest in a
+    loud podcast is heard too."""
     block = int(LOUDNESS_BLOCK_S * SAMPLE_RATE_HZ)
     if speech.size <= block:
         return _normalise_loudness(speech, increase_only=False)
@@ -177,9 +215,7 @@ def embed_partials(speech: Speech, settings: VoiceSettings) -> Partials:
     Speech shorter than one partial is zero-padded when it covers at least 75 % of it (as
     resemblyzer does); shorter still, no partial is returned.
     """
-    import torch
-
-    stride_frames = max(1, round(settings.partial_stride_s * SAMPLE_RATE_HZ / MEL_HOP_SAMPLES))
+    stride_frames = partial_stride_frames(settings)
     mel = mel_frames(speech.wav) if speech.wav.size else np.zeros((0, MEL_CHANNELS), np.float32)
     n_frames = mel.shape[0]
     if n_frames < PARTIAL_FRAMES:
@@ -187,17 +223,30 @@ def embed_partials(speech: Speech, settings: VoiceSettings) -> Partials:
             return Partials(np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0), np.zeros(0))
         mel = np.pad(mel, ((0, PARTIAL_FRAMES - n_frames), (0, 0)))
     starts = np.arange(0, max(mel.shape[0] - PARTIAL_FRAMES, 0) + 1, stride_frames)
-    windows = np.lib.stride_tricks.sliding_window_view(mel, PARTIAL_FRAMES, axis=0)[starts]  # (n, 40, 160)
-    encoder = voice_encoder()
-    outputs = []
-    with torch.inference_mode():
-        for i in range(0, len(starts), BATCH_PARTIALS):
-            batch = torch.from_numpy(np.ascontiguousarray(windows[i : i + BATCH_PARTIALS].transpose(0, 2, 1)))
-            outputs.append(encoder(batch.to(encoder.device)).cpu().numpy())
-    embeddings = np.concatenate(outputs).astype(np.float32, copy=False)
+    embeddings = embed_mel_partials(mel, starts)
     start_sample = starts * MEL_HOP_SAMPLES
     end_sample = np.minimum(start_sample + PARTIAL_FRAMES * MEL_HOP_SAMPLES, speech.wav.size) - 1
     return Partials(embeddings, speech.source_time_s(start_sample), speech.source_time_s(end_sample))
+
+
+def partial_stride_frames(settings: VoiceSettings) -> int:
+    """Mel frames (10 ms each) from one partial's start to the next's."""
+    return max(1, round(settings.partial_stride_s * SAMPLE_RATE_HZ / MEL_HOP_SAMPLES))
+
+
+def embed_mel_partials(mel: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The encoder's embedding of each 160-frame partial of ``mel`` (n_frames, 40) that begins at a frame
+    of ``starts`` (n,): (n, 256) float32, L2-normalised. Batched, so memory is bounded however many."""
+    import torch
+
+    windows = np.lib.stride_tricks.sliding_window_view(mel, PARTIAL_FRAMES, axis=0)  # a view: (frames, 40, 160)
+    encoder = voice_encoder()
+    outputs = [np.zeros((0, EMBEDDING_SIZE), np.float32)]
+    with torch.inference_mode():
+        for i in range(0, len(starts), BATCH_PARTIALS):  # copied a batch at a time (256 × 25 KB)
+            batch = torch.from_numpy(np.ascontiguousarray(windows[starts[i : i + BATCH_PARTIALS]].transpose(0, 2, 1)))
+            outputs.append(encoder(batch.to(encoder.device)).cpu().numpy())
+    return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
 def mean_embedding(embeddings: np.ndarray) -> np.ndarray:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from enrollment import face, voice
+from enrollment import face, voice, voice_stream
 from enrollment.conditions import CONDITIONS_VERSION
-from enrollment.media import SAMPLE_RATE_HZ, decode_audio, iter_video_frames, load_image, probe
+from enrollment.media import SAMPLE_RATE_HZ, iter_audio_chunks, load_image, probe
 from monitor.config import Config
 from monitor.face_population import add_face_populations
-from monitor.face_track_matching import match_face_tracks
-from monitor.face_tracks import link_tracks
 from monitor.matching import Calibration, Gallery, Match, match_faces, match_voice
+from monitor.video_faces import METHOD as VIDEO_FACES_METHOD
+from monitor.video_faces import analyse_video_faces
 
 SCAN_VOICE_SETTINGS = ("vad_aggressiveness", "partial_stride_s", "window_partials", "calibration_center",
                        "calibration_slope", "threshold", "same_voice_threshold", "cohort_top_n")
@@ -58,7 +58,8 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
         "voice_population": [gallery.cohort_digest, CONDITIONS_VERSION],
         "face_population": gallery.face_cohort_digest,
         # how matches are decided
-        "method": {"voice": "s-norm windows, lenient VAD retry", "face": ["tracks", "population rank"]},
+        "method": {"voice": "s-norm windows, lenient VAD retry",
+                   "face": ["tracks", "population rank", VIDEO_FACES_METHOD]},
         "voice": [used(config.voice, SCAN_VOICE_SETTINGS),
                   voice.voice_model_version() if len(gallery.voice_ids) else None],
         "face": [used(config.face, SCAN_FACE_SETTINGS), face.face_model_version() if len(gallery.face_ids) else None],
@@ -78,21 +79,22 @@ def analyse(path: Path, config: Config, gallery: Gallery) -> Analysis:
         if info.has_audio:
             _analyse_voice(path, config, gallery, result)
         if info.media_type == "video":
-            _analyse_video_faces(path, config, gallery, result)
+            analyse_video_faces(path, config, gallery, face_calibration(config), result)
     add_face_populations(result.matches, gallery)
     result.matches.sort(key=lambda match: -match.score)
     return result
 
 
 def _analyse_voice(path: Path, config: Config, gallery: Gallery, result: Analysis) -> None:
-    wav = decode_audio(path, config.media)
-    # what was decoded, not what the header claims: a truncated file is as long as what is left of it
-    result.duration_s = wav.size / SAMPLE_RATE_HZ
+    # decoded a few minutes at a time: a 3-hour podcast is 690 MB of samples, its partials 14 MB
+    chunks = iter_audio_chunks(path, config.media)
+    # duration: what was decoded, not what the header claims (a truncated file is as long as what is left)
     if len(gallery.voice_ids) == 0:
+        result.duration_s = sum(chunk.size for chunk in chunks) / SAMPLE_RATE_HZ
         return
-    speech = voice.find_speech(wav, config.voice)
-    result.speech_s = round(speech.speech_s, 2)
-    windows = voice.window_embeddings(voice.embed_partials(speech, config.voice), config.voice.window_partials)
+    streamed = voice_stream.stream_partials(chunks, config.voice)
+    result.duration_s, result.speech_s = streamed.duration_s, round(streamed.speech_s, 2)
+    windows = voice.window_embeddings(streamed.partials, config.voice.window_partials)
     decided = match_voice(windows.embeddings, windows.start_s, windows.end_s, gallery, voice_calibration(config),
                           config.scan.merge_gap_s, config.scan.closest_per_modality,
                           config.voice.same_voice_threshold)
@@ -121,40 +123,5 @@ def _analyse_image(path: Path, config: Config, gallery: Gallery, result: Analysi
     # a photo has no time to follow a face through: each face is compared on its own, at {0, 0, score}
     decided = match_faces(encodings, np.zeros(len(encodings)), gallery, face_calibration(config), 0.0,
                           config.scan.closest_per_modality, boxes)
-    result.matches += decided.matches
-    result.closest += decided.closest
-
-
-def _analyse_video_faces(path: Path, config: Config, gallery: Gallery, result: Analysis) -> None:
-    if len(gallery.face_ids) == 0:
-        return
-    encodings, boxes, times = [], [], []
-    last_time_s = 0.0
-    for time_s, rgb in iter_video_frames(path, config.media):
-        # no upsampled retry here: it would double the cost of every frame without a face (most of
-        # them, in much of what is crawled), and a face missed in one frame is often found in the next
-        found, found_boxes = _faces_in(rgb, config)
-        encodings.append(found)
-        boxes.append(found_boxes)
-        times.append(np.full(len(found), time_s))
-        last_time_s = time_s
-    result.duration_s = max(result.duration_s or 0.0, last_time_s)
-    if encodings:
-        _add_face_track_matches(np.concatenate(encodings), np.concatenate(times), np.concatenate(boxes), config,
-                                gallery, result)
-
-
-def _add_face_track_matches(encodings: np.ndarray, time_s: np.ndarray, boxes: np.ndarray, config: Config,
-                            gallery: Gallery, result: Analysis) -> None:
-    """Faces of sampled frames (N, 128), their times (N,) s and boxes (N, 4) → tracks → matches.
-
-    A performer's detection's segments are the spans of its matching tracks (monitor.face_track_matching).
-    """
-    result.faces_seen = len(encodings)
-    # frames are frame_every_s apart: a face in consecutive sampled frames is one track, and one that
-    # goes missing for up to merge_gap_s (a turned head, a frame the detector missed) is still the same
-    gap_s = config.scan.merge_gap_s + config.media.frame_every_s
-    tracks = link_tracks(time_s, boxes, encodings, gap_s)
-    decided = match_face_tracks(tracks, gallery, face_calibration(config), gap_s, config.scan.closest_per_modality)
     result.matches += decided.matches
     result.closest += decided.closest

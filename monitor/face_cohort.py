@@ -55,7 +55,8 @@ def embed_face_photo(path: Path, settings: FaceSettings, limits: MediaLimits) ->
 def add_face_files(session: Session, paths: list[Path], settings: FaceSettings, limits: MediaLimits,
                    label_from_folder: bool = False) -> list[dict]:
     """Embed and store photos not stored yet (by content). One row per file: ``{"file", "added", "reason",
-    "faces"}`` (faces: 0 or 1). A member's label is its folder's name with ``label_from_folder``, else the photo's stem."""
+    "faces"}`` (faces: 0 or 1). A member's label is its folder's name with ``label_from_folder``, else the
+    photo's stem."""
     model_version = face.face_model_version()
     known = set(session.scalars(select(CohortMember.source_sha256).where(
         CohortMember.modality == "face", CohortMember.model_version == model_version)))
