@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from bench import video_scenes
+from bench.voice_throughput import time_runs
 
 TARGET_SPEEDUP = 3.0
 TARGET_4K_RSS_BYTES = 1 << 30
@@ -132,20 +132,6 @@ def our_pass(path: Path, config) -> tuple[list[tuple[float, float, np.ndarray, n
                     "searched_fraction_mean": float(np.mean(stats.searched_fraction or [0.0])),
                     "faces_kept": stats.faces_kept, "descriptors_computed": stats.descriptors_computed,
                     "descriptors_reused": stats.descriptors_reused}
-
-
-def _timed(function: Callable[[], Any], repeats: int) -> tuple[dict[str, Any], Any]:
-    walls, cpus, value = [], [], None
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        value = function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return {"best_s": min(walls), "median_s": statistics.median(walls), "all_s": walls,
-            "cpu_best_s": min(cpus)}, value
-
-
-# --------------------------------------------------------------------------------------------- quality
 
 
 def detections(frames, config, gallery, names: dict[int, str]) -> list[dict[str, Any]]:
@@ -271,9 +257,9 @@ def run(work_dir: Path, repeats: int = 3, log: Callable[[str], None] = print) ->
 
     analyse(path, config, gallery)  # warm: lazy imports, first model calls
     log(f"ours: analyse(video), {repeats} runs")
-    ours, analysis = _timed(lambda: analyse(path, config, gallery), repeats)
+    ours, analysis = time_runs(lambda: analyse(path, config, gallery), repeats)
     log(f"baseline: face_locations + face_encodings per sampled frame, {repeats} runs")
-    baseline, base_frames = _timed(lambda: baseline_pass(path, config.media, config.face.upsample), repeats)
+    baseline, base_frames = time_runs(lambda: baseline_pass(path, config.media, config.face.upsample), repeats)
     log("per-frame pass of ours, for the per-shot breakdown and the quality check")
     our_frames, stats = our_pass(path, config)
     for timed, faces in ((ours, sum(len(f[2]) for f in our_frames)), (baseline, sum(len(f[2]) for f in base_frames))):

@@ -27,7 +27,7 @@ TARGET_EXTRA_PCT = 10.0
 Timed = dict[str, Any]
 
 
-def _timed(function: Callable[[], Any], repeats: int) -> tuple[Timed, Any]:
+def time_runs(function: Callable[[], Any], repeats: int) -> tuple[Timed, Any]:
     """Run ``function`` ``repeats`` times: wall and process-CPU seconds (median, best, all)."""
     walls, cpus, value = [], [], None
     for _ in range(repeats):
@@ -36,7 +36,7 @@ def _timed(function: Callable[[], Any], repeats: int) -> tuple[Timed, Any]:
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     return {"median_s": statistics.median(walls), "best_s": min(walls), "all_s": walls,
-            "cpu_median_s": statistics.median(cpus)}, value
+            "cpu_median_s": statistics.median(cpus), "cpu_best_s": min(cpus)}, value
 
 
 # ------------------------------------------------------------------------------------------- audio
@@ -217,8 +217,8 @@ def measure_baseline(encoder: Any, audio: Path, duration_s: float, repeats: int)
     import torch
     from resemblyzer import preprocess_wav
 
-    pre, wav = _timed(lambda: preprocess_wav(audio), repeats)
-    embed, _ = _timed(lambda: encoder.embed_utterance(wav), repeats)
+    pre, wav = time_runs(lambda: preprocess_wav(audio), repeats)
+    embed, _ = time_runs(lambda: encoder.embed_utterance(wav), repeats)
     total = pre["best_s"] + embed["best_s"]
     return {"torch_threads": torch.get_num_threads(), "preprocess_wav": pre, "embed_utterance": embed,
             "total_best_s": total, "x_realtime": duration_s / total, "speech_s": wav.size / 16_000}
@@ -238,23 +238,23 @@ def measure_stages(work: Path, audio: Path, duration_s: float, templates: dict[i
 
     config = load_config(work / "stages")
     stages: dict[str, Timed] = {}
-    stages["ingest (sha256 + copy into store)"], _ = _timed(
+    stages["ingest (sha256 + copy into store)"], _ = time_runs(
         lambda: ContentStore(work / "stages" / f"store-{time.perf_counter_ns()}").add_file(audio, 1 << 40), repeats)
-    stages["probe"], _ = _timed(lambda: probe(audio, config.media), repeats)
-    stages["decode (PyAV + resample to 16 kHz)"], wav = _timed(lambda: decode_audio(audio, config.media), repeats)
-    stages["VAD (find_speech)"], speech = _timed(lambda: voice.find_speech(wav, config.voice), repeats)
-    stages["embed_partials (mel + encoder)"], partials = _timed(
+    stages["probe"], _ = time_runs(lambda: probe(audio, config.media), repeats)
+    stages["decode (PyAV + resample to 16 kHz)"], wav = time_runs(lambda: decode_audio(audio, config.media), repeats)
+    stages["VAD (find_speech)"], speech = time_runs(lambda: voice.find_speech(wav, config.voice), repeats)
+    stages["embed_partials (mel + encoder)"], partials = time_runs(
         lambda: voice.embed_partials(speech, config.voice), repeats)
-    stages["  of which mel spectrogram"], _ = _timed(lambda: voice.mel_frames(speech.wav), repeats)
-    stages["window_embeddings"], windows = _timed(
+    stages["  of which mel spectrogram"], _ = time_runs(lambda: voice.mel_frames(speech.wav), repeats)
+    stages["window_embeddings"], windows = time_runs(
         lambda: voice.window_embeddings(partials, config.voice.window_partials), repeats)
     for n, (template, _target_id) in templates.items():
         sessions = open_database(load_config(template).database_url)
         with sessions() as session:
-            stages[f"load_gallery, {n:,} performers"], gallery = _timed(  # with the population's statistics
+            stages[f"load_gallery, {n:,} performers"], gallery = time_runs(  # with the population's statistics
                 lambda s=session: scoring_gallery(s, config.voice), repeats)
         sessions.kw["bind"].dispose()
-        stages[f"match_voice, {n:,} performers"], _ = _timed(lambda g=gallery: match_voice(
+        stages[f"match_voice, {n:,} performers"], _ = time_runs(lambda g=gallery: match_voice(
             windows.embeddings, windows.start_s, windows.end_s, g, voice_calibration(config),
             config.scan.merge_gap_s, config.scan.closest_per_modality), repeats)
     for timed in stages.values():
