@@ -28,7 +28,7 @@ def pool_lines(result: dict[str, Any]) -> list[str]:
     lines.append(header)
     for run in result["runs"]:
         lines.append(f"  {run['label']:<34} {run['wall_s']:>7.1f} {run['x_realtime']:>11.0f}× "
-                     f"{run['audio_per_cpu_s']:>16.0f} {len(run['detections']):>11}")
+                     f"{run['audio_per_cpu_s']:>16.0f} {sum(map(len, run['detections'])):>11}")
     lines.append(f"  workers vs in this process: {result['speed_up_vs_in_process']:.2f}×; vs one worker: "
                  f"{result['speed_up_vs_one_worker']:.2f}×; same detections in every mode: "
                  f"{'yes' if result['same_detections'] else 'NO'}")
