@@ -58,7 +58,7 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
         "voice_population": [gallery.cohort_digest, CONDITIONS_VERSION],
         "face_population": gallery.face_cohort_digest,
         # how matches are decided
-        "method": {"voice": "s-norm windows, lenient VAD retry",
+        "method": {"voice": "s-norm windows, lenient VAD retry, streamed in blocks",
                    "face": ["tracks", "population rank", VIDEO_FACES_METHOD]},
         "voice": [used(config.voice, SCAN_VOICE_SETTINGS),
                   voice.voice_model_version() if len(gallery.voice_ids) else None],
