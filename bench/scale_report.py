@@ -29,8 +29,11 @@ def pool_lines(result: dict[str, Any]) -> list[str]:
     for run in result["runs"]:
         lines.append(f"  {run['label']:<34} {run['wall_s']:>7.1f} {run['x_realtime']:>11.0f}× "
                      f"{run['audio_per_cpu_s']:>16.0f} {sum(map(len, run['detections'])):>11}")
-    lines.append(f"  workers vs in this process: {result['speed_up_vs_in_process']:.2f}×; vs one worker: "
-                 f"{result['speed_up_vs_one_worker']:.2f}×; same detections in every mode: "
+    def ratios(by_workers: dict) -> str:
+        return ", ".join(f"{n} worker(s) {ratio:.2f}×" for n, ratio in by_workers.items())
+
+    lines.append(f"  against this process: {ratios(result['speed_up_vs_in_process'])}; against one worker: "
+                 f"{ratios(result['speed_up_vs_one_worker'])}; same detections in every mode: "
                  f"{'yes' if result['same_detections'] else 'NO'}")
     return lines
 
