@@ -69,6 +69,7 @@ class WorkerSettings:
     """Processes: not in ScanSettings, whose every field is part of the analysis key."""
 
     analysis: int
+    item_timeout_s: float
 
 
 @dataclass(frozen=True)

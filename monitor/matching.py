@@ -26,7 +26,7 @@ from enrollment.face import EMBEDDING_SIZE as FACE_SIZE
 from enrollment.face import face_similarity
 from enrollment.models import FaceReference, Performer, Voiceprint, from_blob
 from enrollment.voice import EMBEDDING_SIZE as VOICE_SIZE
-from monitor.voice_scores import VoicePopulation, build_population, population_rank, score_windows
+from monitor.voice_scores import VoicePopulation, best_per_performer, build_population, population_rank, score_windows
 
 VOICE_TIERS = ("same_voice", "soundalike")
 
@@ -132,6 +132,9 @@ class Match:
     details: dict = field(default_factory=dict)  # see Detection.details
 
 
+# Performers whose best score is this close below the threshold are scored again in full: the block-wise
+# best and the column-wise scores may differ in the last bits of a float32
+CANDIDATE_MARGIN = 1e-3
 MAX_CURVE_POINTS = 240  # a voice detection keeps its score over time at this resolution (the alert's picture)
 
 
@@ -157,14 +160,17 @@ def match_voice(
     if len(windows) == 0 or len(gallery.voice_ids) == 0:
         return ModalityResult([], [])
     population = gallery.voice_population
+    ids = gallery.voice_ids
     if population is None:
         values = similarity = windows @ gallery.voiceprints.T  # (W, P)
-    else:
-        scored = score_windows(windows, population)
-        values, similarity = scored.score, scored.similarity
-    result = _decide("voice", values, start_s, end_s, gallery.voice_ids, gallery, calibration,
-                     merge_gap_s, n_closest)
-    columns = {int(performer_id): column for column, performer_id in enumerate(gallery.voice_ids)}
+    else:  # every performer's best first; whole columns only for those that match or come closest
+        best = best_per_performer(windows, population)
+        candidates = np.union1d(np.flatnonzero(best >= calibration.similarity_threshold - CANDIDATE_MARGIN),
+                                np.argsort(-best, kind="stable")[:n_closest])
+        scored = score_windows(windows, population, candidates)
+        values, similarity, ids = scored.score, scored.similarity, ids[candidates]
+    result = _decide("voice", values, start_s, end_s, ids, gallery, calibration, merge_gap_s, n_closest)
+    columns = {int(performer_id): column for column, performer_id in enumerate(ids)}
     if population is not None:  # "similarity" stays the cosine; the value decided on is named for what it is
         for closest in result.closest:
             column = columns[closest["performer_id"]]
@@ -175,15 +181,16 @@ def match_voice(
         match.details = {"curve": score_curve((start_s + end_s) / 2, calibration.score(values[:, column]))}
         if population is None:
             continue
-        best = int(np.argmax(values[:, column]))
-        condition = int(scored.condition[best, column])
-        match.similarity = float(similarity[best, column])
+        best_window = int(np.argmax(values[:, column]))
+        condition = int(scored.condition[best_window, column])
+        similarity_in_condition = windows[best_window] @ population.prints[condition, candidates[column]]
+        match.similarity = float(similarity[best_window, column])
         match.details |= {
             "tier": VOICE_TIERS[0] if match.score >= same_voice_threshold else VOICE_TIERS[1],
-            "normalised_score": round(float(values[best, column]), 3),
+            "normalised_score": round(float(values[best_window, column]), 3),
             "condition": VOICE_CONDITIONS[condition],
-            "population": population_rank(float(windows[best] @ population.prints[condition, column]),
-                                          column, condition, population),
+            "population": population_rank(float(similarity_in_condition), int(candidates[column]), condition,
+                                          population),
         }
     return result
 

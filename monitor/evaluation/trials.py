@@ -109,7 +109,7 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
     """
     from monitor.cohort import VoiceCohort, shipped_voice_cohort
     from monitor.matching import Calibration
-    from monitor.voice_scores import build_population, score_windows
+    from monitor.voice_scores import best_per_performer, build_population
 
     skipped: list[dict] = []
     references: dict[str, list[np.ndarray]] = {}
@@ -180,7 +180,7 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
 
     for own, label, windows in trials:
         for name, found in windows.items():
-            best = score_windows(found, population(label)).score.max(axis=0) if len(found) else \
+            best = best_per_performer(found, population(label)) if len(found) else \
                 np.full(len(names), NO_SPEECH_SCORE, np.float32)
             _add_trial(per_transform[name], best, own)
     return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
