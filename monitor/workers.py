@@ -21,6 +21,10 @@ held, with :class:`WorkerCrashed` (one line); a new worker takes its place for t
 :class:`concurrent.futures.ProcessPoolExecutor` cannot do this: it cannot tell which item killed a
 worker, so it fails every item in flight and refuses new ones ("broken"). Here each worker has its
 own pipe, and a dispatcher thread knows which item each one holds.
+
+A worker that holds an item longer than ``[workers] item_timeout_s`` (a decoder in an endless loop) is
+terminated, then killed if it does not go; the item fails with :class:`WorkerTimedOut` (one line) and a
+new worker takes the next item, as after a crash.
 """
 
 from __future__ import annotations
@@ -29,11 +33,9 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import pickle
 import signal
 import threading
 import time
-import traceback
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from enrollment.errors import LikenessError, unexpected
 from monitor.analyse import Analysis
 from monitor.config import Config
 from monitor.matching import Gallery
+from monitor.worker_process import work
 
 START_METHOD = "forkserver"
 # imported once by the fork server, so that no worker pays for them: monitor.analyse (numpy, PyAV, the
@@ -51,13 +54,17 @@ START_METHOD = "forkserver"
 # basis: 1 s of imports, lazily loaded by librosa). Not dlib: its import loads the face models (1.4 s), and
 # most media has no picture; a worker loads them on its first video or image.
 PRELOAD = ("monitor.analyse", "resemblyzer", "librosa.filters")
-ONE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 STOP_TIMEOUT_S = 10.0  # a worker asked to stop has this long to finish before it is killed
+TERMINATE_GRACE_S = 2.0  # a timed-out worker sent SIGTERM has this long to go before SIGKILL (it has no handler)
 logger = logging.getLogger(__name__)
 
 
 class WorkerCrashed(LikenessError):
     """The worker process analysing an item died (a signal, or exited) before it answered."""
+
+
+class WorkerTimedOut(LikenessError):
+    """The worker process analysing an item had not answered after ``[workers] item_timeout_s``: it was killed."""
 
 
 def usable_cores() -> int:
@@ -75,26 +82,6 @@ def worker_count(requested: int) -> int:
     return requested or usable_cores()
 
 
-def one_thread() -> None:
-    """One compute thread in this process (torch intra- and inter-op, OpenMP, MKL, OpenBLAS).
-
-    Called first thing in each worker, before any model has run: torch's thread pools are created on
-    first use, with the count set here.
-    """
-    for name in ONE_THREAD_VARIABLES:
-        os.environ[name] = "1"  # read by native libraries loaded from now on (dlib's BLAS)
-    import torch
-
-    torch.set_num_threads(1)
-    with contextlib.suppress(RuntimeError):  # allowed only before any inter-op work; a fresh worker has done none
-        torch.set_num_interop_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits  # installed with librosa (through scikit-learn)
-    except ImportError:
-        return
-    threadpool_limits(1)  # numpy's OpenBLAS, loaded by the fork server with one thread per core
-
-
 @dataclass
 class _Item:
     future: Future
@@ -107,15 +94,17 @@ class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
     item: _Item | None = None
+    deadline: float = float("inf")  # time.monotonic() by which it must answer its item
 
 
 @dataclass
 class PoolStats:
-    """For reports and tests: worker processes started (replacements included), crashes, and the CPU seconds
-    each worker had used at its last answer (model loading included), by process id."""
+    """For reports and tests: worker processes started (replacements included), crashes, items timed out, and the
+    CPU seconds each worker had used at its last answer (model loading included), by process id."""
 
     started: int = 0
     crashed: int = 0
+    timed_out: int = 0
     pids: list[int] = field(default_factory=list)
     cpu_s: dict[int, float] = field(default_factory=dict)
 
@@ -128,6 +117,7 @@ class AnalysisPool:
         self.config = config
         self.gallery = gallery
         self.size = workers
+        self.item_timeout_s = config.workers.item_timeout_s  # 0 or less: no limit
         self.stats = PoolStats()
         self._context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
@@ -166,7 +156,8 @@ class AnalysisPool:
             signal.signal(signal.SIGINT, previous)
 
     def submit(self, path: Path | str) -> Future[Analysis]:
-        """Analyse ``path`` on a worker. The future raises what ``analyse`` raised there, or WorkerCrashed."""
+        """Analyse ``path`` on a worker. The future raises what ``analyse`` raised there, WorkerCrashed or
+        WorkerTimedOut."""
         item = _Item(Future(), str(Path(path).resolve()))  # the workers may run in another directory
         with self._lock:
             if self._closing:
@@ -199,7 +190,7 @@ class AnalysisPool:
     # ------------------------------------------------------------------------ dispatcher thread
 
     def _dispatch(self) -> None:
-        """Hand queued items to idle workers; collect answers; notice deaths. Ends once closed and idle."""
+        """Hand queued items to idle workers; collect answers; notice deaths and timeouts. Ends once closed and idle."""
         try:
             while True:
                 self._assign()
@@ -208,7 +199,9 @@ class AnalysisPool:
                     if self._closing and not self._queue and not busy:
                         return
                 watched = [self._wake_r, *(w.conn for w in busy), *(w.process.sentinel for w in self._workers)]
-                ready = set(wait(watched))
+                first_deadline = min((worker.deadline for worker in busy), default=float("inf"))
+                ready = set(wait(watched, None if first_deadline == float("inf")
+                                 else max(0.0, first_deadline - time.monotonic())))
                 if self._wake_r in ready:
                     while _read_some(self._wake_r):
                         pass
@@ -217,6 +210,8 @@ class AnalysisPool:
                         self._receive(worker)
                     elif worker.process.sentinel in ready:
                         self._bury(worker)
+                    elif worker.item is not None and worker.deadline <= time.monotonic():
+                        self._kill_hung(worker)
         except BaseException as error:  # a bug, or workers that cannot start: no caller may wait forever
             logger.debug("the analysis pool failed", exc_info=True)
             self._fail_everything(error)
@@ -247,10 +242,12 @@ class AnalysisPool:
                     continue
                 raise
             worker.item = item
+            if self.item_timeout_s > 0:
+                worker.deadline = time.monotonic() + self.item_timeout_s
 
     def _start_worker(self) -> _Worker:
         ours, theirs = self._context.Pipe()
-        process = self._context.Process(target=_work, args=(theirs, self.config, self.gallery),
+        process = self._context.Process(target=work, args=(theirs, self.config, self.gallery),
                                         name=f"likeness-analysis-{self.stats.started + 1}", daemon=True)
         process.start()
         theirs.close()  # only the worker holds its end: its death is then an EOF here
@@ -269,7 +266,7 @@ class AnalysisPool:
             return
         except Exception as error:  # an answer that cannot be read here (a bug): that item's failure
             outcome, value = "error", RuntimeError(unexpected(error))
-        item, worker.item = worker.item, None
+        item, worker.item, worker.deadline = worker.item, None, float("inf")
         if outcome == "ok":
             item.future.set_result(value)
         else:
@@ -277,27 +274,37 @@ class AnalysisPool:
 
     def _bury(self, worker: _Worker) -> None:
         """A worker that died: its item (if any) fails with one line; the next item starts a new worker."""
-        worker.process.join(STOP_TIMEOUT_S)
-        if worker.process.is_alive():  # an EOF without an exit: it is no use any more
-            worker.process.kill()
-            worker.process.join()
+        _reap(worker.process, STOP_TIMEOUT_S)  # an EOF without an exit: it is no use any more
+        if (item := self._retire(worker)) is not None:
+            self.stats.crashed += 1
+            item.future.set_exception(
+                WorkerCrashed(f"the analysis worker died while analysing it ({_exit_reason(worker.process.exitcode)})"))
+
+    def _kill_hung(self, worker: _Worker) -> None:
+        """A worker past its item's deadline: killed; the item fails with one line; the next item starts a new one."""
+        if worker.conn.poll():  # it answered as time ran out: the next turn reads the answer
+            return
+        worker.process.terminate()
+        _reap(worker.process, TERMINATE_GRACE_S)
+        item = self._retire(worker)
+        self.stats.timed_out += 1
+        logger.info("analysis of %s timed out after %g s: worker %s killed", item.path, self.item_timeout_s,
+                    worker.process.pid)
+        item.future.set_exception(WorkerTimedOut(f"analysis timed out after {self.item_timeout_s:g} s"))
+
+    def _retire(self, worker: _Worker) -> _Item | None:
+        """Forget a worker whose process has ended; its item, if it held one."""
         self._workers.remove(worker)
         worker.conn.close()
-        if worker.item is not None:
-            self.stats.crashed += 1
-            worker.item.future.set_exception(
-                WorkerCrashed(f"the analysis worker died while analysing it ({_exit_reason(worker.process.exitcode)})"))
-            worker.item = None
+        item, worker.item = worker.item, None
+        return item
 
     def _stop_workers(self) -> None:
         for worker in self._workers:
             with contextlib.suppress(OSError):  # already dead
                 worker.conn.send(None)
         for worker in self._workers:
-            worker.process.join(STOP_TIMEOUT_S)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
+            _reap(worker.process, STOP_TIMEOUT_S)
             worker.conn.close()
         self._workers.clear()
 
@@ -311,6 +318,14 @@ class AnalysisPool:
                 if not item.running:
                     item.future.set_running_or_notify_cancel()
                 item.future.set_exception(RuntimeError(f"the analysis pool failed: {unexpected(error)}"))
+
+
+def _reap(process: multiprocessing.process.BaseProcess, grace_s: float) -> None:
+    """Wait up to ``grace_s`` for ``process`` to end, then kill it."""
+    process.join(grace_s)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 def _read_some(fd: int) -> bool:
@@ -328,45 +343,3 @@ def _exit_reason(exitcode: int | None) -> str:
         except ValueError:
             return f"killed by signal {-exitcode}"
     return f"exit status {exitcode}"
-
-
-# ------------------------------------------------------------------------------- in the worker
-
-
-def _work(conn: Connection, config: Config, gallery: Gallery) -> None:
-    """A worker's life: one thread, then paths in; out ("ok", Analysis) or ("error", exception), with the
-    CPU seconds this worker has used so far."""
-    from monitor.analyse import analyse
-
-    # Ctrl-C reaches the whole process group: the parent decides what stops, and lets running items finish
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    one_thread()
-    while True:
-        try:
-            path = conn.recv()
-        except (EOFError, OSError):  # the parent is gone
-            return
-        if path is None:
-            return
-        try:
-            reply = ("ok", analyse(Path(path), config, gallery), time.process_time())
-        except Exception as error:
-            reply = ("error", _portable(error), time.process_time())
-        try:
-            conn.send(reply)
-        except (pickle.PicklingError, TypeError, AttributeError) as error:  # a result that cannot travel: a bug
-            conn.send(("error", _portable(error), time.process_time()))
-        except OSError:  # the parent is gone
-            return
-
-
-def _portable(error: Exception) -> Exception:
-    """``error`` as it can be sent to the parent: itself (its traceback as a note), else its one line."""
-    error.add_note("in the analysis worker:\n" + "".join(traceback.format_exception(error)).rstrip())
-    try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:
-        if isinstance(error, LikenessError):
-            return LikenessError(str(error))
-        return RuntimeError(unexpected(error))

@@ -1,4 +1,4 @@
-"""The analysis worker pool: the same detections as in-process, rows in order, a crash fails one item only.
+"""The analysis worker pool: the same detections as in-process, rows in order, a crash or a hang fails one item only.
 
 Everything runs the real models in real worker processes (monitor.workers, forkserver); speech is
 espeak-ng's, made at test time.
@@ -181,6 +181,36 @@ def test_a_worker_crash_in_a_batch_is_that_file_s_error_and_the_batch_goes_on(ad
     with scanner.sessions() as session:
         assert session.scalar(select(Media.error).where(Media.sha256 == sha256)) == rows[1].error
     assert scanner.scan(str(crasher)).error == rows[1].error
+
+
+def test_an_item_that_hangs_past_the_time_limit_is_that_file_s_error_and_the_pool_goes_on(ada, make_speech, tmp_path):
+    """A decoder in an endless loop looks like this from outside: the worker holds its item and never answers.
+    Here it is stopped by SIGSTOP, which also leaves the polite SIGTERM pending: it has to be killed."""
+    hanger = _long_speech(tmp_path / "hangs-the-decoder.wav", repeats=10)
+    targets = [make_speech("clone", texts=(1,)), hanger, make_speech("stranger", voice=OTHER_VOICE, texts=(3,)),
+               make_speech("clone-again", texts=(2,), suffix=".mp3")]
+    config = load_config().replace("workers", item_timeout_s=2.0)
+    scanner = Scanner(config, open_database(config.database_url), 2)
+    sha256 = hashlib.sha256(hanger.read_bytes()).hexdigest()
+    stopped: list[int] = []
+    stopper = threading.Thread(target=_kill_worker_holding, args=(scanner, sha256, signal.SIGSTOP, stopped))
+    with scanner.workers_running() as pool:
+        stopper.start()
+        rows = scanner.scan_all([str(path) for path in targets])
+        stopper.join()
+        assert stopped, "the hanging file was never analysed by a worker"
+        assert rows[1].error == "analysis timed out after 2 s"
+        assert rows[0].detections and rows[3].detections and rows[2].error is None
+        with pytest.raises(ProcessLookupError):  # killed and reaped, not left behind
+            os.kill(stopped[0], 0)
+        # the pool goes on: a new worker takes the place of the one killed
+        again = [pool.submit(targets[0]), pool.submit(targets[3])]
+        assert all(future.result(timeout=120).matches for future in again)
+    assert (pool.stats.timed_out, pool.stats.crashed, pool.stats.started) == (1, 0, 3)
+    # stored as that content's failure, as after a crash: it is not tried (and waited for) again by every crawl
+    with scanner.sessions() as session:
+        assert session.scalar(select(Media.error).where(Media.sha256 == sha256)) == rows[1].error
+    assert scanner.scan(str(hanger)).error == rows[1].error
 
 
 def test_a_crawl_keeps_the_workers_busy_and_analyses_each_content_once(likeness, home, make_speech, ada, tmp_path,
