@@ -4,7 +4,12 @@
 enrolled performers, on a fresh $LIKENESS_HOME each time (nothing from the analysis cache):
 
 - in this process, torch with its default thread count (``[workers] analysis = 1``);
-- on pools of 1, 2, 4 … worker processes (up to the usable cores), each with one torch thread.
+- on pools of 1, 2, 4 … worker processes (up to the usable cores), each with one torch thread;
+- on a pool sized to the cores against 10,000 performers (issue 7: < 5 % more than 10);
+- the naive baseline in the same run: resemblyzer's ``preprocess_wav`` + ``embed_utterance`` per file, in
+  this process with torch's default threads (issue 7: the pool ≥ 1.5× it, and ≥ 150× real time).
+
+Settings are interleaved repeat by repeat, so that a change in the machine's load touches them alike.
 
 A pool's time includes starting its workers (a fork each, then the voice model) and sending them the
 gallery; the fork server itself (started once per process) is timed apart, with the start-up of the
@@ -27,6 +32,10 @@ from enrollment import voice  # at import, before torch loads anywhere: it sets 
 N_FILES = 10
 FILE_S = 90.0  # each file holds at least this much audio
 N_PERFORMERS = 10
+LARGE_GALLERY = 10_000
+TARGET_X_REALTIME = 150.0
+TARGET_VS_BASELINE = 1.5
+TARGET_EXTRA_PCT = 5.0
 TARGET_IN = (0, 4, 8)  # files that carry one utterance of the enrolled target (something to detect)
 
 
@@ -107,33 +116,41 @@ def measure_start_up(template: Path, work: Path, warm: Path, workers: int) -> di
     return timings
 
 
-def measure_batch(template: Path, work: Path, files: list[Path], workers: int, pooled: bool,
-                  repeats: int) -> dict[str, Any]:
-    """Fastest of ``repeats`` scans of the whole batch, each on a fresh home: wall and CPU seconds, detections.
+def measure_batch(template: Path, work: Path, files: list[Path], workers: int, pooled: bool) -> dict[str, Any]:
+    """One scan of the whole batch on a fresh home: wall and CPU seconds, detections per file.
 
     CPU: this process's (all its threads) plus, for a pool, its workers' (model loading included, the fork
     server's one-off imports not), so that a busy machine's figures can still be compared.
     """
-    walls, cpus, found = [], [], None
-    for repeat in range(repeats):
-        scanner = _fresh_scanner(template, work / f"home-{workers}-{pooled}-{repeat}-{time.perf_counter_ns()}", workers)
-        with scanner.workers_running(force=pooled) as pool:
-            start, cpu = time.perf_counter(), time.process_time()
-            rows = scanner.scan_all([str(path) for path in files], force_pool=pooled)
-            walls.append(time.perf_counter() - start)
-            cpus.append(time.process_time() - cpu + (sum(pool.stats.cpu_s.values()) if pool is not None else 0.0))
-        scanner.sessions.kw["bind"].dispose()
-        failed = [row for row in rows if row.error or row.reused]
-        if failed:
-            raise RuntimeError(f"{failed[0].source}: {failed[0].error or 'came from the cache'}")
-        found = [sorted(d["performer_id"] for d in row.detections or []) for row in rows]
-    return {"wall_s": min(walls), "all_s": walls, "cpu_s": min(cpus), "detections": found}
+    scanner = _fresh_scanner(template, work / f"home-{workers}-{pooled}-{time.perf_counter_ns()}", workers)
+    with scanner.workers_running(force=pooled) as pool:
+        start, cpu = time.perf_counter(), time.process_time()
+        rows = scanner.scan_all([str(path) for path in files], force_pool=pooled)
+        wall = time.perf_counter() - start
+        cpu_s = time.process_time() - cpu + (sum(pool.stats.cpu_s.values()) if pool is not None else 0.0)
+    scanner.sessions.kw["bind"].dispose()
+    failed = [row for row in rows if row.error or row.reused]
+    if failed:
+        raise RuntimeError(f"{failed[0].source}: {failed[0].error or 'came from the cache'}")
+    return {"wall_s": wall, "cpu_s": cpu_s, "detections": [sorted(d["performer_id"] for d in row.detections or [])
+                                                           for row in rows]}
 
 
-def run(work_dir: Path, repeats: int = 2, log: Callable[[str], None] = print) -> dict[str, Any]:
+def measure_baseline(encoder: Any, files: list[Path]) -> dict[str, Any]:
+    """The naive loop: resemblyzer's preprocess_wav(path) + embed_utterance(wav) for each file, one process."""
+    from resemblyzer import preprocess_wav
+
+    start, cpu = time.perf_counter(), time.process_time()
+    for path in files:
+        encoder.embed_utterance(preprocess_wav(path))
+    return {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu, "detections": []}
+
+
+def run(work_dir: Path, repeats: int = 3, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement; ``work_dir`` is an empty scratch directory. Returns a JSON-able dict."""
     import torch
 
+    from bench.voice_throughput import baseline_encoder
     from monitor.config import load_config
     from monitor.workers import usable_cores
 
@@ -144,36 +161,59 @@ def run(work_dir: Path, repeats: int = 2, log: Callable[[str], None] = print) ->
     batch = build_batch(work_dir / "batch")
     audio_s = sum(batch["durations_s"])
     target = target_voiceprint(batch.pop("enrol"), load_config(work_dir / "unused"))
-    template = work_dir / "template"
-    target_id = build_home(template, N_PERFORMERS, target)
+    templates = {n: work_dir / f"template-{n}" for n in (N_PERFORMERS, LARGE_GALLERY)}
+    target_ids = {n: build_home(template, n, target) for n, template in templates.items()}
     log(f"{N_FILES} files, {audio_s / 60:.1f} min in all ({batch['source']}); {cores} usable cores")
 
     log("worker start-up by start method")
-    start_up = measure_start_up(template, work_dir, batch["warm"], min(2, cores))
+    start_up = measure_start_up(templates[N_PERFORMERS], work_dir, batch["warm"], min(2, cores))
     voice.voice_encoder()  # in-process runs start with the model loaded, as the pools' workers load it in their time
+    encoder, _ = baseline_encoder()
     counts = sorted({1, *(2**i for i in range(1, 8) if 2**i < cores), cores})
-    settings = [("in-process", 1, False), *((f"{n} worker{'s' if n > 1 else ''}", n, True) for n in counts)]
+    settings = [("in-process", 1, False, N_PERFORMERS),
+                *((f"{n} worker{'s' if n > 1 else ''}", n, True, N_PERFORMERS) for n in counts),
+                (f"{cores} worker{'s' if cores > 1 else ''}, {LARGE_GALLERY:,} performers", cores, True, LARGE_GALLERY)]
+    measured: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in settings}
+    measured["baseline"] = []
+    for repeat in range(repeats):
+        log(f"repeat {repeat + 1} of {repeats}: " + ", ".join(measured))
+        for label, workers, pooled, performers in settings:
+            measured[label].append(measure_batch(templates[performers], work_dir, batch["files"], workers, pooled))
+        measured["baseline"].append(measure_baseline(encoder, batch["files"]))
     runs = []
-    for label, workers, pooled in settings:
-        threads = torch.get_num_threads() if not pooled else 1
-        log(f"{label} ({threads} torch thread{'s' if threads > 1 else ''} each): {repeats} × {N_FILES} files")
-        result = measure_batch(template, work_dir, batch["files"], workers, pooled, repeats)
-        runs.append({"label": label, "processes": workers if pooled else 0, "torch_threads": threads, **result,
-                     "x_realtime": audio_s / result["wall_s"], "audio_per_cpu_s": audio_s / result["cpu_s"],
-                     "target_found_in": [i for i, ids in enumerate(result["detections"]) if target_id in ids]})
-    in_process = runs[0]["x_realtime"]
-    by_workers = {run["processes"]: run["x_realtime"] for run in runs[1:]}
+    for label, workers, pooled, performers in [*settings, ("baseline", 0, False, 0)]:
+        fastest = min(measured[label], key=lambda result: result["wall_s"])
+        runs.append({"label": label, "processes": workers if pooled else 0, "performers": performers,
+                     "torch_threads": 1 if pooled else torch.get_num_threads(), **fastest,
+                     "all_s": [result["wall_s"] for result in measured[label]],
+                     "x_realtime": audio_s / fastest["wall_s"], "audio_per_cpu_s": audio_s / fastest["cpu_s"],
+                     "target_found_in": [i for i, ids in enumerate(fastest["detections"])
+                                         if performers and target_ids[performers] in ids]})
+    pools, baseline = runs[1 : 1 + len(counts)], runs[-1]
+    in_process, full, large = runs[0]["x_realtime"], pools[-1], runs[-2]
+    by_workers = {run["processes"]: run["x_realtime"] for run in pools}
+    extra_pct = 100 * (large["wall_s"] / full["wall_s"] - 1)
     return {
         "machine": {"cpus_usable": cores, "torch_threads_default": torch.get_num_threads(),
                     "load_average_1min_start": load_start, "load_average_1min_end": os.getloadavg()[0]},
         "audio": {"files": N_FILES, "total_s": audio_s, "mean_file_s": audio_s / N_FILES, "source": batch["source"],
                   "format": f"mp3, {AUDIO_RATE_HZ / 1000:g} kHz mono", "performers": N_PERFORMERS},
         "start_up_s": start_up, "repeats": repeats, "runs": runs,
-        "same_detections": all(run["detections"] == runs[0]["detections"] for run in runs),
+        "same_detections": all(run["detections"] == runs[0]["detections"] for run in pools),
+        "same_found_large": large["target_found_in"] == runs[0]["target_found_in"],
         "target_expected_in": list(TARGET_IN),
         "speed_up_vs_in_process": {n: x / in_process for n, x in by_workers.items()},
         "speed_up_vs_one_worker": {n: x / by_workers[1] for n, x in by_workers.items()},
         "x_realtime_per_core": {n: x / n for n, x in by_workers.items()},
+        "targets": {
+            "x_realtime": full["x_realtime"], "x_realtime_min": TARGET_X_REALTIME,
+            "vs_baseline": full["x_realtime"] / baseline["x_realtime"], "vs_baseline_min": TARGET_VS_BASELINE,
+            "in_process_vs_baseline": in_process / baseline["x_realtime"],
+            "extra_pct": extra_pct, "extra_pct_max": TARGET_EXTRA_PCT,
+            "met": full["x_realtime"] >= TARGET_X_REALTIME
+            and full["x_realtime"] / baseline["x_realtime"] >= TARGET_VS_BASELINE,
+            "extra_met": extra_pct < TARGET_EXTRA_PCT,
+        },
     }
 
 

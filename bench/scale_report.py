@@ -27,14 +27,25 @@ def pool_lines(result: dict[str, Any]) -> list[str]:
     header = f"  {'mode':<34} {'wall s':>7} {'× real time':>12} {'audio s / CPU s':>16} {'detections':>11}"
     lines.append(header)
     for run in result["runs"]:
-        lines.append(f"  {run['label']:<34} {run['wall_s']:>7.1f} {run['x_realtime']:>11.0f}× "
-                     f"{run['audio_per_cpu_s']:>16.0f} {sum(map(len, run['detections'])):>11}")
+        found = "—" if run["label"] == "baseline" else str(sum(map(len, run["detections"])))
+        label = "naive baseline (resemblyzer, 1 process)" if run["label"] == "baseline" else run["label"]
+        lines.append(f"  {label:<34} {run['wall_s']:>7.1f} {run['x_realtime']:>11.0f}× "
+                     f"{run['audio_per_cpu_s']:>16.0f} {found:>11}")
+
     def ratios(by_workers: dict) -> str:
         return ", ".join(f"{n} worker(s) {ratio:.2f}×" for n, ratio in by_workers.items())
 
-    lines.append(f"  against this process: {ratios(result['speed_up_vs_in_process'])}; against one worker: "
-                 f"{ratios(result['speed_up_vs_one_worker'])}; same detections in every mode: "
-                 f"{'yes' if result['same_detections'] else 'NO'}")
+    targets = result["targets"]
+    lines += [f"  against this process: {ratios(result['speed_up_vs_in_process'])}; against one worker: "
+              f"{ratios(result['speed_up_vs_one_worker'])}; same detections in every mode: "
+              f"{'yes' if result['same_detections'] else 'NO'}",
+              f"  Target, a pool sized to the cores: ≥ {targets['x_realtime_min']:.0f}× real time and ≥ "
+              f"{targets['vs_baseline_min']:g}× the naive baseline: {'met' if targets['met'] else 'NOT met'} "
+              f"({targets['x_realtime']:.0f}×, {targets['vs_baseline']:.2f}× the baseline; in one process "
+              f"{targets['in_process_vs_baseline']:.2f}×)",
+              f"  Target, 10,000 performers < {targets['extra_pct_max']:g} % more than 10 on that pool: "
+              f"{'met' if targets['extra_met'] else 'NOT met'} ({targets['extra_pct']:+.1f} % wall-clock; "
+              f"the clone found in the same files: {'yes' if result['same_found_large'] else 'NO'})"]
     return lines
 
 
