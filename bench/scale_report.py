@@ -23,14 +23,17 @@ def pool_lines(result: dict[str, Any]) -> list[str]:
     audio, start_up = result["audio"], result["start_up_s"]
     lines = [f"A batch of {audio['files']} files, {audio['total_s'] / 60:.0f} min ({audio['source']}), against "
              f"{audio['performers']} performers",
-             "  worker start-up, not counted below: " + "; ".join(f"{name} {s:.1f} s" for name, s in start_up.items())]
-    header = f"  {'mode':<34} {'wall s':>7} {'× real time':>12} {'audio s / CPU s':>16} {'detections':>11}"
+             "  worker start-up by start method: " + "; ".join(f"{name} {s:.1f} s" for name, s in start_up.items()),
+             "  each batch is timed with its workers started and their model loaded (start-up s, apart), as this",
+             "  process and the baseline have loaded theirs"]
+    header = (f"  {'mode':<40} {'wall s':>7} {'× real time':>12} {'audio s / CPU s':>16} {'detections':>11} "
+              f"{'start-up s':>11}")
     lines.append(header)
     for run in result["runs"]:
         found = "—" if run["label"] == "baseline" else str(sum(map(len, run["detections"])))
         label = "naive baseline (resemblyzer, 1 process)" if run["label"] == "baseline" else run["label"]
-        lines.append(f"  {label:<34} {run['wall_s']:>7.1f} {run['x_realtime']:>11.0f}× "
-                     f"{run['audio_per_cpu_s']:>16.0f} {found:>11}")
+        lines.append(f"  {label:<40} {run['wall_s']:>7.1f} {run['x_realtime']:>11.0f}× "
+                     f"{run['audio_per_cpu_s']:>16.0f} {found:>11} {run['start_up_s']:>11.1f}")
 
     def ratios(by_workers: dict) -> str:
         return ", ".join(f"{n} worker(s) {ratio:.2f}×" for n, ratio in by_workers.items())

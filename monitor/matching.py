@@ -26,7 +26,14 @@ from enrollment.face import EMBEDDING_SIZE as FACE_SIZE
 from enrollment.face import face_similarity
 from enrollment.models import FaceReference, Performer, Voiceprint, from_blob
 from enrollment.voice import EMBEDDING_SIZE as VOICE_SIZE
-from monitor.voice_scores import VoicePopulation, best_per_performer, build_population, population_rank, score_windows
+from monitor.voice_scores import (
+    VoicePopulation,
+    build_population,
+    candidate_columns,
+    population_rank,
+    score_windows,
+    window_sides,
+)
 
 VOICE_TIERS = ("same_voice", "soundalike")
 
@@ -132,9 +139,6 @@ class Match:
     details: dict = field(default_factory=dict)  # see Detection.details
 
 
-# Performers whose best score is this close below the threshold are scored again in full: the block-wise
-# best and the column-wise scores may differ in the last bits of a float32
-CANDIDATE_MARGIN = 1e-3
 MAX_CURVE_POINTS = 240  # a voice detection keeps its score over time at this resolution (the alert's picture)
 
 
@@ -164,10 +168,9 @@ def match_voice(
     if population is None:
         values = similarity = windows @ gallery.voiceprints.T  # (W, P)
     else:  # every performer's best first; whole columns only for those that match or come closest
-        best = best_per_performer(windows, population)
-        candidates = np.union1d(np.flatnonzero(best >= calibration.similarity_threshold - CANDIDATE_MARGIN),
-                                np.argsort(-best, kind="stable")[:n_closest])
-        scored = score_windows(windows, population, candidates)
+        sides = window_sides(windows, population)
+        candidates = candidate_columns(windows, population, calibration.similarity_threshold, n_closest, sides)
+        scored = score_windows(windows, population, candidates, sides)
         values, similarity, ids = scored.score, scored.similarity, ids[candidates]
     result = _decide("voice", values, start_s, end_s, ids, gallery, calibration, merge_gap_s, n_closest)
     columns = {int(performer_id): column for column, performer_id in enumerate(ids)}

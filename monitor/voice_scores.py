@@ -20,7 +20,10 @@ D = 256.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +33,13 @@ WINDOW_CHUNK = 2048  # windows scored at once: bounds memory at W × P × K floa
 # than the rest of the matching (bench: +278 ms per 10-minute file and +1.3 s per command).
 MAX_PERFORMERS_SERVING = 500
 STD_FLOOR = 1e-3  # a population of identical scores must not divide by zero
+# Bound on |bfloat16 product − cosine| for unit vectors with float32 sums: each factor rounds to 8 significant
+# bits (relative 2⁻⁸), so the terms err by at most (2·2⁻⁸ + 2⁻¹⁶)·Σ|w_i·p_i| ≤ 0.0079 (Cauchy–Schwarz), the
+# result's own rounding to bfloat16 by 2⁻⁸ more, the float32 sums by far less: 0.0118, rounded up.
+LOW_PRECISION_ERROR = 0.0125
+# Two float32 products of the same vectors, blocked differently, differ by at most about 256 · 2⁻²⁴
+FLOAT32_ERROR = 3e-5
+MIN_PERFORMERS_SCREENED = 500  # below this the float32 products cost too little to be worth a second pass
 CACHED_SCORES = 1 << 18  # scores (float32) of a block of performers: 1 MiB, within a core's L2 cache
 
 
@@ -53,6 +63,18 @@ class VoicePopulation:
     std_p: np.ndarray
     known: np.ndarray
     serving_position: np.ndarray
+    _bfloat16: Any = field(default=None, repr=False, compare=False)
+
+    def bfloat16_prints(self) -> Any:
+        """``prints`` as a torch bfloat16 tensor (K, P, D), made once in each process that needs it."""
+        if self._bfloat16 is None:
+            import torch
+
+            self._bfloat16 = torch.from_numpy(np.ascontiguousarray(self.prints)).to(torch.bfloat16)
+        return self._bfloat16
+
+    def __getstate__(self) -> dict:  # the bfloat16 copy is not sent to workers: each makes its own if it needs it
+        return self.__dict__ | {"_bfloat16": None}
 
 
 def build_population(prints: np.ndarray, cohort: np.ndarray, top_n: int,
@@ -122,17 +144,22 @@ class _WindowSide:
     own_similarity: np.ndarray
 
 
-def score_windows(windows: np.ndarray, population: VoicePopulation,
-                  columns: np.ndarray | None = None) -> WindowScores:
+WindowSides = list[list[_WindowSide]]  # per chunk of WINDOW_CHUNK windows, per condition
+
+
+def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.ndarray | None = None,
+                  sides: WindowSides | None = None) -> WindowScores:
     """S-norm of every window (W, D) against the performers ``columns`` (n,) (default: all), best condition
     each. Holds (W, n) arrays: for a whole large gallery, best_per_performer is the cheap question."""
     columns = np.arange(population.prints.shape[1]) if columns is None else np.asarray(columns, np.int64)
     parts = []
-    for start in range(0, len(windows), WINDOW_CHUNK):
+    sides = sides or window_sides(windows, population)
+    for start, chunk_sides in zip(range(0, len(windows), WINDOW_CHUNK), sides, strict=True):
         chunk = windows[start : start + WINDOW_CHUNK]
         best = condition_of_best = clean_similarity = None
-        for condition, side in enumerate(_window_sides(chunk, population)):
-            score, similarity = _condition_scores(chunk, population, condition, side, columns)
+        for condition, side in enumerate(chunk_sides):
+            x = _exact_product(chunk, population, condition, columns)
+            score, similarity = _condition_scores(x, population, condition, side, columns)
             if condition == 0:
                 best, condition_of_best, clean_similarity = score, np.zeros(score.shape, np.int8), similarity
             else:  # earlier conditions win ties
@@ -153,18 +180,90 @@ def best_per_performer(windows: np.ndarray, population: VoicePopulation) -> np.n
     taken in blocks whose (W, block) scores stay in the processor's cache, which is most of a large
     gallery's cost (6× faster at 10,000 performers than whole-matrix passes).
     """
+    best, _ = _blockwise_best(windows, population, _exact_product)
+    return best
+
+
+def candidate_columns(windows: np.ndarray, population: VoicePopulation, threshold: float, n_closest: int,
+                      sides: WindowSides | None = None) -> np.ndarray:
+    """The performers (n,) int64 ascending among whom are every one whose best s-norm over the windows
+    (W, D) reaches ``threshold`` and the ``n_closest`` best: what score_windows must then score exactly.
+
+    Where the processor multiplies bfloat16 natively (AVX-512 BF16, AMX), the windows are first compared
+    with every voiceprint in bfloat16, twice as fast as float32, and each performer's best is bounded:
+    for unit vectors the product is within LOW_PRECISION_ERROR of the cosine, so the s-norm within that
+    times its slope ``a_w + a_p``. A performer is left out only when even its upper bound misses both the
+    threshold and the n-th best lower bound: the answer is exact, never an approximation. Elsewhere the
+    bounds are the float32 scores, within what float32 products cut differently may differ by.
+    """
+    n_performers = population.prints.shape[1]
+    if n_performers == 0 or len(windows) == 0:
+        return np.zeros(0, np.int64)
+    product = _bfloat16_product if _fast_bfloat16() and n_performers >= MIN_PERFORMERS_SCREENED else _exact_product
+    best, slope = _blockwise_best(windows, population, product, sides)
+    error = slope * (LOW_PRECISION_ERROR if product is _bfloat16_product else FLOAT32_ERROR)
+    upper, lower = best + error, best - error
+    nth_lower = np.partition(lower, n_performers - min(n_closest, n_performers))[-min(n_closest, n_performers)] \
+        if n_closest > 0 else np.inf
+    return np.flatnonzero(upper >= min(threshold, nth_lower))
+
+
+def _blockwise_best(windows: np.ndarray, population: VoicePopulation,
+                    product: Callable[[np.ndarray, VoicePopulation, int, slice], np.ndarray],
+                    sides: WindowSides | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each performer's best s-norm (P,) with the cosines given by ``product``, and the largest slope
+    ``a_w + a_p`` (P,) of the s-norm in the cosine over the windows and conditions."""
     n_performers = population.prints.shape[1]
     best = np.full(n_performers, -np.inf, np.float32)
-    for start in range(0, len(windows), WINDOW_CHUNK):
+    slope = np.zeros(n_performers, np.float32)
+    sides = sides or window_sides(windows, population)
+    for start, chunk_sides in zip(range(0, len(windows), WINDOW_CHUNK), sides, strict=True):
         chunk = windows[start : start + WINDOW_CHUNK]
-        sides = _window_sides(chunk, population)
         block = max(64, CACHED_SCORES // len(chunk))
         for first in range(0, n_performers, block):
             columns = slice(first, min(first + block, n_performers))
-            for condition, side in enumerate(sides):
-                score, _ = _condition_scores(chunk, population, condition, side, columns)
+            for condition, side in enumerate(chunk_sides):
+                x = product(chunk, population, condition, columns)
+                score, _ = _condition_scores(x, population, condition, side, columns)
                 np.maximum(best[columns], score.max(axis=0), out=best[columns])
-    return best
+                steepest = max(float(side.scale.max()), float(side.own_scale.max(initial=0.0)))
+                np.maximum(slope[columns], steepest + 0.5 / population.std_p[condition, columns],
+                           out=slope[columns])
+    return best, slope
+
+
+def _exact_product(windows: np.ndarray, population: VoicePopulation, condition: int,
+                   columns: slice | np.ndarray) -> np.ndarray:
+    """Cosines (W, n) of the windows with the voiceprints ``columns`` in ``condition``, float32."""
+    return windows @ population.prints[condition, columns].T
+
+
+def _bfloat16_product(windows: np.ndarray, population: VoicePopulation, condition: int,
+                      columns: slice) -> np.ndarray:
+    """The same cosines (W, n) multiplied in bfloat16 (float32 sums), within LOW_PRECISION_ERROR of them."""
+    import torch
+
+    prints = population.bfloat16_prints()
+    left = torch.from_numpy(np.ascontiguousarray(windows)).to(torch.bfloat16)
+    return (left @ prints[condition, columns].T).float().numpy()
+
+
+@functools.cache
+def _fast_bfloat16() -> bool:
+    """Whether this processor multiplies bfloat16 natively (Linux's CPU flags); elsewhere float32 is faster."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def window_sides(windows: np.ndarray, population: VoicePopulation) -> WindowSides:
+    """The windows' (W, D) side of the s-norm, for each chunk of WINDOW_CHUNK windows in every condition:
+    what candidate_columns and score_windows both need, computed once."""
+    return [_window_sides(windows[start : start + WINDOW_CHUNK], population)
+            for start in range(0, len(windows), WINDOW_CHUNK)]
 
 
 def _window_sides(windows: np.ndarray, population: VoicePopulation) -> list[_WindowSide]:
@@ -180,10 +279,10 @@ def _window_sides(windows: np.ndarray, population: VoicePopulation) -> list[_Win
     return sides
 
 
-def _condition_scores(windows: np.ndarray, population: VoicePopulation, condition: int, side: _WindowSide,
+def _condition_scores(x: np.ndarray, population: VoicePopulation, condition: int, side: _WindowSide,
                       columns: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The s-norm (W, n) and raw cosine (W, n) of the windows against performers ``columns`` in one condition."""
-    x = windows @ population.prints[condition, columns].T  # (W, n)
+    """The s-norm (W, n) and cosine (W, n) of windows against performers ``columns`` in one condition, from
+    their cosines ``x`` (W, n), which it takes over (the serving performers' are set as the population's)."""
     scale_p = 0.5 / population.std_p[condition, columns]
     offset_p = -0.5 * population.mean_p[condition, columns] / population.std_p[condition, columns]
     score = side.scale + scale_p  # four passes over (W, n); kept few because they, not the product, dominate
