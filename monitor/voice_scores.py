@@ -192,20 +192,29 @@ def candidate_columns(windows: np.ndarray, population: VoicePopulation, threshol
     Where the processor multiplies bfloat16 natively (AVX-512 BF16, AMX), the windows are first compared
     with every voiceprint in bfloat16, twice as fast as float32, and each performer's best is bounded:
     for unit vectors the product is within LOW_PRECISION_ERROR of the cosine, so the s-norm within that
-    times its slope ``a_w + a_p``. A performer is left out only when even its upper bound misses both the
-    threshold and the n-th best lower bound: the answer is exact, never an approximation. Elsewhere the
-    bounds are the float32 scores, within what float32 products cut differently may differ by.
+    times its slope ``a_w + a_p``. Kept: every performer whose upper bound reaches the threshold, and
+    the closest, found by scoring exactly in order of upper bound until no bound left can beat the n-th
+    best exact score. The answer is exact, never an approximation. Elsewhere the bounds are the float32
+    scores, within what float32 products cut differently may differ by.
     """
     n_performers = population.prints.shape[1]
     if n_performers == 0 or len(windows) == 0:
         return np.zeros(0, np.int64)
+    sides = sides or window_sides(windows, population)
     product = _bfloat16_product if _fast_bfloat16() and n_performers >= MIN_PERFORMERS_SCREENED else _exact_product
     best, slope = _blockwise_best(windows, population, product, sides)
-    error = slope * (LOW_PRECISION_ERROR if product is _bfloat16_product else FLOAT32_ERROR)
-    upper, lower = best + error, best - error
-    nth_lower = np.partition(lower, n_performers - min(n_closest, n_performers))[-min(n_closest, n_performers)] \
-        if n_closest > 0 else np.inf
-    return np.flatnonzero(upper >= min(threshold, nth_lower))
+    upper = best + slope * (LOW_PRECISION_ERROR if product is _bfloat16_product else FLOAT32_ERROR)
+    kept = upper >= threshold
+    order = np.argsort(-upper, kind="stable")
+    n_closest = min(n_closest, n_performers)
+    exact = np.zeros(0, np.float32)
+    for start in range(0, n_performers, max(2 * n_closest, 1)):
+        if len(exact) >= n_closest and (n_closest == 0 or np.sort(exact)[-n_closest] > upper[order[start]]):
+            break  # no performer left can be among the closest
+        batch = order[start : start + 2 * n_closest]
+        exact = np.concatenate([exact, score_windows(windows, population, batch, sides).score.max(axis=0)])
+    kept[order[: len(exact)]] = True
+    return np.flatnonzero(kept)
 
 
 def _blockwise_best(windows: np.ndarray, population: VoicePopulation,
