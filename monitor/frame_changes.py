@@ -37,11 +37,24 @@ WHOLE_FRAME_FRACTION = 0.6
 # shift (found by phase correlation), and the shift is used when it leaves at most half as many changed.
 SHIFT_TRY_FRACTION = 0.25
 SHIFT_BLOCK_PX = 4  # phase correlation runs on 4 × 4 px block means, the shift is then refined to the pixel
+# A fade changes every pixel by one gain: frame ≈ gain · reference + offset. The gain is fitted on the tiles'
+# means and used (as a shift is) when it leaves at most half as many tiles changed; not from a reference too
+# flat to fit (its tiles' means spread less than this, in levels), nor beyond these gains.
+GAIN_MIN_SPREAD = 8.0
+GAIN_RANGE = (0.2, 5.0)
+# A zoom scales the picture about a point: a scale about the centre, then a shift. The factor is searched
+# on block means between 1 / ZOOM_MAX and ZOOM_MAX (a second's zoom), in ZOOM_GRID steps, then refined:
+# it must be right to about 0.3 %, or the edges of a 1280 px picture are misplaced by 2 px.
+ZOOM_MAX = 1.08
+ZOOM_GRID = 15
+ZOOM_REFINE = (1.004, 1.002)
+ZOOM_TRY_MAX_FRACTION = 0.9  # more changed than this is a cut, not a zoom: not worth the search (about 40 ms)
 
 # all of the above, for the analysis key (monitor.video_faces.METHOD): changing one redoes analyses
 SETTINGS = {"tile_px": TILE_PX, "change_level": CHANGE_LEVEL, "margin_px": SEARCH_MARGIN_PX,
             "face_growth": FACE_GROWTH, "whole_frame_fraction": WHOLE_FRAME_FRACTION,
-            "shift_try_fraction": SHIFT_TRY_FRACTION, "shift_block_px": SHIFT_BLOCK_PX}
+            "shift_try_fraction": SHIFT_TRY_FRACTION, "shift_block_px": SHIFT_BLOCK_PX,
+            "gain_min_spread": GAIN_MIN_SPREAD, "gain_range": GAIN_RANGE, "zoom": [ZOOM_MAX, ZOOM_GRID, ZOOM_REFINE]}
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left in pixels
 
@@ -135,10 +148,90 @@ def shifted(reference: np.ndarray, dy: int, dx: int, tile_px: int = TILE_PX) -> 
         reference[max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]
     known = np.zeros(reference.shape, bool)
     known[max(dy, 0):height - max(-dy, 0), max(dx, 0):width - max(-dx, 0)] = True
+    return moved, _uncovered_tiles(known, tile_px)
+
+
+def estimate_gain(reference: np.ndarray, frame: np.ndarray, tile_px: int = TILE_PX) -> tuple[float, float] | None:
+    """(gain, offset) such that ``frame`` ≈ gain · ``reference`` + offset, fitted on the tiles' means (a fade);
+    None when the reference is too flat to tell (black) or the gain is out of GAIN_RANGE. Both uint8 grey
+    (height, width) of one size."""
+    from PIL import Image
+
+    before = _tile_means(Image.fromarray(reference), tile_px).ravel()
+    after = _tile_means(Image.fromarray(frame), tile_px).ravel()
+    if before.std() < GAIN_MIN_SPREAD:
+        return None
+    gain, offset = np.polyfit(before, after, 1)
+    return (float(gain), float(offset)) if GAIN_RANGE[0] <= gain <= GAIN_RANGE[1] else None
+
+
+def relit(reference: np.ndarray, gain: float, offset: float) -> np.ndarray:
+    """``reference`` (uint8 grey) with its levels mapped by ``gain`` · level + ``offset``, clipped to 0-255."""
+    levels = np.clip(np.arange(256, dtype=np.float32) * gain + offset, 0, 255).round().astype(np.uint8)
+    return levels[reference]
+
+
+def estimate_zoom(reference: np.ndarray, frame: np.ndarray, block_px: int = SHIFT_BLOCK_PX) -> float:
+    """The factor by which the picture was scaled about the frame's centre (a zoom; a shift may follow),
+    searched on ``block_px`` block means; 1.0 when no factor explains ``frame`` better than none. Both
+    uint8 grey (height, width) of one size."""
+    from PIL import Image
+
+    small_reference = np.asarray(Image.fromarray(reference).reduce(block_px))
+    small_frame = np.asarray(Image.fromarray(frame).reduce(block_px))
+
+    def cost(factor: float) -> float:
+        scaled = _zoom_image(small_reference, factor)
+        dy, dx = estimate_shift(scaled, small_frame, block_px=1)
+        return _shift_cost(scaled, small_frame, dy, dx, step=1)
+
+    costs = {float(factor): cost(factor) for factor in np.geomspace(1 / ZOOM_MAX, ZOOM_MAX, ZOOM_GRID)}
+    best = min(costs, key=costs.__getitem__)
+    for step in ZOOM_REFINE:
+        for factor in (best / step, best * step):
+            costs[factor] = cost(factor)
+        best = min(costs, key=costs.__getitem__)
+    return best if costs[best] < cost(1.0) else 1.0
+
+
+def zoomed(reference: np.ndarray, factor: float, dy: int = 0, dx: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``reference`` (uint8 grey) scaled by ``factor`` about its centre, then moved by (dy, dx) px, the same
+    size, and (rows, columns) bool: the tiles it no longer covers, which nothing is known of (changed)."""
+
+    covered = _zoom_image(np.full(reference.shape, 255, np.uint8), factor, dy, dx, nearest=True) > 0
+    return _zoom_image(reference, factor, dy, dx), _uncovered_tiles(covered, TILE_PX)
+
+
+def _zoom_image(image: np.ndarray, factor: float, dy: int = 0, dx: int = 0, nearest: bool = False) -> np.ndarray:
+    """``image`` (uint8 grey) scaled by ``factor`` about its centre, then moved by (dy, dx) px; black outside."""
+    from PIL import Image
+
+    height, width = image.shape
+    # the output pixel (x, y) shows the image at ((x − dx − cx) / f + cx, (y − dy − cy) / f + cy)
+    centre_x, centre_y = width / 2, height / 2
+    coefficients = (1 / factor, 0, centre_x - (centre_x + dx) / factor,
+                    0, 1 / factor, centre_y - (centre_y + dy) / factor)
+    resample = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
+    return np.array(Image.fromarray(image).transform((width, height), Image.Transform.AFFINE, coefficients,
+                                                      resample=resample))  # a copy: the caller writes to it
+
+
+def zoom_boxes(boxes: np.ndarray, factor: float, shape: tuple[int, int], dy: int = 0, dx: int = 0) -> np.ndarray:
+    """Boxes (N, 4: top, right, bottom, left px) where :func:`zoomed` puts them: scaled by ``factor`` about the
+    centre of a frame of ``shape`` (height, width), then moved by (dy, dx)."""
+    height, width = shape
+    centre = np.array([height / 2, width / 2, height / 2, width / 2])
+    moved = (np.asarray(boxes, dtype=np.float64).reshape(-1, 4) - centre) * factor + centre + [dy, dx, dy, dx]
+    return np.round(moved).astype(np.int64)
+
+
+def _uncovered_tiles(covered: np.ndarray, tile_px: int) -> np.ndarray:
+    """(rows, columns) bool: tiles holding any pixel that ``covered`` (height, width) bool leaves False."""
+    height, width = covered.shape
     rows, columns = -(-height // tile_px), -(-width // tile_px)
     padded = np.zeros((rows * tile_px, columns * tile_px), bool)
-    padded[:height, :width] = ~known
-    return moved, padded.reshape(rows, tile_px, columns, tile_px).any(axis=(1, 3))
+    padded[:height, :width] = ~covered
+    return padded.reshape(rows, tile_px, columns, tile_px).any(axis=(1, 3))
 
 
 def boxes_touching(changed: np.ndarray, boxes: np.ndarray, tile_px: int = TILE_PX) -> np.ndarray:

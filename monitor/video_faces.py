@@ -48,13 +48,19 @@ from monitor.face_tracks import box_iou, link_tracks
 from monitor.frame_changes import (
     SHIFT_TRY_FRACTION,
     WHOLE_FRAME_FRACTION,
+    ZOOM_TRY_MAX_FRACTION,
     boxes_touching,
     changed_tiles,
+    estimate_gain,
     estimate_shift,
+    estimate_zoom,
     grown,
+    relit,
     search_regions,
     shifted,
     tiles_within,
+    zoom_boxes,
+    zoomed,
 )
 from monitor.matching import Calibration, Gallery
 
@@ -70,9 +76,14 @@ MIN_SAME_FACE_IOU = 0.3
 # A known face at least this large (its box's shorter side, px) that touches a change is looked for again
 # around where it was at upsample 0, which finds faces down to 65-80 px (monitor.frame_changes.grown).
 FOLLOW_MIN_FACE_PX = 100
+# After a frame that no zoom explained, this many sampled frames are not searched for one (40 ms each): a
+# person walking changes as much of a frame as a zoom does. A whole-frame search (a new shot) ends the rest.
+ZOOM_REST_FRAMES = 3
 # What decides a video's faces, for the analysis key (monitor.analyse): changing any of it redoes analyses.
-METHOD = {"detector": "HOG on grey, changed tiles only, camera shift allowed for", "changes": frame_changes.SETTINGS,
-          "reuse": [CHIP_CHANGE_LEVEL, THUMBNAIL_BLOCK_PX, MIN_SAME_FACE_IOU], "follow_min_face_px": FOLLOW_MIN_FACE_PX}
+METHOD = {"detector": "HOG on grey, changed tiles only, camera shift, fades and zooms allowed for",
+          "changes": frame_changes.SETTINGS,
+          "reuse": [CHIP_CHANGE_LEVEL, THUMBNAIL_BLOCK_PX, MIN_SAME_FACE_IOU], "follow_min_face_px": FOLLOW_MIN_FACE_PX,
+          "zoom_rest_frames": ZOOM_REST_FRAMES}
 
 
 def _rows(boxes: list[face.FaceBox]) -> np.ndarray:
@@ -161,6 +172,8 @@ class FinderStats:
     whole_frame_searches: int = 0
     unchanged_frames: int = 0  # nothing changed: no search at all
     camera_moves: int = 0  # frames compared with the reference shifted (a pan or a shake)
+    fades: int = 0  # frames compared with the reference relit (a fade)
+    zooms: int = 0  # frames compared with the reference scaled, then shifted (a zoom)
     searched_fraction: list[float] = field(default_factory=list)  # per frame, of its pixels
     faces_kept: int = 0  # kept from the last frame, unchanged
     descriptors_computed: int = 0
@@ -175,6 +188,7 @@ class VideoFaceFinder:
         self.stats = FinderStats()
         self._reference: np.ndarray | None = None  # grey (height, width): what each part was last searched in
         self._known = _Known.none()
+        self._zoom_rest = 0  # sampled frames to go before a zoom is looked for again, after one was not found
 
     def faces(self, frame: SampledFrame) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (N, 4: top, right, bottom, left px of the sampled frame) and descriptors (N, 128) float32."""
@@ -187,6 +201,7 @@ class VideoFaceFinder:
             kept = _Known.none()
             found = _rows(face.detect_faces(grey, self.upsample))
             self._reference = grey.copy()
+            self._zoom_rest = 0  # a new shot may zoom from its start
             self.stats.whole_frame_searches += 1
             self.stats.searched_fraction.append(1.0)
         if len(kept.boxes) and len(found):
@@ -234,20 +249,53 @@ class VideoFaceFinder:
         return _distinct(_rows(found)), kept
 
     def _follow_camera(self, grey: np.ndarray, changed: np.ndarray) -> np.ndarray:
-        """Where ``grey`` changed once the picture's shift is allowed for: a pan or a shaking camera moves
-        the reference and the known faces with it, and only what the shift does not explain (and the
-        strip it uncovered) is searched again. ``changed`` as it is when the shift does not help."""
+        """Where ``grey`` changed once the whole picture's change is allowed for: a pan or a shaking camera
+        (a shift), a fade (a gain), a zoom (a scale, then a shift). The reference and the known faces
+        follow it, and only what it does not explain (and what it uncovered) is searched again. Tried in
+        that order, cheapest first; the first that leaves at most half as many changed tiles is taken.
+        ``changed`` as it is when none does."""
+        for kind, explain in (("camera_moves", self._shift), ("fades", self._fade), ("zooms", self._zoom)):
+            if kind == "zooms" and (changed.mean() > ZOOM_TRY_MAX_FRACTION or self._zoom_rest > 0):
+                self._zoom_rest = max(self._zoom_rest - 1, 0)
+                break
+            explained = explain(grey)
+            if explained is None:
+                self._zoom_rest = ZOOM_REST_FRAMES if kind == "zooms" else self._zoom_rest
+                continue
+            reference, changed_there, boxes = explained
+            if changed_there.sum() <= 0.5 * changed.sum():
+                self._reference, self._known.boxes = reference, boxes
+                setattr(self.stats, kind, getattr(self.stats, kind) + 1)
+                return changed_there
+            self._zoom_rest = ZOOM_REST_FRAMES if kind == "zooms" else self._zoom_rest
+        return changed
+
+    def _shift(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The reference shifted as the picture moved, the tiles still changed, the known boxes moved."""
         dy, dx = estimate_shift(self._reference, grey)
         if (dy, dx) == (0, 0):
-            return changed
+            return None
         moved, uncovered = shifted(self._reference, dy, dx)
-        changed_moved = changed_tiles(moved, grey, moved=True) | uncovered
-        if changed_moved.sum() > 0.5 * changed.sum():
-            return changed
-        self._reference = moved
-        self._known.boxes = self._known.boxes + np.array([dy, dx, dy, dx], dtype=np.int64)
-        self.stats.camera_moves += 1
-        return changed_moved
+        return moved, changed_tiles(moved, grey, moved=True) | uncovered, self._known.boxes + np.array(
+            [dy, dx, dy, dx], dtype=np.int64)
+
+    def _fade(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The reference relit by the picture's gain, the tiles still changed, the known boxes as they were."""
+        fitted = estimate_gain(self._reference, grey)
+        if fitted is None:
+            return None
+        reference = relit(self._reference, *fitted)
+        return reference, changed_tiles(reference, grey), self._known.boxes
+
+    def _zoom(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The reference scaled and shifted as the picture was, the tiles still changed, the known boxes moved."""
+        factor = estimate_zoom(self._reference, grey)
+        if factor == 1.0:
+            return None
+        dy, dx = estimate_shift(zoomed(self._reference, factor)[0], grey)
+        moved, outside = zoomed(self._reference, factor, dy, dx)
+        return (moved, changed_tiles(moved, grey, moved=True) | outside,
+                zoom_boxes(self._known.boxes, factor, grey.shape, dy, dx))
 
     def _describe(self, frame: SampledFrame, boxes: np.ndarray) -> _Known:
         """Descriptors of newly found faces: a known face's where its chip has not changed, else computed."""

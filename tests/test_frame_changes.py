@@ -10,11 +10,16 @@ from monitor.frame_changes import (
     TILE_PX,
     boxes_touching,
     changed_tiles,
+    estimate_gain,
     estimate_shift,
+    estimate_zoom,
     grown,
+    relit,
     search_regions,
     shifted,
     tiles_within,
+    zoom_boxes,
+    zoomed,
 )
 
 SHAPE = (720, 1280)
@@ -107,6 +112,35 @@ def test_a_face_moving_before_a_still_camera_is_not_a_camera_shift():
     frame = reference.copy()
     frame[300:400, 500:600] = reference[300:400, 520:620]  # only a patch moved
     assert estimate_shift(reference, frame) == (0, 0)
+
+
+def test_a_fade_is_one_gain_over_the_picture_and_explains_every_tile():
+    reference = _scene()
+    frame = (reference * 0.6 + 10).round().astype(np.uint8)
+
+    gain, offset = estimate_gain(reference, frame)
+
+    assert gain == pytest.approx(0.6, abs=0.01) and offset == pytest.approx(10, abs=1.0)
+    assert changed_tiles(reference, frame).mean() > 0.5 and not changed_tiles(relit(reference, gain, offset),
+                                                                               frame).any()
+    assert estimate_gain(np.zeros(SHAPE, np.uint8), frame) is None  # nothing to fit on black
+
+
+@pytest.mark.parametrize("factor, dy, dx", [(1.025, 6, -4), (1 / 1.04, -10, 12), (1.0, 0, 0)])
+def test_a_zoom_is_found_to_a_fraction_of_a_percent_and_moves_boxes_with_the_picture(factor, dy, dx):
+    reference = _scene()
+    frame, outside = zoomed(reference, factor, dy, dx)
+
+    found = estimate_zoom(reference, frame)
+
+    assert found == pytest.approx(factor, rel=0.004)
+    again, _ = zoomed(reference, found, *estimate_shift(zoomed(reference, found)[0], frame))
+    assert changed_tiles(again, frame, moved=True).mean() < 0.05  # besides the border it uncovered
+    (top, right, bottom, left), = zoom_boxes(np.array([[300, 640, 300, 600]]), factor, SHAPE, dy, dx)
+    # its corners are the same points of the picture
+    assert abs(int(frame[top, left]) - int(reference[300, 600])) <= 8
+    assert abs(int(frame[bottom, right]) - int(reference[300, 640])) <= 8
+    assert outside.any() == (factor < 1)  # a zoom out uncovers a border; a zoom in overflows it
 
 
 def test_tiles_within_a_box_are_those_wholly_inside():

@@ -151,3 +151,38 @@ def test_the_shared_video_gives_the_plain_ways_faces(tmp_path):
     found, _ = _finder_faces(video, limits, 1)
     _assert_same_faces(plain, found, max_distance=0.05)
     assert sum(len(boxes) for _, boxes, _ in found) == 7
+
+
+def test_a_fade_and_a_zoom_keep_the_plain_ways_faces_without_searching_every_frame_whole(grace_hopper_path, tmp_path):
+    """10 s at 720 × 400, 2 fps: Grace Hopper fading in (0-4 s), then the camera zooming in on her, 3 % a second."""
+    from PIL import Image
+
+    from monitor.config import load_config
+    from tests.conftest import write_video
+
+    width, height, fps = 720, 400, 2
+    picture = _background(width, height).copy()
+    hopper = _photo(grace_hopper_path, 260)
+    picture[60:320, 230:230 + hopper.shape[1]] = hopper
+    frames = []
+    for index in range(10 * fps):
+        t = index / fps
+        if t < 4:
+            frames.append((picture * (0.4 + 0.15 * t)).astype(np.uint8))
+            continue
+        zoom = 1.03 ** (t - 4)
+        crop_w, crop_h = round(width / zoom), round(height / zoom)
+        left, top = (width - crop_w) // 2, (height - crop_h) // 2
+        frames.append(np.asarray(Image.fromarray(picture[top:top + crop_h, left:left + crop_w]).resize(
+            (width, height), Image.BILINEAR)))
+    video = write_video(tmp_path / "fade-zoom.mp4", frames, fps=fps)
+    config = load_config()
+
+    plain = _plain_faces(video, config.media, config.face.upsample)
+    found, stats = _finder_faces(video, config.media, config.face.upsample)
+
+    # a face kept through a fade keeps the descriptor of the dimmer frame it was described in: a little
+    # further from the plain way's than a still face's frames are from each other
+    _assert_same_faces(plain, found, max_distance=0.2)
+    assert sum(len(boxes) for _, boxes, _ in found) == 10
+    assert stats.fades >= 2 and stats.zooms >= 3 and stats.whole_frame_searches <= 3
