@@ -129,6 +129,7 @@ def our_pass(path: Path, config) -> tuple[list[tuple[float, float, np.ndarray, n
     stats = finder.stats
     return frames, {"frames": stats.frames, "whole_frame_searches": stats.whole_frame_searches,
                     "unchanged_frames": stats.unchanged_frames, "camera_moves": stats.camera_moves,
+                    "fades": stats.fades, "zooms": stats.zooms,
                     "searched_fraction_mean": float(np.mean(stats.searched_fraction or [0.0])),
                     "faces_kept": stats.faces_kept, "descriptors_computed": stats.descriptors_computed,
                     "descriptors_reused": stats.descriptors_reused}

@@ -10,9 +10,11 @@ then a descriptor for every face), but without redoing what a second of video di
 - **Only what changed is searched.** The frame is compared, tile by tile, with what its faces were
   last searched in (monitor.frame_changes). Faces in unchanged parts are kept as they were, with
   their descriptors; changed parts, and the surroundings of known faces that they touch, are
-  searched again; when most of the frame changed (a cut, a zoom), all of it is. A pan or a shaking
-  camera moves the picture as a whole: the comparison then allows for the shift, and the known
-  faces move with it.
+  searched again; when most of the frame changed (a cut), all of it is. A pan or a shaking camera
+  moves the picture as a whole, a fade changes its brightness by one gain, a zoom scales it: the
+  comparison then allows for the shift, the gain or the scale and shift (monitor.frame_changes),
+  and the known faces move with the picture. A face kept through a fade keeps the descriptor of
+  the frame it was described in.
 - **Known large faces are followed cheaply.** A known face of at least ``FOLLOW_MIN_FACE_PX`` that
   touches a change is looked for again around where it was at upsample 0 (a quarter of the cost per
   pixel); the changes around it are then accounted for. Only when it is not found there is its
