@@ -60,26 +60,45 @@ def write_podcast(directory: Path, hours: float) -> dict[str, Any]:
                     "format": f"mp3, 44.1 kHz mono, {path.stat().st_size / 1e6:.0f} MB"}
 
 
+def reporting_peak(code: str) -> list[str]:
+    """A command running ``code`` (one line of Python; it sets ``code`` to an exit status) in a child that then
+    prints its own peak resident size, ``VmHWM: N kB``, last on stdout: see :func:`peak_bytes`.
+
+    Not the child's ru_maxrss: Linux starts it at the parent's resident size when it was forked (the
+    pre-exec high-water mark is kept), which is a benchmark process's, with its models and media.
+    """
+    return [sys.executable, "-c", "import sys\ncode = 0\ntry:\n    " + code + "\nfinally:\n    sys.stdout.flush()\n"
+            "    print(next(line for line in open('/proc/self/status') if line.startswith('VmHWM:')), end='')\n"
+            "sys.exit(code)\n"]
+
+
+LIKENESS_CLI = "from monitor.cli import main; sys.argv[0] = 'likeness'; code = main()"  # `likeness ARGS…` exactly
+
+
+def peak_bytes(stdout: str) -> tuple[str, int]:
+    """A :func:`reporting_peak` child's stdout → (what it printed before, its peak resident size in bytes)."""
+    output, _, peak_line = stdout.rpartition("VmHWM:")
+    return output, int(peak_line.split()[0]) * 1024  # kB
+
+
 def measure_scan(home: Path, media: Path, whole_file: bool = False) -> dict[str, Any]:
     """``likeness --home HOME scan MEDIA --json`` in a child process: its peak RSS (MiB), wall time, output."""
-    if whole_file:
-        command = [sys.executable, "-c", "from bench.memory import whole_file_cli; whole_file_cli()"]
-    else:
-        command = [str(Path(sys.executable).parent / "likeness")]
-    command += ["--home", str(home), "scan", str(media), "--json"]
+    code = "from bench.memory import whole_file_cli; code = whole_file_cli()" if whole_file else LIKENESS_CLI
+    command = [*reporting_peak(code), "--home", str(home), "scan", str(media), "--json"]
     env = {key: value for key, value in os.environ.items() if key != "LIKENESS_DATABASE_URL"}
     out_path, err_path = home / "scan.out", home / "scan.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, cwd=REPO, env=env)
-        # wait4 gives this child's own resource usage (RUSAGE_CHILDREN would mix in every earlier child)
+        # wait4 gives this child's own CPU time (RUSAGE_CHILDREN would mix in every earlier child)
         _, status, usage = os.wait4(process.pid, 0)
         wall_s = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"scan exited with {process.returncode}: {err_path.read_text()[-2000:]}")
-    [row] = json.loads(out_path.read_text())
-    return {"peak_rss_mib": usage.ru_maxrss / 1024, "wall_s": wall_s, "cpu_s": usage.ru_utime + usage.ru_stime,
+    output, peak = peak_bytes(out_path.read_text())
+    [row] = json.loads(output)
+    return {"peak_rss_mib": peak / 2**20, "wall_s": wall_s, "cpu_s": usage.ru_utime + usage.ru_stime,
             "duration_s": row["duration_s"], "detections": len(row["detections"]),
             "segments": sum(len(d["segments"]) for d in row["detections"])}
 
@@ -134,10 +153,10 @@ def _whole_file_voice(path: Path, config, gallery, result) -> None:
     result.closest += decided.closest
 
 
-def whole_file_cli() -> None:
+def whole_file_cli() -> int:
     """``likeness`` (arguments from sys.argv) with the whole-file voice path put back."""
     import monitor.analyse
     from monitor.cli import main
 
     monitor.analyse._analyse_voice = _whole_file_voice
-    main(sys.argv[1:])
+    return main(sys.argv[1:])

@@ -197,6 +197,7 @@ def per_shot(spans, baseline, ours) -> list[dict[str, Any]]:
 
 def measure_4k(work: Path, cast: list[video_scenes.Person], log: Callable[[str], None]) -> dict[str, Any]:
     """Peak RSS of ``likeness scan`` on a 30 s 3840 × 2160 video with a voice track, in a child process."""
+    from bench.memory import LIKENESS_CLI, peak_bytes, reporting_peak
     from enrollment.errors import LikenessError
     from monitor.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
 
@@ -219,35 +220,16 @@ def measure_4k(work: Path, cast: list[video_scenes.Person], log: Callable[[str],
                     *([["enroll", "voice", "1", *map(str, clips)]] if clips else [])):
         subprocess.run([likeness, *command], env=environment, check=True, capture_output=True)
     started = time.perf_counter()
-    # The child reports its own peak (VmHWM), not ru_maxrss: a child's ru_maxrss starts at its parent's
-    # resident size when it was forked (Linux keeps the pre-exec high-water mark), which is this process's,
-    # with its models and video, not the scan's.
-    scan = subprocess.run([sys.executable, "-c", _SCAN_REPORTING_PEAK, "scan", str(path), "--json"],
-                          env=environment, capture_output=True)
+    scan = subprocess.run([*reporting_peak(LIKENESS_CLI), "scan", str(path), "--json"], env=environment,
+                          capture_output=True)
     scan_s = time.perf_counter() - started
-    output, _, peak_line = scan.stdout.decode().rpartition("VmHWM:")
-    peak = int(peak_line.split()[0]) * 1024  # kB
+    output, peak = peak_bytes(scan.stdout.decode())
     rows = json.loads(output or "[]")
     return {"width": SIZE_4K[0], "height": SIZE_4K[1], "duration_s": sum(s.seconds for s in scenes),
             "has_audio": speech is not None, "voice_enrolled": bool(clips), "size_mb": path.stat().st_size / 1e6,
             "exit_code": scan.returncode, "scan_s": scan_s, "peak_rss_bytes": peak, "peak_rss_mib": peak / 2**20,
             "detections": [f"{d['performer_name']} ({d['modality']})" for row in rows for d in row["detections"]],
             "target_met": scan.returncode == 0 and peak < TARGET_4K_RSS_BYTES}
-
-
-# `likeness ARGS…` exactly (its console script calls monitor.cli.main), then the process's peak resident size
-_SCAN_REPORTING_PEAK = """
-import sys
-from monitor.cli import main
-sys.argv[0] = "likeness"
-try:
-    code = main()
-finally:
-    sys.stdout.flush()
-    peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-    print(peak, end="", flush=True)
-sys.exit(code)
-"""
 
 
 # ------------------------------------------------------------------------------------------------- run

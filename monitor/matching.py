@@ -117,6 +117,7 @@ def with_voice_population(gallery: Gallery, cohort: np.ndarray, cohort_digest: s
     if gallery.voice_conditions is not None and len(gallery.voice_ids):
         gallery.voice_population = build_population(gallery.voice_conditions, cohort, top_n,
                                                      known=gallery.voice_known_conditions)
+        gallery.voice_population.prepare()
     gallery.cohort_digest = cohort_digest
     return gallery
 

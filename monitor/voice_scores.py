@@ -73,6 +73,12 @@ class VoicePopulation:
             self._bfloat16 = torch.from_numpy(np.ascontiguousarray(self.prints)).to(torch.bfloat16)
         return self._bfloat16
 
+    def prepare(self) -> None:
+        """Make now what candidate_columns would make on first use (the bfloat16 prints, where they serve):
+        a command's start-up cost, not its first file's."""
+        if _fast_bfloat16() and self.prints.shape[1] >= MIN_PERFORMERS_SCREENED:
+            self.bfloat16_prints()
+
     def __getstate__(self) -> dict:  # the bfloat16 copy is not sent to workers: each makes its own if it needs it
         return self.__dict__ | {"_bfloat16": None}
 

@@ -30,6 +30,8 @@ def work(conn: Connection, config: Config, gallery: Gallery) -> None:
     # Ctrl-C reaches the whole process group: the parent decides what stops, and lets running items finish
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     one_thread()
+    if gallery.voice_population is not None:
+        gallery.voice_population.prepare()  # its bfloat16 copy is not sent: made here, before the first item
     while True:
         try:
             path = conn.recv()
