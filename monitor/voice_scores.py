@@ -164,7 +164,7 @@ def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.
         chunk = windows[start : start + WINDOW_CHUNK]
         best = condition_of_best = clean_similarity = None
         for condition, side in enumerate(chunk_sides):
-            x = _exact_product(chunk, population, condition, columns)
+            x = chunk @ population.prints[condition, columns].T
             score, similarity = _condition_scores(x, population, condition, side, columns)
             if condition == 0:
                 best, condition_of_best, clean_similarity = score, np.zeros(score.shape, np.int8), similarity
@@ -186,7 +186,7 @@ def best_per_performer(windows: np.ndarray, population: VoicePopulation) -> np.n
     taken in blocks whose (W, block) scores stay in the processor's cache, which is most of a large
     gallery's cost (6× faster at 10,000 performers than whole-matrix passes).
     """
-    best, _ = _blockwise_best(windows, population, _exact_product)
+    best, _ = _blockwise_best(windows, population, _exact_products)
     return best
 
 
@@ -207,9 +207,9 @@ def candidate_columns(windows: np.ndarray, population: VoicePopulation, threshol
     if n_performers == 0 or len(windows) == 0:
         return np.zeros(0, np.int64)
     sides = sides or window_sides(windows, population)
-    product = _bfloat16_product if _fast_bfloat16() and n_performers >= MIN_PERFORMERS_SCREENED else _exact_product
-    best, slope = _blockwise_best(windows, population, product, sides)
-    upper = best + slope * (LOW_PRECISION_ERROR if product is _bfloat16_product else FLOAT32_ERROR)
+    screened = _fast_bfloat16() and n_performers >= MIN_PERFORMERS_SCREENED
+    best, slope = _blockwise_best(windows, population, _bfloat16_products if screened else _exact_products, sides)
+    upper = best + slope * (LOW_PRECISION_ERROR if screened else FLOAT32_ERROR)
     kept = upper >= threshold
     order = np.argsort(-upper, kind="stable")
     n_closest = min(n_closest, n_performers)
@@ -223,10 +223,13 @@ def candidate_columns(windows: np.ndarray, population: VoicePopulation, threshol
     return np.flatnonzero(kept)
 
 
+Products = Callable[[int, slice], np.ndarray]  # (condition, columns) → cosines (W, n) of a chunk of windows
+
+
 def _blockwise_best(windows: np.ndarray, population: VoicePopulation,
-                    product: Callable[[np.ndarray, VoicePopulation, int, slice], np.ndarray],
+                    products: Callable[[np.ndarray, VoicePopulation], Products],
                     sides: WindowSides | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each performer's best s-norm (P,) with the cosines given by ``product``, and the largest slope
+    """Each performer's best s-norm (P,) with the cosines given by ``products``, and the largest slope
     ``a_w + a_p`` (P,) of the s-norm in the cosine over the windows and conditions."""
     n_performers = population.prints.shape[1]
     best = np.full(n_performers, -np.inf, np.float32)
@@ -234,33 +237,31 @@ def _blockwise_best(windows: np.ndarray, population: VoicePopulation,
     sides = sides or window_sides(windows, population)
     for start, chunk_sides in zip(range(0, len(windows), WINDOW_CHUNK), sides, strict=True):
         chunk = windows[start : start + WINDOW_CHUNK]
+        product = products(chunk, population)
+        steepest = [max(float(side.scale.max()), float(side.own_scale.max(initial=0.0))) for side in chunk_sides]
         block = max(64, CACHED_SCORES // len(chunk))
         for first in range(0, n_performers, block):
             columns = slice(first, min(first + block, n_performers))
             for condition, side in enumerate(chunk_sides):
-                x = product(chunk, population, condition, columns)
-                score, _ = _condition_scores(x, population, condition, side, columns)
+                score, _ = _condition_scores(product(condition, columns), population, condition, side, columns)
                 np.maximum(best[columns], score.max(axis=0), out=best[columns])
-                steepest = max(float(side.scale.max()), float(side.own_scale.max(initial=0.0)))
-                np.maximum(slope[columns], steepest + 0.5 / population.std_p[condition, columns],
+                np.maximum(slope[columns], steepest[condition] + 0.5 / population.std_p[condition, columns],
                            out=slope[columns])
     return best, slope
 
 
-def _exact_product(windows: np.ndarray, population: VoicePopulation, condition: int,
-                   columns: slice | np.ndarray) -> np.ndarray:
+def _exact_products(windows: np.ndarray, population: VoicePopulation) -> Products:
     """Cosines (W, n) of the windows with the voiceprints ``columns`` in ``condition``, float32."""
-    return windows @ population.prints[condition, columns].T
+    return lambda condition, columns: windows @ population.prints[condition, columns].T
 
 
-def _bfloat16_product(windows: np.ndarray, population: VoicePopulation, condition: int,
-                      columns: slice) -> np.ndarray:
+def _bfloat16_products(windows: np.ndarray, population: VoicePopulation) -> Products:
     """The same cosines (W, n) multiplied in bfloat16 (float32 sums), within LOW_PRECISION_ERROR of them."""
     import torch
 
     prints = population.bfloat16_prints()
-    left = torch.from_numpy(np.ascontiguousarray(windows)).to(torch.bfloat16)
-    return (left @ prints[condition, columns].T).float().numpy()
+    left = torch.from_numpy(np.ascontiguousarray(windows)).to(torch.bfloat16)  # once for every block
+    return lambda condition, columns: (left @ prints[condition, columns].T).float().numpy()
 
 
 @functools.cache

@@ -184,7 +184,7 @@ def test_each_performers_best_is_their_best_window_in_their_best_condition_howev
 
 
 def test_bfloat16_products_stay_within_the_stated_bound_of_the_cosine() -> None:
-    from monitor.voice_scores import LOW_PRECISION_ERROR, _bfloat16_product, _exact_product
+    from monitor.voice_scores import LOW_PRECISION_ERROR, _bfloat16_products, _exact_products
 
     rng = np.random.default_rng(3)
     prints = _unit(rng.normal(size=(1, 2000, 256)) ** 2)  # peaked, like an encoder's ReLU output
@@ -192,8 +192,8 @@ def test_bfloat16_products_stay_within_the_stated_bound_of_the_cosine() -> None:
     population = build_population(prints, cohort, 10)
     windows = _unit(prints[0, :50] + 0.3 * np.abs(rng.normal(size=(50, 256))))
 
-    error = np.abs(_bfloat16_product(windows, population, 0, slice(0, 2000))
-                   - _exact_product(windows, population, 0, slice(0, 2000)))
+    error = np.abs(_bfloat16_products(windows, population)(0, slice(0, 2000))
+                   - _exact_products(windows, population)(0, slice(0, 2000)))
 
     assert error.max() < LOW_PRECISION_ERROR / 2
 
