@@ -105,6 +105,39 @@ def voice_report(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+PARTS = {"voice": "voice_throughput", "crawl": "crawl_throughput", "video": "video_throughput",
+         "pool": "pool_throughput", "memory": "memory"}  # --only NAME: its key in the results
+
+
+def _run_part(part: str, scratch: Path, options: argparse.Namespace) -> dict[str, Any]:
+    """One benchmark in this process; ``scratch`` an empty directory."""
+    if part == "voice":
+        _progress(f"voice throughput (scratch {scratch})")
+        return voice_throughput.run(scratch, options.minutes, options.repeats, _progress)
+    if part == "crawl":
+        return crawl_throughput.run(scratch, _progress)
+    if part == "video":
+        _progress("video faces")
+        return video_throughput.run(scratch, log=_progress)
+    if part == "pool":
+        _progress("worker pool")
+        return pool_throughput.run(scratch, log=_progress)
+    _progress(f"memory on a {options.podcast_hours:g}-hour podcast")
+    return memory.run(scratch, options.podcast_hours, whole_file=False, log=_progress)
+
+
+def _run_apart(part: str, options: argparse.Namespace) -> dict[str, Any]:
+    """``python -m bench --only PART --json`` in a child process: its results (progress goes to stderr)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "bench", "--only", part, "--json", "--minutes", str(options.minutes),
+               "--repeats", str(options.repeats), "--podcast-hours", str(options.podcast_hours)]
+    child = subprocess.run(command, stdout=subprocess.PIPE, check=False)
+    if child.returncode != 0:
+        raise SystemExit(f"the {part} benchmark failed (exit status {child.returncode}); its messages are above")
+    return {PARTS[part]: json.loads(child.stdout)[PARTS[part]]}
+
+
 def _progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
@@ -122,26 +155,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine()}
-    with tempfile.TemporaryDirectory(prefix="likeness-bench-") as scratch:
-        if options.only in (None, "voice"):
-            _progress(f"voice throughput (scratch {scratch})")
-            results["voice_throughput"] = voice_throughput.run(Path(scratch), options.minutes, options.repeats,
-                                                               _progress)
-        if options.only in (None, "crawl"):
-            results["crawl_throughput"] = crawl_throughput.run(Path(scratch), _progress)
-        if options.only in (None, "video"):
-            _progress("video faces")
-            (Path(scratch) / "video").mkdir()
-            results["video_throughput"] = video_throughput.run(Path(scratch) / "video", log=_progress)
-        if options.only in (None, "pool"):
-            _progress("worker pool")
-            (Path(scratch) / "pool").mkdir()
-            results["pool_throughput"] = pool_throughput.run(Path(scratch) / "pool", log=_progress)
-        if options.only in (None, "memory"):
-            _progress(f"memory on a {options.podcast_hours:g}-hour podcast")
-            (Path(scratch) / "memory").mkdir()
-            results["memory"] = memory.run(Path(scratch) / "memory", options.podcast_hours, whole_file=False,
-                                           log=_progress)
+    if options.only is None:  # each benchmark in a process of its own: what one leaves behind must not slow the next
+        for part in PARTS:
+            results |= _run_apart(part, options)
+    else:
+        with tempfile.TemporaryDirectory(prefix="likeness-bench-") as scratch:
+            results[PARTS[options.only]] = _run_part(options.only, Path(scratch), options)
     results["total_s"] = time.perf_counter() - started
 
     if options.json:
