@@ -1,6 +1,8 @@
 """``python -m bench`` (``make bench``): run every benchmark, print a readable report or ``--json``.
 
-Progress goes to stderr, so that ``--json`` leaves stdout holding one JSON document.
+Progress goes to stderr, so that ``--json`` leaves stdout holding one JSON document. Without
+``--only``, each benchmark runs as ``python -m bench --only NAME --json`` in a process of its own, so
+that none is measured in a process that an earlier one has loaded, grown or left threads in.
 """
 
 from __future__ import annotations
