@@ -161,7 +161,7 @@ WindowSides = list[list[_WindowSide]]  # per chunk of WINDOW_CHUNK windows, per 
 def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.ndarray | None = None,
                   sides: WindowSides | None = None) -> WindowScores:
     """S-norm of every window (W, D) against the performers ``columns`` (n,) (default: all), best condition
-    each. Holds (W, n) arrays: for a whole large gallery, best_per_performer is the cheap question."""
+    each. Holds (W, n) arrays: a large gallery asks candidate_columns (or best_per_performer) first."""
     columns = np.arange(population.prints.shape[1]) if columns is None else np.asarray(columns, np.int64)
     parts = []
     sides = sides or window_sides(windows, population)
