@@ -257,47 +257,55 @@ class VideoFaceFinder:
         that order, cheapest first; the first that leaves at most half as many changed tiles is taken.
         ``changed`` as it is when none does."""
         for kind, explain in (("camera_moves", self._shift), ("fades", self._fade), ("zooms", self._zoom)):
-            if kind == "zooms" and (changed.mean() > ZOOM_TRY_MAX_FRACTION or self._zoom_rest > 0):
-                self._zoom_rest = max(self._zoom_rest - 1, 0)
-                break
-            explained = explain(grey)
-            if explained is None:
-                self._zoom_rest = ZOOM_REST_FRAMES if kind == "zooms" else self._zoom_rest
-                continue
-            reference, changed_there, boxes = explained
-            if changed_there.sum() <= 0.5 * changed.sum():
-                self._reference, self._known.boxes = reference, boxes
+            explained = explain(grey, changed)
+            if explained is not None:
+                self._reference, changed_there, self._known.boxes = explained
                 setattr(self.stats, kind, getattr(self.stats, kind) + 1)
                 return changed_there
-            self._zoom_rest = ZOOM_REST_FRAMES if kind == "zooms" else self._zoom_rest
         return changed
 
-    def _shift(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The reference shifted as the picture moved, the tiles still changed, the known boxes moved."""
+    @staticmethod
+    def _explains(changed_there: np.ndarray, changed: np.ndarray) -> bool:
+        """Whether a model of the picture's change leaves at most half as many tiles changed."""
+        return bool(changed_there.sum() <= 0.5 * changed.sum())
+
+    def _shift(self, grey: np.ndarray, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The reference shifted as the picture moved, the tiles still changed, the known boxes moved; None
+        when no shift explains the change."""
         dy, dx = estimate_shift(self._reference, grey)
         if (dy, dx) == (0, 0):
             return None
         moved, uncovered = shifted(self._reference, dy, dx)
-        return moved, changed_tiles(moved, grey, moved=True) | uncovered, self._known.boxes + np.array(
-            [dy, dx, dy, dx], dtype=np.int64)
+        changed_there = changed_tiles(moved, grey, moved=True) | uncovered
+        if not self._explains(changed_there, changed):
+            return None
+        return moved, changed_there, self._known.boxes + np.array([dy, dx, dy, dx], dtype=np.int64)
 
-    def _fade(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The reference relit by the picture's gain, the tiles still changed, the known boxes as they were."""
+    def _fade(self, grey: np.ndarray, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The reference relit by the picture's gain, the tiles still changed, the known boxes as they were;
+        None when no gain explains the change."""
         fitted = estimate_gain(self._reference, grey)
         if fitted is None:
             return None
         reference = relit(self._reference, *fitted)
-        return reference, changed_tiles(reference, grey), self._known.boxes
+        changed_there = changed_tiles(reference, grey)
+        return (reference, changed_there, self._known.boxes) if self._explains(changed_there, changed) else None
 
-    def _zoom(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The reference scaled and shifted as the picture was, the tiles still changed, the known boxes moved."""
-        factor = estimate_zoom(self._reference, grey)
-        if factor == 1.0:
+    def _zoom(self, grey: np.ndarray, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The reference scaled and shifted as the picture was, the tiles still changed, the known boxes moved;
+        None when no zoom explains the change, or none is looked for (a cut; resting after a miss)."""
+        if self._zoom_rest > 0 or changed.mean() > ZOOM_TRY_MAX_FRACTION:
+            self._zoom_rest = max(self._zoom_rest - 1, 0)
             return None
-        dy, dx = estimate_shift(zoomed(self._reference, factor)[0], grey)
-        moved, outside = zoomed(self._reference, factor, dy, dx)
-        return (moved, changed_tiles(moved, grey, moved=True) | outside,
-                zoom_boxes(self._known.boxes, factor, grey.shape, dy, dx))
+        factor = estimate_zoom(self._reference, grey)
+        if factor != 1.0:
+            dy, dx = estimate_shift(zoomed(self._reference, factor)[0], grey)
+            moved, outside = zoomed(self._reference, factor, dy, dx)
+            changed_there = changed_tiles(moved, grey, moved=True) | outside
+            if self._explains(changed_there, changed):
+                return moved, changed_there, zoom_boxes(self._known.boxes, factor, grey.shape, dy, dx)
+        self._zoom_rest = ZOOM_REST_FRAMES
+        return None
 
     def _describe(self, frame: SampledFrame, boxes: np.ndarray) -> _Known:
         """Descriptors of newly found faces: a known face's where its chip has not changed, else computed."""
