@@ -26,14 +26,8 @@ from enrollment.face import EMBEDDING_SIZE as FACE_SIZE
 from enrollment.face import face_similarity
 from enrollment.models import FaceReference, Performer, Voiceprint, from_blob
 from enrollment.voice import EMBEDDING_SIZE as VOICE_SIZE
-from monitor.voice_scores import (
-    VoicePopulation,
-    build_population,
-    candidate_columns,
-    population_rank,
-    score_windows,
-    window_sides,
-)
+from monitor.voice_scores import VoicePopulation, build_population, population_rank, score_windows, window_sides
+from monitor.voice_screening import candidate_columns, prepare
 
 VOICE_TIERS = ("same_voice", "soundalike")
 
@@ -117,7 +111,7 @@ def with_voice_population(gallery: Gallery, cohort: np.ndarray, cohort_digest: s
     if gallery.voice_conditions is not None and len(gallery.voice_ids):
         gallery.voice_population = build_population(gallery.voice_conditions, cohort, top_n,
                                                      known=gallery.voice_known_conditions)
-        gallery.voice_population.prepare()
+        prepare(gallery.voice_population)
     gallery.cohort_digest = cohort_digest
     return gallery
 

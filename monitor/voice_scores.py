@@ -17,15 +17,13 @@ listening condition (enrollment.conditions) against the voiceprint and cohort of
 window's score is the best condition's. Shapes: K conditions, P performers, C cohort voices, W windows,
 D = 256.
 
-A scan asks which performers matter (candidate_columns: each performer's best over the windows, in
-cache-sized blocks, bounded from a bfloat16 pass where the processor has one) and then scores only those
-exactly (score_windows with columns), so a gallery of 10,000 costs a few percent of a scan, not more
-than the scan itself.
+A scan asks which performers matter (monitor.voice_screening: each performer's best over the windows,
+bounded from above in one cheap pass) and then scores only those exactly (score_windows with columns), so
+a gallery of 10,000 costs a few percent of a scan, not more than the scan itself.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,13 +36,8 @@ WINDOW_CHUNK = 2048  # windows scored at once: bounds memory at W × P × K floa
 # than the rest of the matching (bench: +278 ms per 10-minute file and +1.3 s per command).
 MAX_PERFORMERS_SERVING = 500
 STD_FLOOR = 1e-3  # a population of identical scores must not divide by zero
-# Bound on |bfloat16 product − cosine| for unit vectors with float32 sums: each factor rounds to 8 significant
-# bits (relative 2⁻⁸), so the terms err by at most (2·2⁻⁸ + 2⁻¹⁶)·Σ|w_i·p_i| ≤ 0.0079 (Cauchy–Schwarz), the
-# result's own rounding to bfloat16 by 2⁻⁸ more, the float32 sums by far less: 0.0118, rounded up.
-LOW_PRECISION_ERROR = 0.0125
 # Two float32 products of the same vectors, blocked differently, differ by at most about 256 · 2⁻²⁴
 FLOAT32_ERROR = 3e-5
-MIN_PERFORMERS_SCREENED = 500  # below this the float32 products cost too little to be worth a second pass
 CACHED_SCORES = 1 << 18  # scores (float32) of a block of performers: 1 MiB, within a core's L2 cache
 
 
@@ -56,7 +49,8 @@ class VoicePopulation:
     population; ``others`` (K, C + M, D) the cohort then those performers; ``mean_p``, ``std_p`` (K, P):
     the top-n statistics of each performer against ``others`` (never itself); ``top_n`` is the adaptive n;
     ``known`` (K, P) bool: which conditions each voiceprint exists in; ``serving_position`` (P,): each
-    performer's index in ``serving``, −1 for those who do not serve.
+    performer's index in ``serving``, −1 for those who do not serve; ``screening``: what
+    monitor.voice_screening derives from the prints, made in each process that needs it (never pickled).
     """
 
     prints: np.ndarray
@@ -68,24 +62,10 @@ class VoicePopulation:
     std_p: np.ndarray
     known: np.ndarray
     serving_position: np.ndarray
-    _bfloat16: Any = field(default=None, repr=False, compare=False)
+    screening: Any = field(default=None, repr=False, compare=False)
 
-    def bfloat16_prints(self) -> Any:
-        """``prints`` as a torch bfloat16 tensor (K, P, D), made once in each process that needs it."""
-        if self._bfloat16 is None:
-            import torch
-
-            self._bfloat16 = torch.from_numpy(np.ascontiguousarray(self.prints)).to(torch.bfloat16)
-        return self._bfloat16
-
-    def prepare(self) -> None:
-        """Make now what candidate_columns would make on first use (the bfloat16 prints, where they serve):
-        a command's start-up cost, not its first file's."""
-        if _fast_bfloat16() and self.prints.shape[1] >= MIN_PERFORMERS_SCREENED:
-            self.bfloat16_prints()
-
-    def __getstate__(self) -> dict:  # the bfloat16 copy is not sent to workers: each makes its own if it needs it
-        return self.__dict__ | {"_bfloat16": None}
+    def __getstate__(self) -> dict:  # each worker makes its own at start (voice_screening.prepare), not sent
+        return self.__dict__ | {"screening": None}
 
 
 def build_population(prints: np.ndarray, cohort: np.ndarray, top_n: int,
@@ -195,39 +175,6 @@ def best_per_performer(windows: np.ndarray, population: VoicePopulation) -> np.n
     return best
 
 
-def candidate_columns(windows: np.ndarray, population: VoicePopulation, threshold: float, n_closest: int,
-                      sides: WindowSides | None = None) -> np.ndarray:
-    """The performers (n,) int64 ascending among whom are every one whose best s-norm over the windows
-    (W, D) reaches ``threshold`` and the ``n_closest`` best: what score_windows must then score exactly.
-
-    Where the processor multiplies bfloat16 natively (AVX-512 BF16, AMX), the windows are first compared
-    with every voiceprint in bfloat16, twice as fast as float32, and each performer's best is bounded:
-    for unit vectors the product is within LOW_PRECISION_ERROR of the cosine, so the s-norm within that
-    times its slope ``a_w + a_p``. Kept: every performer whose upper bound reaches the threshold, and
-    the closest, found by scoring exactly in order of upper bound until no bound left can beat the n-th
-    best exact score. The answer is exact, never an approximation. Elsewhere the bounds are the float32
-    scores, within what float32 products cut differently may differ by.
-    """
-    n_performers = population.prints.shape[1]
-    if n_performers == 0 or len(windows) == 0:
-        return np.zeros(0, np.int64)
-    sides = sides or window_sides(windows, population)
-    screened = _fast_bfloat16() and n_performers >= MIN_PERFORMERS_SCREENED
-    best, slope = _blockwise_best(windows, population, _bfloat16_products if screened else _exact_products, sides)
-    upper = best + slope * (LOW_PRECISION_ERROR if screened else FLOAT32_ERROR)
-    kept = upper >= threshold
-    order = np.argsort(-upper, kind="stable")
-    n_closest = min(n_closest, n_performers)
-    exact = np.zeros(0, np.float32)
-    for start in range(0, n_performers, max(2 * n_closest, 1)):
-        if len(exact) >= n_closest and (n_closest == 0 or np.sort(exact)[-n_closest] > upper[order[start]]):
-            break  # no performer left can be among the closest
-        batch = order[start : start + 2 * n_closest]
-        exact = np.concatenate([exact, score_windows(windows, population, batch, sides).score.max(axis=0)])
-    kept[order[: len(exact)]] = True
-    return np.flatnonzero(kept)
-
-
 Products = Callable[[int, slice], np.ndarray]  # (condition, columns) → cosines (W, n) of a chunk of windows
 
 
@@ -258,26 +205,6 @@ def _blockwise_best(windows: np.ndarray, population: VoicePopulation,
 def _exact_products(windows: np.ndarray, population: VoicePopulation) -> Products:
     """Cosines (W, n) of the windows with the voiceprints ``columns`` in ``condition``, float32."""
     return lambda condition, columns: windows @ population.prints[condition, columns].T
-
-
-def _bfloat16_products(windows: np.ndarray, population: VoicePopulation) -> Products:
-    """The same cosines (W, n) multiplied in bfloat16 (float32 sums), within LOW_PRECISION_ERROR of them."""
-    import torch
-
-    prints = population.bfloat16_prints()
-    left = torch.from_numpy(np.ascontiguousarray(windows)).to(torch.bfloat16)  # once for every block
-    return lambda condition, columns: (left @ prints[condition, columns].T).float().numpy()
-
-
-@functools.cache
-def _fast_bfloat16() -> bool:
-    """Whether this processor multiplies bfloat16 natively (Linux's CPU flags); elsewhere float32 is faster."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def window_sides(windows: np.ndarray, population: VoicePopulation) -> WindowSides:

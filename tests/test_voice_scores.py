@@ -181,39 +181,3 @@ def test_each_performers_best_is_their_best_window_in_their_best_condition_howev
     some = np.array([299, 0, 17])
     assert score_windows(windows, population, some).score == pytest.approx(
         score_windows(windows, population).score[:, some], rel=1e-5, abs=1e-4)
-
-
-def test_bfloat16_products_stay_within_the_stated_bound_of_the_cosine() -> None:
-    from monitor.voice_scores import LOW_PRECISION_ERROR, _bfloat16_products, _exact_products
-
-    rng = np.random.default_rng(3)
-    prints = _unit(rng.normal(size=(1, 2000, 256)) ** 2)  # peaked, like an encoder's ReLU output
-    cohort = _unit(rng.normal(size=(1, 20, 256)))
-    population = build_population(prints, cohort, 10)
-    windows = _unit(prints[0, :50] + 0.3 * np.abs(rng.normal(size=(50, 256))))
-
-    error = np.abs(_bfloat16_products(windows, population)(0, slice(0, 2000))
-                   - _exact_products(windows, population)(0, slice(0, 2000)))
-
-    assert error.max() < LOW_PRECISION_ERROR / 2
-
-
-@pytest.mark.parametrize("quantile", [0.5, 0.9, 0.99])
-def test_candidates_hold_every_performer_at_or_above_the_threshold_and_the_closest(monkeypatch, quantile) -> None:
-    from monitor import voice_scores
-
-    rng = np.random.default_rng(4)
-    prints = _unit(np.abs(rng.normal(size=(2, 800, 64))) ** 2)
-    windows = _unit(prints[0, rng.integers(0, 800, 30)] + 0.5 * np.abs(rng.normal(size=(30, 64))))
-    population = build_population(prints, _unit(np.abs(rng.normal(size=(2, 60, 64)))), 10)
-    exact = score_windows(windows, population).score.max(axis=0)
-    threshold = float(np.quantile(exact, quantile))
-    monkeypatch.setattr(voice_scores, "MIN_PERFORMERS_SCREENED", 1)
-
-    for bfloat16 in (True, False):
-        monkeypatch.setattr(voice_scores, "_fast_bfloat16", lambda bfloat16=bfloat16: bfloat16)
-        found = set(voice_scores.candidate_columns(windows, population, threshold, n_closest=5).tolist())
-
-        assert set(np.flatnonzero(exact >= threshold).tolist()) <= found
-        assert set(np.argsort(-exact)[:5].tolist()) <= found
-    assert len(found) <= np.sum(exact >= threshold - 0.01) + 5  # float32: hardly more than needed
