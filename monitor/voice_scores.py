@@ -221,9 +221,7 @@ def _window_sides(windows: np.ndarray, population: VoicePopulation) -> list[_Win
     for condition in range(population.prints.shape[0]):
         similarity = windows @ population.others[condition].T  # (W, C + M)
         own_similarity = similarity[:, n_cohort:]
-        mean, std, own_mean, own_std = _window_side(similarity, own_similarity, population.top_n)
-        sides.append(_WindowSide(0.5 / std, -0.5 * mean / std, 0.5 / own_std, -0.5 * own_mean / own_std,
-                                 own_similarity))
+        sides.append(_WindowSide(*_window_side(similarity, own_similarity, population.top_n), own_similarity))
     return sides
 
 
@@ -252,29 +250,36 @@ def _condition_scores(x: np.ndarray, population: VoicePopulation, condition: int
 
 
 def _window_side(similarity: np.ndarray, own: np.ndarray, top_n: int) -> tuple[np.ndarray, ...]:
-    """Each window's top-n statistics over the population: ``(mean, std)`` (W, 1) for a performer who is
-    not in it, and ``(mean, std)`` (W, M) without each of the M performers who are (``own`` (W, M): the
+    """Each window's s-norm terms ``a = ½ / σ``, ``b = −½ · μ / σ`` over the population, from its
+    similarities (W, C + M) to it: ``(scale, offset)`` (W, 1) for a performer who is not in it, and
+    ``(own_scale, own_offset)`` (W, M) without each of the M performers who are (``own`` (W, M): the
     windows' similarities to them).
 
-    The top n + 1 are taken once per window; a serving performer inside them is taken out, otherwise the
-    top n stand.
+    The top n + 1 are taken once per window. A serving performer among the top n is taken out and the
+    next comes in; for the others, most pairs, the top n stand and so do the window's terms.
     """
     n = min(top_n, similarity.shape[1] - 1)
     if n <= 0:
-        rows = len(similarity)
-        return (np.zeros((rows, 1), np.float32), np.ones((rows, 1), np.float32),
-                np.zeros(own.shape, np.float32), np.ones(own.shape, np.float32))
+        scale, offset = _snorm_terms(np.zeros((len(similarity), 1), np.float32), np.ones((len(similarity), 1)))
+        return scale, offset, np.repeat(scale, own.shape[1], axis=1), np.repeat(offset, own.shape[1], axis=1)
     top = -np.sort(-np.partition(similarity, similarity.shape[1] - n - 1, axis=1)[:, -n - 1:], axis=1)  # desc
     sum_n, squares_n = top[:, :n].sum(axis=1, keepdims=True), np.square(top[:, :n]).sum(axis=1, keepdims=True)
     mean_n = sum_n / n
-    std_n = np.sqrt(np.maximum(squares_n / n - np.square(mean_n), 0.0))
-    inside = own >= top[:, n - 1 : n]  # the performer is among the top n (ties count as inside)
-    total = np.where(inside, sum_n + top[:, n : n + 1] - own, sum_n)
-    squares = np.where(inside, squares_n + np.square(top[:, n : n + 1]) - np.square(own), squares_n)
-    mean = total / n
-    std = np.sqrt(np.maximum(squares / n - np.square(mean), 0.0))
-    return (mean_n.astype(np.float32), np.maximum(std_n, STD_FLOOR).astype(np.float32),
-            mean.astype(np.float32), np.maximum(std, STD_FLOOR).astype(np.float32))
+    scale, offset = _snorm_terms(mean_n, np.sqrt(np.maximum(squares_n / n - np.square(mean_n), 0.0)))
+    rows, columns = np.nonzero(own >= top[:, n - 1 : n])  # the performer is among the top n (ties count as inside)
+    own_scale, own_offset = np.repeat(scale, own.shape[1], axis=1), np.repeat(offset, own.shape[1], axis=1)
+    inside, next_in = own[rows, columns], top[rows, n]
+    mean = (sum_n[rows, 0] + next_in - inside) / n
+    squares = squares_n[rows, 0] + np.square(next_in) - np.square(inside)
+    own_scale[rows, columns], own_offset[rows, columns] = _snorm_terms(
+        mean, np.sqrt(np.maximum(squares / n - np.square(mean), 0.0)))
+    return scale, offset, own_scale, own_offset
+
+
+def _snorm_terms(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(½ / σ, −½ · μ / σ)`` float32, σ floored at STD_FLOOR."""
+    std = np.maximum(std, STD_FLOOR).astype(np.float32)
+    return 0.5 / std, -0.5 * mean.astype(np.float32) / std
 
 
 def population_rank(similarity: float, performer: int, condition: int, population: VoicePopulation) -> dict:

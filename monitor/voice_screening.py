@@ -51,17 +51,21 @@ PRINT_LEVELS = 127  # voiceprints, whatever their sign: −127 … 127
 
 @dataclass
 class QuantisedPrints:
-    """The voiceprints (K, P, D) on 8 bits, row by row: ``p̂ = scale · values``.
+    """The voiceprints (K, P, D) on 8 bits, row by row, with what the pass needs of each performer, (K, P):
 
-    ``values`` torch int8 (K, P, D); ``scale`` (K, P) float32; ``error`` (K, P) float64, ‖p − p̂‖;
-    ``norm`` (K, P) float64, ‖p̂‖; ``sums`` (K, P) int32, the sum of each row's values.
+    ``values`` torch int8 (K, P, D) with ``p̂ = scale · values``; ``scale`` float32; ``error`` ‖p − p̂‖ and
+    ``norm`` ‖p̂‖, float32 rounded up; ``shifted_sums`` int32, 128 × the sum of each row's values (what
+    windows stored 128 lower add to each product); ``slope`` a_p and ``intercept`` b_p of the s-norm,
+    float32, the intercept −inf in a condition the voiceprint lacks.
     """
 
     values: Any
     scale: np.ndarray
     error: np.ndarray
     norm: np.ndarray
-    sums: np.ndarray
+    shifted_sums: np.ndarray
+    slope: np.ndarray
+    intercept: np.ndarray
 
 
 def prepare(population: VoicePopulation) -> None:
@@ -117,19 +121,17 @@ def upper_bounds(windows: np.ndarray, population: VoicePopulation, sides: Window
         largest_norm = float(np.linalg.norm(chunk, axis=1).max())
         block = max(64, CACHED_SCORES // len(chunk))  # the block's int32 products stay in L2
         for condition, side in enumerate(chunk_sides):
-            error = (prints.error[condition] * largest_norm + window_error * prints.norm[condition]
-                     + FLOAT32_ERROR).astype(np.float32)
-            column_offset = (offset * prints.sums[condition]).astype(np.int32)
-            print_slope = (0.5 / population.std_p[condition]).astype(np.float32)
+            error = prints.error[condition] * np.float32(largest_norm)
+            error += prints.norm[condition] * np.float32(window_error) + np.float32(FLOAT32_ERROR)
+            column_offset = prints.shifted_sums[condition] if offset else np.zeros(n_performers, np.int32)
             bound = np.full(n_performers, -np.inf, np.float32)
             for first in range(0, n_performers, block):
                 columns = slice(first, min(first + block, n_performers))
                 products = torch._int_mm(left, prints.values[condition, columns].T).numpy()
                 raise_column_bounds(products, column_offset[columns], window_scale, side.scale.ravel(),
-                                    side.offset.ravel(), prints.scale[condition, columns], print_slope[columns],
-                                    error[columns], bound[columns])
-            bound -= 0.5 * population.mean_p[condition] / population.std_p[condition]
-            bound[~population.known[condition]] = -np.inf
+                                    side.offset.ravel(), prints.scale[condition, columns],
+                                    prints.slope[condition, columns], error[columns], bound[columns])
+            bound += prints.intercept[condition]
             np.maximum(upper, bound, out=upper)
     upper[population.serving] = _serving_best(windows, population, sides)
     return upper + SCORE_SLACK
@@ -168,21 +170,28 @@ def _quantised_prints(population: VoicePopulation) -> QuantisedPrints:
     if population.screening is None:
         import torch
 
-        k, n_performers, _ = population.prints.shape
         values = np.zeros(population.prints.shape, np.int8)
-        scale = np.zeros((k, n_performers), np.float32)
-        error, norm = np.zeros((k, n_performers)), np.zeros((k, n_performers))
-        for condition in range(k):  # one condition at a time: float64 copies of 10,000 prints are 20 MB each
-            exact = population.prints[condition].astype(np.float64)
+        scale, error, norm = (np.zeros(population.prints.shape[:2], np.float32) for _ in range(3))
+        for condition, prints in enumerate(population.prints):  # float64 copies of 10,000 prints: 20 MB each
+            exact = prints.astype(np.float64)
             scale[condition] = _row_scale(exact, PRINT_LEVELS)
             steps = np.rint(exact / scale[condition, :, None].astype(np.float64))
             restored = steps * scale[condition, :, None]
             values[condition] = steps
-            error[condition] = np.linalg.norm(exact - restored, axis=1)
-            norm[condition] = np.linalg.norm(restored, axis=1)
+            error[condition] = _rounded_up(np.linalg.norm(exact - restored, axis=1))
+            norm[condition] = _rounded_up(np.linalg.norm(restored, axis=1))
+        slope = (0.5 / population.std_p).astype(np.float32)
+        intercept = np.where(population.known, -0.5 * population.mean_p / population.std_p, -np.inf)
         population.screening = QuantisedPrints(torch.from_numpy(values), scale, error, norm,
-                                               values.sum(axis=2, dtype=np.int32))
+                                               128 * values.sum(axis=2, dtype=np.int32), slope,
+                                               intercept.astype(np.float32))
     return population.screening
+
+
+def _rounded_up(values: np.ndarray) -> np.ndarray:
+    """float64 values as the float32 at or above each."""
+    rounded = values.astype(np.float32)
+    return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
 
 
 def _row_scale(rows: np.ndarray, levels: int) -> np.ndarray:

@@ -33,7 +33,8 @@ def test_8_bit_products_stay_within_the_stated_bound_of_the_cosine(signed: bool)
 
     values, window_scale, offset, window_error = _quantise_windows(windows)
     quantised = _quantised_prints(population)
-    products = values.astype(np.int64) @ quantised.values[0].numpy().astype(np.int64).T + offset * quantised.sums[0]
+    products = values.astype(np.int64) @ quantised.values[0].numpy().astype(np.int64).T
+    products += (offset > 0) * quantised.shifted_sums[0]
     estimate = products * window_scale[:, None].astype(np.float64) * quantised.scale[0].astype(np.float64)
     bound = quantised.error[0] + window_error * quantised.norm[0]
 
