@@ -9,7 +9,10 @@ enrolled performers, on a fresh $LIKENESS_HOME each time (nothing from the analy
 - the naive baseline in the same run: resemblyzer's ``preprocess_wav`` + ``embed_utterance`` per file, in
   this process with torch's default threads (issue 7: the pool ≥ 1.5× it, and ≥ 150× real time).
 
-Settings are interleaved repeat by repeat, so that a change in the machine's load touches them alike.
+Settings are interleaved repeat by repeat, so that a change in the machine's load touches them alike. The
+10,000 performers' extra is the median over repeats of each repeat's ratio to the same pool against 10,
+wall-clock and CPU: a pair run seconds apart shares the machine's state, and one lucky run moves a median
+little (a fastest-of-n figure, compared across settings, moved by ±3 % between runs of the same code).
 
 A pool's workers are started, with the voice model loaded and the gallery received, before its batch
 is timed, as this process and the baseline have loaded theirs: that start-up is timed apart for each
@@ -20,6 +23,7 @@ audio seconds per wall-clock second.
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -158,7 +162,7 @@ def measure_baseline(encoder: Any, files: list[Path]) -> dict[str, Any]:
             "detections": []}
 
 
-def run(work_dir: Path, repeats: int = 3, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(work_dir: Path, repeats: int = 5, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement; ``work_dir`` is an empty scratch directory. Returns a JSON-able dict."""
     import torch
 
@@ -205,7 +209,9 @@ def run(work_dir: Path, repeats: int = 3, log: Callable[[str], None] = print) ->
     pools, baseline = runs[1 : 1 + len(counts)], runs[-1]
     in_process, full, large = runs[0]["x_realtime"], pools[-1], runs[-2]
     by_workers = {run["processes"]: run["x_realtime"] for run in pools}
-    extra_pct = 100 * (large["wall_s"] / full["wall_s"] - 1)
+    paired = list(zip(measured[large["label"]], measured[full["label"]], strict=True))
+    extra_pct = 100 * (statistics.median(big["wall_s"] / small["wall_s"] for big, small in paired) - 1)
+    extra_cpu_pct = 100 * (statistics.median(big["cpu_s"] / small["cpu_s"] for big, small in paired) - 1)
     return {
         "machine": {"cpus_usable": cores, "torch_threads_default": torch.get_num_threads(),
                     "load_average_1min_start": load_start, "load_average_1min_end": os.getloadavg()[0]},
@@ -222,10 +228,11 @@ def run(work_dir: Path, repeats: int = 3, log: Callable[[str], None] = print) ->
             "x_realtime": full["x_realtime"], "x_realtime_min": TARGET_X_REALTIME,
             "vs_baseline": full["x_realtime"] / baseline["x_realtime"], "vs_baseline_min": TARGET_VS_BASELINE,
             "in_process_vs_baseline": in_process / baseline["x_realtime"],
-            "extra_pct": extra_pct, "extra_pct_max": TARGET_EXTRA_PCT,
+            "extra_pct": extra_pct, "extra_cpu_pct": extra_cpu_pct, "extra_pct_max": TARGET_EXTRA_PCT,
+            "extra_pct_fastest": 100 * (large["wall_s"] / full["wall_s"] - 1),
             "met": full["x_realtime"] >= TARGET_X_REALTIME
             and full["x_realtime"] / baseline["x_realtime"] >= TARGET_VS_BASELINE,
-            "extra_met": extra_pct < TARGET_EXTRA_PCT,
+            "extra_met": extra_pct < TARGET_EXTRA_PCT and extra_cpu_pct < TARGET_EXTRA_PCT,
         },
     }
 
