@@ -50,7 +50,7 @@ class VoicePopulation:
     the top-n statistics of each performer against ``others`` (never itself); ``top_n`` is the adaptive n;
     ``known`` (K, P) bool: which conditions each voiceprint exists in; ``serving_position`` (P,): each
     performer's index in ``serving``, −1 for those who do not serve; ``screening``: what
-    monitor.voice_screening derives from the prints, made in each process that needs it (never pickled).
+    monitor.voice_screening derives from the prints (made once, shared with workers).
     """
 
     prints: np.ndarray
@@ -63,9 +63,6 @@ class VoicePopulation:
     known: np.ndarray
     serving_position: np.ndarray
     screening: Any = field(default=None, repr=False, compare=False)
-
-    def __getstate__(self) -> dict:  # each worker makes its own at start (voice_screening.prepare), not sent
-        return self.__dict__ | {"screening": None}
 
 
 def build_population(prints: np.ndarray, cohort: np.ndarray, top_n: int,

@@ -32,7 +32,7 @@ def work(conn: Connection, config: Config, gallery: Gallery) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     one_thread()
     if gallery.voice_population is not None:
-        prepare(gallery.voice_population)  # its quantised copy is not sent: made here, before the first item
+        prepare(gallery.voice_population)  # where the parent had none to share: made here, before the first item
     while True:
         try:
             path = conn.recv()

@@ -46,6 +46,7 @@ from enrollment.errors import LikenessError, unexpected
 from monitor.analyse import Analysis
 from monitor.config import Config
 from monitor.matching import Gallery
+from monitor.voice_screening import share
 from monitor.worker_process import work
 
 START_METHOD = "forkserver"
@@ -116,6 +117,8 @@ class AnalysisPool:
         start_method = start_method or START_METHOD  # read here, so that a test can set another
         self.config = config
         self.gallery = gallery
+        if gallery.voice_population is not None:  # workers map the parent's 8-bit voiceprints, not a copy each
+            share(gallery.voice_population)
         self.size = workers
         self.item_timeout_s = config.workers.item_timeout_s  # 0 or less: no limit
         self.stats = PoolStats()

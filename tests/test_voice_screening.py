@@ -33,7 +33,7 @@ def test_8_bit_products_stay_within_the_stated_bound_of_the_cosine(signed: bool)
 
     values, window_scale, offset, window_error = _quantise_windows(windows)
     quantised = _quantised_prints(population)
-    products = values.astype(np.int64) @ quantised.values[0].numpy().astype(np.int64).T
+    products = values.astype(np.int64) @ quantised.values[0].astype(np.int64).T
     products += (offset > 0) * quantised.shifted_sums[0]
     estimate = products * window_scale[:, None].astype(np.float64) * quantised.scale[0].astype(np.float64)
     bound = quantised.error[0] + window_error * quantised.norm[0]
@@ -84,17 +84,23 @@ def test_candidates_hold_every_performer_at_or_above_the_threshold_and_the_close
     assert len(found) <= np.sum(exact >= threshold - 0.01) + 5  # float32: hardly more than needed
 
 
-def test_the_8_bit_prints_are_made_once_per_process_and_never_sent(int8_pass) -> None:
+def test_the_8_bit_prints_are_made_once_and_workers_map_the_parents_copy(int8_pass) -> None:
     import pickle
 
     rng = np.random.default_rng(2)
-    population = build_population(_unit(np.abs(rng.normal(size=(1, 30, 16)))), _unit(rng.normal(size=(1, 5, 16))), 3)
-
+    population = build_population(_unit(np.abs(rng.normal(size=(1, 900, 16)))), _unit(rng.normal(size=(1, 5, 16))), 3)
+    windows = population.prints[0, :4]
     voice_screening.prepare(population)
     made = population.screening
+    bounds = voice_screening.upper_bounds(windows, population, window_sides(windows, population))
 
-    assert made is not None
-    windows = population.prints[0, :4]
-    voice_screening.upper_bounds(windows, population, window_sides(windows, population))
+    whole = len(pickle.dumps(population))
+    voice_screening.share(population)
+    sent = pickle.dumps(population)
+    received = pickle.loads(sent)
+
     assert population.screening is made
-    assert pickle.loads(pickle.dumps(population)).screening is None
+    assert len(sent) < whole - made.values.nbytes // 2  # the 8-bit values are not in it
+    assert isinstance(received.screening.values, np.memmap)
+    assert np.array_equal(received.screening.values, made.values)
+    assert voice_screening.upper_bounds(windows, received, window_sides(windows, received)) == pytest.approx(bounds)
