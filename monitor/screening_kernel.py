@@ -1,16 +1,26 @@
 """The inner loop of large-gallery screening (monitor.voice_screening), compiled with numba.
 
 Imported only when a gallery is screened: numba is already loaded by then (librosa uses it). The
-compiled code is cached next to this file, so a process after the first loads it instead of compiling.
+compiled code is cached next to this file (or in numba's user-wide cache), so a process after the first
+loads it instead of compiling it (about 0.5 s).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True)
+def _compiled(function: Callable) -> Callable:
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # no cache can be written: compiled in each process instead
+        return numba.njit(nogil=True)(function)
+
+
+@_compiled
 def raise_column_bounds(products: np.ndarray, column_offset: np.ndarray, window_scale: np.ndarray,
                         window_slope: np.ndarray, window_intercept: np.ndarray, print_scale: np.ndarray,
                         print_slope: np.ndarray, print_error: np.ndarray, bound: np.ndarray) -> None:
