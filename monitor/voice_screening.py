@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import shutil
 import tempfile
 import uuid
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,12 @@ def share(population: VoicePopulation) -> None:
     path = _scratch_directory() / f"voiceprints-{uuid.uuid4().hex}.npy"
     np.save(path, prints.values)
     prints.values, prints.path = np.load(path, mmap_mode="c"), path
+    weakref.finalize(prints, _remove, path, os.getpid())  # a scheduler reloads its gallery: no file per reload
+
+
+def _remove(path: Path, owner_pid: int) -> None:
+    if os.getpid() == owner_pid:  # a forked child dropping its copy must not remove its parent's file
+        path.unlink(missing_ok=True)
 
 
 @functools.cache

@@ -104,3 +104,19 @@ def test_the_8_bit_prints_are_made_once_and_workers_map_the_parents_copy(int8_pa
     assert isinstance(received.screening.values, np.memmap)
     assert np.array_equal(received.screening.values, made.values)
     assert voice_screening.upper_bounds(windows, received, window_sides(windows, received)) == pytest.approx(bounds)
+
+
+def test_the_shared_file_goes_with_the_gallery(int8_pass) -> None:
+    import gc
+
+    rng = np.random.default_rng(6)
+    population = build_population(_unit(np.abs(rng.normal(size=(1, 50, 16)))), _unit(rng.normal(size=(1, 5, 16))), 3)
+    voice_screening.prepare(population)
+    voice_screening.share(population)
+    path = population.screening.path
+    assert path.is_file()
+
+    del population
+    gc.collect()
+
+    assert not path.exists()
