@@ -24,7 +24,6 @@ a gallery of 10,000 costs a few percent of a scan, not more than the scan itself
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +137,7 @@ WindowSides = list[list[_WindowSide]]  # per chunk of WINDOW_CHUNK windows, per 
 def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.ndarray | None = None,
                   sides: WindowSides | None = None) -> WindowScores:
     """S-norm of every window (W, D) against the performers ``columns`` (n,) (default: all), best condition
-    each. Holds (W, n) arrays: a large gallery asks candidate_columns (or best_per_performer) first."""
+    each. Holds (W, n) arrays: a large gallery asks voice_screening.candidate_columns (or best_per_performer) first."""
     columns = np.arange(population.prints.shape[1]) if columns is None else np.asarray(columns, np.int64)
     parts = []
     sides = sides or window_sides(windows, population)
@@ -161,47 +160,32 @@ def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.
     return WindowScores(*(np.concatenate(arrays) for arrays in zip(*parts, strict=True)))
 
 
-def best_per_performer(windows: np.ndarray, population: VoicePopulation) -> np.ndarray:
-    """Each performer's best s-norm over the windows (W, D) and the conditions: (P,) float32, −inf for none.
+def best_per_performer(windows: np.ndarray, population: VoicePopulation,
+                       sides: WindowSides | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each performer's best s-norm over the windows (W, D) and the conditions, (P,) float32, −inf for none;
+    and the steepest slope ``a_w + a_p`` (P,) of that s-norm in the cosine, over the windows and conditions.
 
     The same values as ``score_windows(...).score.max(axis=0)`` without ever holding (W, P): performers are
     taken in blocks whose (W, block) scores stay in the processor's cache, which is most of a large
     gallery's cost (6× faster at 10,000 performers than whole-matrix passes).
     """
-    best, _ = _blockwise_best(windows, population, _exact_products)
-    return best
-
-
-Products = Callable[[int, slice], np.ndarray]  # (condition, columns) → cosines (W, n) of a chunk of windows
-
-
-def _blockwise_best(windows: np.ndarray, population: VoicePopulation,
-                    products: Callable[[np.ndarray, VoicePopulation], Products],
-                    sides: WindowSides | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each performer's best s-norm (P,) with the cosines given by ``products``, and the largest slope
-    ``a_w + a_p`` (P,) of the s-norm in the cosine over the windows and conditions."""
     n_performers = population.prints.shape[1]
     best = np.full(n_performers, -np.inf, np.float32)
     slope = np.zeros(n_performers, np.float32)
     sides = sides or window_sides(windows, population)
     for start, chunk_sides in zip(range(0, len(windows), WINDOW_CHUNK), sides, strict=True):
         chunk = windows[start : start + WINDOW_CHUNK]
-        product = products(chunk, population)
         steepest = [max(float(side.scale.max()), float(side.own_scale.max(initial=0.0))) for side in chunk_sides]
         block = max(64, CACHED_SCORES // len(chunk))
         for first in range(0, n_performers, block):
             columns = slice(first, min(first + block, n_performers))
             for condition, side in enumerate(chunk_sides):
-                score, _ = _condition_scores(product(condition, columns), population, condition, side, columns)
+                cosines = chunk @ population.prints[condition, columns].T
+                score, _ = _condition_scores(cosines, population, condition, side, columns)
                 np.maximum(best[columns], score.max(axis=0), out=best[columns])
                 np.maximum(slope[columns], steepest[condition] + 0.5 / population.std_p[condition, columns],
                            out=slope[columns])
     return best, slope
-
-
-def _exact_products(windows: np.ndarray, population: VoicePopulation) -> Products:
-    """Cosines (W, n) of the windows with the voiceprints ``columns`` in ``condition``, float32."""
-    return lambda condition, columns: windows @ population.prints[condition, columns].T
 
 
 def window_sides(windows: np.ndarray, population: VoicePopulation) -> WindowSides:

@@ -20,7 +20,7 @@ The cheap pass, where the processor has int8 dot-product instructions (AVX-512 V
 
 Performers who serve in the population are scored exactly; their cosines are already in the window sides.
 In galleries under MIN_PERFORMERS_SCREENED, or without those instructions, the bound is each performer's
-exact float32 best (voice_scores.best_per_performer's blocks).
+exact float32 best (voice_scores.best_per_performer).
 """
 
 from __future__ import annotations
@@ -43,8 +43,7 @@ from monitor.voice_scores import (
     WINDOW_CHUNK,
     VoicePopulation,
     WindowSides,
-    _blockwise_best,
-    _exact_products,
+    best_per_performer,
     score_windows,
     window_sides,
 )
@@ -148,7 +147,7 @@ def upper_bounds(windows: np.ndarray, population: VoicePopulation, sides: Window
     """(P,) float32: at least each performer's best s-norm over the windows (W, D) and the conditions, as
     score_windows computes it; −inf for a performer known in no condition scored."""
     if not _screened(population):
-        best, slope = _blockwise_best(windows, population, _exact_products, sides)
+        best, slope = best_per_performer(windows, population, sides)
         return best + slope * FLOAT32_ERROR + SCORE_SLACK
     import torch
 

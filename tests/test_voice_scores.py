@@ -174,7 +174,7 @@ def test_each_performers_best_is_their_best_window_in_their_best_condition_howev
     monkeypatch.setattr(voice_scores, "CACHED_SCORES", cached_scores)  # blocks of 64 performers up to all of them
     population = build_population(prints, _unit(np.abs(rng.normal(size=(3, 50, 32)))), 10, known=known)
 
-    best = best_per_performer(windows, population)
+    best, _ = best_per_performer(windows, population)
 
     # equal up to float32 rounding: the matrix products are cut differently
     assert best == pytest.approx(score_windows(windows, population).score.max(axis=0), rel=1e-5, abs=1e-4)

@@ -180,7 +180,7 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
 
     for own, label, windows in trials:
         for name, found in windows.items():
-            best = best_per_performer(found, population(label)) if len(found) else \
+            best = best_per_performer(found, population(label))[0] if len(found) else \
                 np.full(len(names), NO_SPEECH_SCORE, np.float32)
             _add_trial(per_transform[name], best, own)
     return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
