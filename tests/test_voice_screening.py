@@ -54,6 +54,8 @@ def test_the_bound_is_at_least_every_performers_exact_best_serving_or_not(int8_p
     noise = rng.normal(size=(40, 64)) if signed else np.abs(rng.normal(size=(40, 64)))
     windows = _unit(prints[0, rng.integers(0, 700, 40)] + 0.4 * noise)
     monkeypatch.setattr(voice_scores, "MAX_PERFORMERS_SERVING", 60)
+    for module in (voice_scores, voice_screening):  # long media: windows taken 16 at a time
+        monkeypatch.setattr(module, "WINDOW_CHUNK", 16)
     population = build_population(prints, _unit(np.abs(rng.normal(size=(3, 50, 64)))), 10, known=known)
     sides = window_sides(windows, population)
 
