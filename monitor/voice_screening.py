@@ -90,8 +90,9 @@ def prepare(population: VoicePopulation) -> None:
 
 
 def share(population: VoicePopulation) -> None:
-    """Map the population's 8-bit prints, where it has them, from a file that lives as long as this process,
-    so that the processes it is sent to (analysis workers) map the same pages instead of each holding a copy.
+    """Map the population's 8-bit prints, where it has them, from a file that lives as long as they do (in a
+    temporary folder this process removes at exit), so that the processes it is sent to (analysis workers)
+    map the same pages instead of each holding a copy.
 
     Two workers streaming one copy through the processor's shared cache made 10,000 performers cost a pool
     about 2 % of its CPU instead of about 4 % (bench.pool_throughput).
