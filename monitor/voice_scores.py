@@ -210,8 +210,7 @@ def _condition_scores(x: np.ndarray, population: VoicePopulation, condition: int
                       columns: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The s-norm (W, n) and cosine (W, n) of windows against performers ``columns`` in one condition, from
     their cosines ``x`` (W, n), which it takes over (the serving performers' are set as the population's)."""
-    scale_p = 0.5 / population.std_p[condition, columns]
-    offset_p = -0.5 * population.mean_p[condition, columns] / population.std_p[condition, columns]
+    scale_p, offset_p = performer_terms(population, condition, columns)
     score = side.scale + scale_p  # four passes over (W, n); kept few because they, not the product, dominate
     score *= x
     score += side.offset
@@ -221,13 +220,25 @@ def _condition_scores(x: np.ndarray, population: VoicePopulation, condition: int
     if inside.size:  # performers in the population: their own window side, and x as the population saw it
         at = serving_at[inside]
         x[:, inside] = side.own_similarity[:, at]  # the same values, bit for bit
-        score[:, inside] = x[:, inside] * (side.own_scale[:, at] + scale_p[inside]) + (
-            side.own_offset[:, at] + offset_p[inside])
+        score[:, inside] = own_scores(side, at, scale_p[inside], offset_p[inside])
     if condition:  # a voiceprint made before this condition existed is not scored in it
         unknown = ~population.known[condition, columns]
         if unknown.any():
             score[:, unknown] = -np.inf
     return score, x
+
+
+def performer_terms(population: VoicePopulation, condition: int,
+                    columns: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The performers' side of the s-norm in ``condition``: ``(a_p, b_p)`` (n,) for ``columns``."""
+    std = population.std_p[condition, columns]
+    return 0.5 / std, -0.5 * population.mean_p[condition, columns] / std
+
+
+def own_scores(side: _WindowSide, at: slice | np.ndarray, scale_p: np.ndarray, offset_p: np.ndarray) -> np.ndarray:
+    """The s-norm (W, n) of the windows against serving performers, ``at`` their positions in ``serving``,
+    with their terms ``scale_p``, ``offset_p`` (n,): from the cosines and own window sides already in ``side``."""
+    return side.own_similarity[:, at] * (side.own_scale[:, at] + scale_p) + (side.own_offset[:, at] + offset_p)
 
 
 def _window_side(similarity: np.ndarray, own: np.ndarray, top_n: int) -> tuple[np.ndarray, ...]:

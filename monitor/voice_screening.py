@@ -44,6 +44,8 @@ from monitor.voice_scores import (
     VoicePopulation,
     WindowSides,
     best_per_performer,
+    own_scores,
+    performer_terms,
     score_windows,
     window_sides,
 )
@@ -181,16 +183,13 @@ def upper_bounds(windows: np.ndarray, population: VoicePopulation, sides: Window
 
 
 def _serving_best(windows: np.ndarray, population: VoicePopulation, sides: WindowSides) -> np.ndarray:
-    """The best s-norm (M,) of each performer serving in the population, from the cosines and window sides
-    the population already holds (``own_*``); up to float32 rounding, score_windows' values."""
+    """The exact best s-norm (M,) of each performer serving in the population, as score_windows computes
+    it: their cosines and own window sides are already in ``sides``."""
     best = np.full(len(population.serving), -np.inf, np.float32)
     for chunk_sides in sides:
         for condition, side in enumerate(chunk_sides):
-            std = population.std_p[condition, population.serving]
-            score = side.own_scale + 0.5 / std
-            score *= side.own_similarity
-            score += side.own_offset
-            score = score.max(axis=0) - 0.5 * population.mean_p[condition, population.serving] / std
+            score = own_scores(side, slice(None), *performer_terms(population, condition, population.serving))
+            score = score.max(axis=0)
             score[~population.known[condition, population.serving]] = -np.inf
             np.maximum(best, score, out=best)
     return best
