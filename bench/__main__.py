@@ -18,7 +18,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import crawl_throughput, memory, pool_throughput, scale_report, video_throughput, voice_throughput
+from bench import crawl_throughput, memory, pool_throughput, report, video_throughput, voice_throughput
+from bench.report import table
 from enrollment import voice  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads anywhere)
 
 
@@ -42,16 +43,6 @@ def machine() -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ report
-
-
-def table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """Plain-text columns: the first left-aligned, the others right-aligned."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
-                                                                                                       strict=True)))
-    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)]
 
 
 def voice_report(result: dict[str, Any]) -> list[str]:
@@ -188,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         print("== Crawl throughput ==")
         print("\n".join(crawl_throughput.report_lines(results["crawl_throughput"])))
         print()
-    for key, title, lines in (("video_throughput", "Video faces", scale_report.video_lines),
-                              ("pool_throughput", "Worker pool", scale_report.pool_lines),
-                              ("memory", "Memory on long media", scale_report.memory_lines)):
+    for key, title, lines in (("video_throughput", "Video faces", report.video_lines),
+                              ("pool_throughput", "Worker pool", report.pool_lines),
+                              ("memory", "Memory on long media", report.memory_lines)):
         if key in results:
             print(f"== {title} ==")
             print("\n".join(lines(results[key])))

@@ -30,9 +30,9 @@ import numpy as np
 from enrollment import face, quality, voice
 from enrollment.media import decode_audio, load_image
 from enrollment.settings import FaceSettings, MediaLimits, VoiceSettings
-from monitor.analyse import face_calibration
+from monitor.analysis.analyse import face_calibration
 from monitor.config import Config, load_config
-from monitor.matching import Gallery, match_faces
+from monitor.matching.gallery import Gallery, match_faces
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # faces/_mixed/32bit.png is an RGBA copy of an Obama photo (an edge case for decoding, not an identity)

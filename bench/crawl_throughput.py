@@ -92,9 +92,9 @@ def run(scratch: Path, progress: Callable[[str], None]) -> dict[str, Any]:
 def _run_site(scratch: Path, name: str, page_padding_bytes: int, media_bytes: int,
               progress: Callable[[str], None]) -> dict[str, Any]:
     from monitor.config import load_config
-    from monitor.crawl import Crawl
-    from monitor.db import open_database
-    from monitor.models import Source
+    from monitor.pipeline.crawl import Crawl
+    from monitor.storage.db import open_database
+    from monitor.storage.models import Source
 
     home = scratch / "crawl-home"
     home.mkdir(parents=True)
@@ -136,7 +136,7 @@ def _run_site(scratch: Path, name: str, page_padding_bytes: int, media_bytes: in
 
 
 def report_lines(results: dict[str, Any]) -> list[str]:
-    from bench.__main__ import table
+    from bench.report import table
 
     lines = ["Sites on 127.0.0.1, each served by a process of its own; analysis excluded; per-host concurrency 8, "
              "no per-host delay"]

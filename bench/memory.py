@@ -132,12 +132,12 @@ def run(work_dir: Path, hours: float = 3.0, whole_file: bool = True,
 
 
 def _whole_file_voice(path: Path, config, gallery, result) -> None:
-    """monitor.analyse._analyse_voice as it was before the voice path streamed: the whole recording in one
+    """monitor.analysis.analyse._analyse_voice as it was before the voice path streamed: the whole recording in one
     array, then speech detection, partials and windows over all of it."""
     from enrollment import voice
     from enrollment.media import SAMPLE_RATE_HZ, decode_audio
-    from monitor.analyse import voice_calibration
-    from monitor.matching import match_voice
+    from monitor.analysis.analyse import voice_calibration
+    from monitor.matching.gallery import match_voice
 
     wav = decode_audio(path, config.media)
     result.duration_s = wav.size / SAMPLE_RATE_HZ
@@ -155,8 +155,8 @@ def _whole_file_voice(path: Path, config, gallery, result) -> None:
 
 def whole_file_cli() -> int:
     """``likeness`` (arguments from sys.argv) with the whole-file voice path put back."""
-    import monitor.analyse
+    import monitor.analysis.analyse
     from monitor.cli import main
 
-    monitor.analyse._analyse_voice = _whole_file_voice
+    monitor.analysis.analyse._analyse_voice = _whole_file_voice
     return main(sys.argv[1:])

@@ -60,7 +60,7 @@ def _utterances() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray],
         others = [_read_16k(p) for p in sorted((SHARED_VOICES / "cohort").glob("*.flac"))]
         return (others, [_read_16k(p) for p in clips[: len(TARGET_IN)]], [_read_16k(p) for p in clips[-5:]],
                 f"LibriSpeech ({SHARED_VOICES}/cohort; target speaker {target_dir.name})")
-    from monitor.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise
+    from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise
 
     others = [synthesise(text, voice) for text in TEXTS for voice in (OTHER_VOICE, "en-us+m3")]
     target = [synthesise(text, PERFORMER_VOICE) for text in TEXTS[:2]]
@@ -72,7 +72,7 @@ def build_batch(directory: Path, seed: int = 0) -> dict[str, Any]:
     """Write the batch: N_FILES mp3 of at least FILE_S each (utterances, 0.3–1.2 s pauses), and the enrolment."""
     import librosa
 
-    from monitor.synthetic import write_audio
+    from monitor.demo.synthetic import write_audio
 
     rng = np.random.default_rng(seed)
     others, hidden, enrol, source = _utterances()
@@ -95,8 +95,8 @@ def build_batch(directory: Path, seed: int = 0) -> dict[str, Any]:
 
 def _fresh_scanner(template: Path, home: Path, workers: int):
     from monitor.config import load_config
-    from monitor.db import open_database
-    from monitor.scan import Scanner
+    from monitor.pipeline.scan import Scanner
+    from monitor.storage.db import open_database
 
     config = load_config(fresh_copy(template, home))
     return Scanner(config, open_database(config.database_url), workers)
@@ -107,7 +107,7 @@ def measure_start_up(template: Path, work: Path, warm: Path, workers: int) -> di
 
     Must run before any other pool in this process: the first forkserver pool starts the server.
     """
-    from monitor.workers import AnalysisPool
+    from monitor.analysis.workers import AnalysisPool
 
     scanner = _fresh_scanner(template, work / f"start-{time.perf_counter_ns()}", 1)
     timings = {}
@@ -167,8 +167,8 @@ def run(work_dir: Path, repeats: int = 5, log: Callable[[str], None] = print) ->
     import torch
 
     from bench.voice_throughput import baseline_encoder
+    from monitor.analysis.workers import usable_cores
     from monitor.config import load_config
-    from monitor.workers import usable_cores
 
     os.environ.pop("LIKENESS_DATABASE_URL", None)  # never write benchmark performers into a real database
     load_start = os.getloadavg()[0]

@@ -14,7 +14,7 @@ from bench.calibrate import DATA, default_config
 from enrollment import voice
 from enrollment.conditions import VOICE_CONDITIONS
 from enrollment.media import sha256_file
-from monitor.cohort import SHIPPED_VOICE_COHORT, audio_files, embed_voice_file
+from monitor.matching.voice_cohort import SHIPPED_VOICE_COHORT, audio_files, embed_voice_file
 
 
 def main() -> None:

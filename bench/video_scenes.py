@@ -257,7 +257,7 @@ def write_video(path: Path, scenes: list[Shot], width: int = 1280, height: int =
     import av
     from PIL import Image
 
-    from monitor.synthetic import _mux_audio
+    from monitor.demo.synthetic import mux_audio
 
     out_width, out_height = size or (width, height)
     rng = np.random.default_rng(seed)
@@ -280,5 +280,5 @@ def write_video(path: Path, scenes: list[Shot], width: int = 1280, height: int =
         for packet in stream.encode(None):
             container.mux(packet)
         if voice is not None:
-            _mux_audio(container, voice, audio, 16_000)
+            mux_audio(container, voice, audio, 16_000)
     return path

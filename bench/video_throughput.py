@@ -3,7 +3,7 @@
 - **The video** (bench.video_scenes): about 160 s of 1280 × 720 H.264 at 30 fps, shots with and
   without faces, static and moving, made from photos. Performers are enrolled from other photos of
   the people in it (the real enrolment code, a fresh SQLite home) and the gallery is loaded first.
-- **Ours**: ``monitor.analyse.analyse(video)`` end to end: probe → sampled decode → faces → tracks →
+- **Ours**: ``monitor.analysis.analyse.analyse(video)`` end to end: probe → sampled decode → faces → tracks →
   matches. Models are loaded before timing.
 - **Baseline**, measured in the same run: the same sampling (every frame decoded with PyAV, one per
   second kept, converted to RGB at most 1280 px) and face_recognition's ``face_locations`` (upsample
@@ -50,8 +50,8 @@ def enrol(home: Path, cast: list[video_scenes.Person]):  # -> (config, Gallery, 
     """Enrol every person of ``cast`` that has an enrolment photo, in a fresh home; load the gallery."""
     from enrollment.service import add_performer, enroll_face
     from monitor.config import load_config
-    from monitor.db import open_database
-    from monitor.matching import load_gallery
+    from monitor.matching.gallery import load_gallery
+    from monitor.storage.db import open_database
 
     config = load_config(home)
     sessions = open_database(config.database_url)
@@ -91,7 +91,7 @@ def baseline_pass(path: Path, limits, upsample: int) -> list[tuple[float, float,
     import av
 
     from enrollment.face import face_api
-    from enrollment.media import _scaled_size
+    from enrollment.media import scaled_size
 
     api = face_api()
     frames = []
@@ -104,7 +104,7 @@ def baseline_pass(path: Path, limits, upsample: int) -> list[tuple[float, float,
             if time_s + 1e-6 < next_time_s:
                 continue
             next_time_s = time_s + limits.frame_every_s
-            width, height = _scaled_size(frame.width, frame.height, limits.max_frame_side_px)
+            width, height = scaled_size(frame.width, frame.height, limits.max_frame_side_px)
             rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
             locations = api.face_locations(rgb, number_of_times_to_upsample=upsample)
             encodings = np.asarray(api.face_encodings(rgb, locations), np.float32).reshape(-1, 128)
@@ -115,9 +115,9 @@ def baseline_pass(path: Path, limits, upsample: int) -> list[tuple[float, float,
 
 
 def our_pass(path: Path, config) -> tuple[list[tuple[float, float, np.ndarray, np.ndarray]], dict[str, Any]]:
-    """The scan's frame loop (monitor.video_faces) with each sampled frame timed, and the finder's stats."""
+    """The scan's frame loop (monitor.video.faces) with each sampled frame timed, and the finder's stats."""
     from enrollment.video_frames import sample_video_frames
-    from monitor.video_faces import VideoFaceFinder
+    from monitor.video.faces import VideoFaceFinder
 
     finder = VideoFaceFinder(config.face.upsample)
     frames, started = [], time.perf_counter()
@@ -137,16 +137,15 @@ def our_pass(path: Path, config) -> tuple[list[tuple[float, float, np.ndarray, n
 
 def detections(frames, config, gallery, names: dict[int, str]) -> list[dict[str, Any]]:
     """The detections a list of per-frame faces gives through the scan's tracks and matching."""
-    from monitor.analyse import Analysis, face_calibration
-    from monitor.video_faces import add_face_track_matches
+    from monitor.analysis.analyse import face_calibration
+    from monitor.video.faces import face_track_matches
 
-    result = Analysis("video", None)
-    if frames:
-        add_face_track_matches(np.concatenate([f[3] for f in frames]),
-                               np.concatenate([np.full(len(f[3]), f[0]) for f in frames]),
-                               np.concatenate([f[2] for f in frames]), config, gallery, face_calibration(config),
-                               result)
-    return described(result.matches, names)
+    if not frames:
+        return []
+    decided = face_track_matches(np.concatenate([f[3] for f in frames]),
+                                 np.concatenate([np.full(len(f[3]), f[0]) for f in frames]),
+                                 np.concatenate([f[2] for f in frames]), config, gallery, face_calibration(config))
+    return described(decided.matches, names)
 
 
 def described(matches, names: dict[int, str]) -> list[dict[str, Any]]:
@@ -157,7 +156,7 @@ def described(matches, names: dict[int, str]) -> list[dict[str, Any]]:
 
 def compare_faces(baseline, ours) -> dict[str, Any]:
     """Faces per sampled frame, ours against the baseline's: missing, extra, descriptor distances."""
-    from monitor.face_tracks import box_iou
+    from monitor.video.face_tracks import box_iou
 
     missing, extra, distances, frames_differing = 0, 0, [], []
     for (time_s, _, base_boxes, base_codes), (_, _, our_boxes, our_codes) in zip(baseline, ours, strict=True):
@@ -199,7 +198,7 @@ def measure_4k(work: Path, cast: list[video_scenes.Person], log: Callable[[str],
     """Peak RSS of ``likeness scan`` on a 30 s 3840 × 2160 video with a voice track, in a child process."""
     from bench.memory import LIKENESS_CLI, peak_bytes, reporting_peak
     from enrollment.errors import LikenessError
-    from monitor.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
+    from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
 
     scenes = [shot for shot in video_scenes.shots(cast) if shot.name.startswith(("talking head", "title card"))]
     try:  # the video's voice track, and two clips to enrol a voice from: the scan then runs both models
@@ -238,7 +237,7 @@ def measure_4k(work: Path, cast: list[video_scenes.Person], log: Callable[[str],
 def run(work_dir: Path, repeats: int = 3, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every video measurement; ``work_dir`` is an empty scratch directory. Returns a JSON-able dict."""
     from enrollment import face
-    from monitor.analyse import analyse
+    from monitor.analysis.analyse import analyse
 
     os.environ.pop("LIKENESS_DATABASE_URL", None)  # never write benchmark performers into a real database
     started = time.perf_counter()

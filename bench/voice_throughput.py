@@ -1,6 +1,6 @@
 """Voice scanning throughput: decode → VAD → embed → match → store, as × real time.
 
-Measures ``monitor.scan.Scanner.scan`` end to end on a ~10 minute mp3 against galleries of 10 and
+Measures ``monitor.pipeline.scan.Scanner.scan`` end to end on a ~10 minute mp3 against galleries of 10 and
 10,000 enrolled performers (a fresh $LIKENESS_HOME each time, so nothing comes from the analysis
 cache), resemblyzer's own ``preprocess_wav`` + ``embed_utterance`` on the same file, and the
 project's pipeline stages one by one. "× real time" is audio seconds per wall-clock second.
@@ -72,7 +72,7 @@ def _librispeech(minutes: float) -> tuple[list[np.ndarray], list[np.ndarray], st
 
 
 def _espeak(minutes: float) -> tuple[list[np.ndarray], list[np.ndarray], str]:
-    from monitor.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise
+    from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise
 
     other = [synthesise(text, OTHER_VOICE) for text in TEXTS[:3]]
     target = [synthesise(text, PERFORMER_VOICE) for text in TEXTS[:2]]
@@ -88,7 +88,7 @@ def build_audio(directory: Path, minutes: float, seed: int = 0) -> dict[str, Any
     """Write the scanned mp3 (utterances separated by 0.3–1.2 s pauses), a warm-up clip, the enrolment clips."""
     import librosa
 
-    from monitor.synthetic import write_audio
+    from monitor.demo.synthetic import write_audio
 
     rng = np.random.default_rng(seed)
     if (SHARED_VOICES / "cohort").is_dir():
@@ -129,7 +129,7 @@ def build_home(home: Path, n_performers: int, target: np.ndarray, seed: int = 0)
     from enrollment import voice
     from enrollment.models import Consent, Performer, Voiceprint, to_blob
     from monitor.config import load_config
-    from monitor.db import open_database
+    from monitor.storage.db import open_database
 
     rng = np.random.default_rng(seed)
     vectors = np.abs(rng.standard_normal((n_performers, len(target), voice.EMBEDDING_SIZE))).astype(np.float32)
@@ -169,8 +169,8 @@ def measure_scans(work: Path, audio: Path, duration_s: float, templates: dict[in
     import torch
 
     from monitor.config import load_config
-    from monitor.db import open_database
-    from monitor.scan import Scanner
+    from monitor.pipeline.scan import Scanner
+    from monitor.storage.db import open_database
 
     runs: dict[int, dict[str, list]] = {n: {"load": [], "scan": [], "cpu": [], "rows": []} for n in templates}
     for repeat in range(repeats):
@@ -229,12 +229,12 @@ def measure_stages(work: Path, audio: Path, duration_s: float, templates: dict[i
     """The project's voice pipeline stage by stage, each stage ``repeats`` times (fastest and median)."""
     from enrollment import voice
     from enrollment.media import decode_audio, probe
-    from monitor.analyse import voice_calibration
-    from monitor.cohort import scoring_gallery
+    from monitor.analysis.analyse import voice_calibration
     from monitor.config import load_config
-    from monitor.db import open_database
-    from monitor.matching import match_voice
-    from monitor.store import ContentStore
+    from monitor.matching.gallery import match_voice
+    from monitor.matching.voice_cohort import scoring_gallery
+    from monitor.storage.content_store import ContentStore
+    from monitor.storage.db import open_database
 
     config = load_config(work / "stages")
     stages: dict[str, Timed] = {}

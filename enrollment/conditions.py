@@ -5,7 +5,7 @@ other clean voiceprint too: the encoder's whole space shifts. Comparing like wit
 it (measured on ../shared/data: telephone-band EER 14 % against clean prints, 1.4 % against
 telephone-band prints; README, "Calibration"). So each reference, and each voice of the comparison
 population, is embedded once per condition here, and a scan scores every window in each condition
-and keeps the best normalised score (monitor.voice_scores).
+and keeps the best normalised score (monitor.matching.voice_scores).
 
 These are deliberately *not* the degradations ``likeness eval`` measures (monitor.evaluation.transforms):
 another filter and companding law, another noise colour and level, another pitch shift, so that the
@@ -41,7 +41,7 @@ def stored_condition_rows(stored: np.ndarray | None, width: int) -> np.ndarray:
 
     Conditions are only ever added at the end, so a clip embedded before one existed has the first k.
     Its clean embedding must never stand in for a missing one: scored against a population heard in that
-    condition, a clean voice looks unusually close to everyone (monitor.voice_scores masks the condition).
+    condition, a clean voice looks unusually close to everyone (monitor.matching.voice_scores masks the condition).
     """
     if stored is None:
         return np.zeros((0, width), np.float32)

@@ -153,30 +153,30 @@ def _check_pixels(width_px: int, height_px: int, limits: MediaLimits) -> None:
         )
 
 
-def _open_container(path: Path):  # -> av.container.InputContainer
+def open_container(path: Path):  # -> av.container.InputContainer
     import av
 
     try:
         return av.open(str(path), mode="r")
     except av.error.FFmpegError as error:
-        raise MediaError(f"not a readable audio, video or image file ({_ffmpeg_reason(error)})") from None
+        raise MediaError(f"not a readable audio, video or image file ({ffmpeg_reason(error)})") from None
 
 
 def _probe_container(path: Path, limits: MediaLimits) -> MediaInfo:
-    with _open_container(path) as container:
+    with open_container(path) as container:
         if container.format.name in IMAGE_DEMUXERS or container.format.name.endswith("_pipe"):
             # FFmpeg reads it as a picture that Pillow could not: a damaged header, or an image format
             # that cannot be analysed (it would otherwise pass as a one-frame "video")
             raise MediaError("corrupt or unsupported image file")
-        video = _main_video_stream(container)
+        video = main_video_stream(container)
         has_audio = bool(container.streams.audio)
         if video is None and not has_audio:
             raise MediaError("no audio or video stream in the file")
         duration_s = _duration_s(container)
         if duration_s is not None and duration_s > limits.max_duration_s:
             raise MediaError(
-                f"media is {_human_duration(duration_s)} long; the limit is media.max_duration_s = "
-                f"{_human_duration(limits.max_duration_s)}"
+                f"media is {human_duration(duration_s)} long; the limit is media.max_duration_s = "
+                f"{human_duration(limits.max_duration_s)}"
             )
         if video is not None:
             width_px, height_px = video.codec_context.width, video.codec_context.height
@@ -184,7 +184,7 @@ def _probe_container(path: Path, limits: MediaLimits) -> MediaInfo:
         return MediaInfo("audio", duration_s, True)
 
 
-def _main_video_stream(container):
+def main_video_stream(container):
     """The first video stream that is moving pictures (cover art in an mp3 is not)."""
     import av
 
@@ -233,7 +233,7 @@ def iter_audio_chunks(path: Path, limits: MediaLimits) -> Iterator[np.ndarray]:
         n_chunks += 1
         n_samples += chunk.size
         if n_samples > max_samples:
-            raise MediaError(f"audio is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}")
+            raise MediaError(f"audio is longer than media.max_duration_s = {human_duration(limits.max_duration_s)}")
         yield chunk
     if damage and n_samples < SAMPLE_RATE_HZ:
         raise MediaError(f"corrupt audio stream ({damage[0]})")
@@ -260,7 +260,7 @@ def decode_audio_span(path: Path, start_s: float, end_s: float, limits: MediaLim
 
 def _audio_chunks(path: Path, damage: list[str]) -> Iterator[np.ndarray]:
     """The first audio track as mono float32 chunks at 16 kHz; problems passed over are added to ``damage``."""
-    with _open_container(path) as container:
+    with open_container(path) as container:
         if not container.streams.audio:
             raise MediaError("no audio track")
         stream = container.streams.audio[0]
@@ -283,12 +283,12 @@ def _decoded_frames(container, stream, damage: list[str]) -> Iterator:
         except StopIteration:
             return
         except av.error.FFmpegError as error:
-            damage.append(_ffmpeg_reason(error))
+            damage.append(ffmpeg_reason(error))
             return
         try:
             frames = packet.decode()
         except av.error.FFmpegError as error:
-            damage.append(_ffmpeg_reason(error))
+            damage.append(ffmpeg_reason(error))
             continue
         yield from frames
 
@@ -312,18 +312,6 @@ def _mono_16k(frames: Iterator) -> Iterator[np.ndarray]:
         yield from (out.to_ndarray().reshape(-1) for out in resampler.resample(None))
 
 
-def iter_video_frames(path: Path, limits: MediaLimits) -> Iterator[tuple[float, np.ndarray]]:
-    """Frames sampled every ``limits.frame_every_s`` seconds, as ``(time_s, rgb)``.
-
-    ``rgb`` is uint8 of shape (height, width, 3), scaled down so that its longer side is at most
-    ``limits.max_frame_side_px``. See enrollment.video_frames.sample_video_frames (damage, refusals).
-    """
-    from enrollment.video_frames import sample_video_frames  # it builds on this module's decoding helpers
-
-    for frame in sample_video_frames(path, limits):
-        yield frame.time_s, frame.rgb()
-
-
 def load_image(path: Path, limits: MediaLimits) -> np.ndarray:
     """A still image as uint8 RGB of shape (height, width, 3); EXIF rotation applied; alpha dropped."""
     from PIL import Image, ImageOps
@@ -342,7 +330,7 @@ def load_image(path: Path, limits: MediaLimits) -> np.ndarray:
         raise MediaError(f"corrupt or truncated image: {_first_line(error)}") from None
 
 
-def _scaled_size(width_px: int, height_px: int, max_side_px: int) -> tuple[int, int]:
+def scaled_size(width_px: int, height_px: int, max_side_px: int) -> tuple[int, int]:
     longer = max(width_px, height_px)
     if longer <= max_side_px:
         return width_px, height_px
@@ -350,7 +338,7 @@ def _scaled_size(width_px: int, height_px: int, max_side_px: int) -> tuple[int, 
     return max(2, round(width_px * scale)), max(2, round(height_px * scale))
 
 
-def _ffmpeg_reason(error: Exception) -> str:
+def ffmpeg_reason(error: Exception) -> str:
     reason = getattr(error, "strerror", None) or str(error)
     return reason.splitlines()[0] if reason else type(error).__name__
 
@@ -367,7 +355,7 @@ def _human_bytes(n_bytes: float) -> str:
     return f"{n_bytes:.1f} TB"
 
 
-def _human_duration(seconds: float) -> str:
+def human_duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 60:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from enrollment.errors import MediaError
-from enrollment.media import _ffmpeg_reason, _human_duration, _main_video_stream, _open_container, _scaled_size
+from enrollment.media import ffmpeg_reason, human_duration, main_video_stream, open_container, scaled_size
 from enrollment.settings import MediaLimits
 
 
@@ -56,13 +56,13 @@ def sample_video_frames(path: Path, limits: MediaLimits) -> Iterator[SampledFram
     import av
 
     damage: list[str] = []
-    with _open_container(path) as container:
-        stream = _main_video_stream(container)
+    with open_container(path) as container:
+        stream = main_video_stream(container)
         if stream is None:
             raise MediaError("no video stream")
         # slice threads only: frame threads decode several frames at once, each with its own references, and
         # cost more CPU in all (5.9 s against 4.0 s for the benchmark's 160 s of 720p) and, at 4K, 60 MB more
-        # memory; a machine scans several files at once (monitor.workers), so a core's share is what counts
+        # memory; a machine scans several files at once (monitor.analysis.workers), so a core's share is what counts
         stream.thread_type = "SLICE"
         codec, time_base = stream.codec_context, stream.time_base
         next_time_s, n_yielded, skipping = 0.0, 0, False
@@ -73,7 +73,7 @@ def sample_video_frames(path: Path, limits: MediaLimits) -> Iterator[SampledFram
             except StopIteration:
                 break
             except av.error.FFmpegError as error:
-                damage.append(_ffmpeg_reason(error))
+                damage.append(ffmpeg_reason(error))
                 break
             # packets come in decoding order; one that is shown before the next sample can be skipped
             # when nothing depends on it. next_time_s lags (decoding is ahead of output): it skips less,
@@ -85,18 +85,28 @@ def sample_video_frames(path: Path, limits: MediaLimits) -> Iterator[SampledFram
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as error:
-                damage.append(_ffmpeg_reason(error))
+                damage.append(ffmpeg_reason(error))
                 continue
             for frame in frames:
                 time_s = float(frame.time) if frame.time is not None else next_time_s
                 if time_s > limits.max_duration_s:
                     raise MediaError(
-                        f"video is longer than media.max_duration_s = {_human_duration(limits.max_duration_s)}"
+                        f"video is longer than media.max_duration_s = {human_duration(limits.max_duration_s)}"
                     )
                 if time_s + 1e-6 < next_time_s:
                     continue
                 next_time_s = time_s + limits.frame_every_s
                 n_yielded += 1
-                yield SampledFrame(time_s, *_scaled_size(frame.width, frame.height, limits.max_frame_side_px), frame)
+                yield SampledFrame(time_s, *scaled_size(frame.width, frame.height, limits.max_frame_side_px), frame)
     if damage and n_yielded == 0:
         raise MediaError(f"corrupt video stream ({damage[0]})")
+
+
+def iter_video_frames(path: Path, limits: MediaLimits) -> Iterator[tuple[float, np.ndarray]]:
+    """Frames sampled every ``limits.frame_every_s`` seconds, as ``(time_s, rgb)``.
+
+    ``rgb`` is uint8 of shape (height, width, 3), scaled down so that its longer side is at most
+    ``limits.max_frame_side_px``. See :func:`sample_video_frames` (damage, refusals).
+    """
+    for frame in sample_video_frames(path, limits):
+        yield frame.time_s, frame.rgb()

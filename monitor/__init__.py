@@ -1,4 +1,9 @@
-"""Watching the world: configuration, storage, scanning, matching, detections and the CLI.
+"""Watching the world: every stage from a watched source to a reviewed detection.
 
-``monitor`` imports ``enrollment`` (the registry and the encoders); never the reverse.
+The folders are the data flow: ``sources`` and ``fetch`` find and download media, ``analysis`` (with
+``video`` and ``matching``) compares it with every enrolled performer, ``pipeline`` records what it
+found in ``storage``; ``alerts`` and ``evidence`` act on detections; ``services`` holds every
+operation a user can ask for, which the front ends (``cli``) call. ``config`` is the one settings
+module. Layers point down (docs/design.md, enforced by tests/test_project.py); ``monitor`` imports
+``enrollment``, never the reverse.
 """

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.synthetic import (  # noqa: F401  (re-exported for the tests)
+from monitor.demo.synthetic import (  # noqa: F401  (re-exported for the tests)
     OTHER_VOICE,
     PERFORMER_VOICE,
     TEXTS,

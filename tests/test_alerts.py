@@ -212,7 +212,7 @@ def test_a_face_alert_shows_the_found_face_next_to_the_reference(likeness, smtp,
 
 
 def test_the_daemon_job_delivers_what_waited_for_the_server(likeness, smtp, ada, make_speech, home):
-    from monitor.scheduler import send_alerts_job
+    from monitor.pipeline.scheduler import send_alerts_job
 
     smtp.stop()
     likeness("scan", make_speech("found", texts=(1,)))

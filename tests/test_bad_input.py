@@ -25,8 +25,8 @@ from sqlalchemy import select
 
 from enrollment.models import Performer
 from monitor.config import load_config
-from monitor.db import open_database
-from monitor.models import Detection, Media, Sighting
+from monitor.storage.db import open_database
+from monitor.storage.models import Detection, Media, Sighting
 from tests.conftest import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio, write_video
 from tests.faults import (
     RATE_HZ,

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.config import load_config
-from monitor.db import open_database
-from monitor.models import Fetch, Media, Sighting
+from monitor.storage.db import open_database
+from monitor.storage.models import Fetch, Media, Sighting
 from tests.conftest import OTHER_VOICE
 from tests.faults import noise_image
 from tests.website import Website
@@ -160,7 +160,7 @@ def test_what_goes_wrong_on_a_site_is_reported_and_the_rest_is_crawled(likeness,
 
 def test_media_stored_but_not_analysed_before_a_crash_is_analysed_by_the_next_pass(likeness, site, clone_mp3,
                                                                                  monkeypatch):
-    from monitor.crawl import Crawl
+    from monitor.pipeline.crawl import Crawl
 
     site.add("/clone.mp3", clone_mp3, "audio/mpeg")
     likeness("source", "add", f"{site.url}/clone.mp3", "--kind", "media")
@@ -215,7 +215,7 @@ def test_a_crawl_killed_midway_loses_nothing_and_duplicates_nothing(likeness, si
     import sys
     import time
 
-    from monitor.models import Detection
+    from monitor.storage.models import Detection
 
     stranger = make_speech("stranger", voice=OTHER_VOICE, texts=(3,), suffix=".mp3").read_bytes()
     late_clone = make_speech("late", texts=(2,), suffix=".mp3").read_bytes()

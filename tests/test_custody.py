@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from monitor.config import load_config
-from monitor.db import open_database
-from monitor.evidence.chain import canonical, chain_problems
-from monitor.evidence.custody import chain_of
-from monitor.models import Media
+from monitor.storage.chain import canonical, chain_problems
+from monitor.storage.custody import chain_of
+from monitor.storage.db import open_database
+from monitor.storage.models import Media
 from tests.test_crawl import clone_mp3, polite_home, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow

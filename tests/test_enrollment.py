@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from enrollment.models import Consent, FaceReference, Performer, Voiceprint, VoiceReference, from_blob
 from monitor.config import load_config
-from monitor.db import open_database
-from monitor.models import Detection
+from monitor.storage.db import open_database
+from monitor.storage.models import Detection
 from tests.conftest import OTHER_VOICE
 
 pytestmark = pytest.mark.slow

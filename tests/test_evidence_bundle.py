@@ -23,9 +23,9 @@ import pytest
 from enrollment.errors import LikenessError
 from monitor.evidence import bundle
 from monitor.evidence.bundle import Member, verify_text, write_bundle
-from monitor.evidence.chain import canonical, entry_hash, link
 from monitor.evidence.keys import ensure_key, fingerprint, load_key, public_key_pem
 from monitor.evidence.verify import verify_bundle
+from monitor.storage.chain import canonical, entry_hash, link
 
 CREATED_BY = {"tool": "likeness-monitor", "version": "0.1.0"}
 EVENTS = [{"event": "fetched", "at": "2026-11-25T12:00:00Z"}, {"event": "hashed", "at": "2026-11-25T12:00:01Z"},

@@ -1,4 +1,4 @@
-"""Custody hash chains (monitor.evidence.chain): linking, canonical JSON and every kind of tampering."""
+"""Custody hash chains (monitor.storage.chain): linking, canonical JSON and every kind of tampering."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from monitor.evidence.chain import ZERO_HASH, canonical, chain_problems, entry_hash, link
+from monitor.storage.chain import ZERO_HASH, canonical, chain_problems, entry_hash, link
 
 EVENTS = [{"event": "fetched", "at": "2026-11-25T12:00:00Z"}, {"event": "hashed", "at": "2026-11-25T12:00:01Z"},
           {"event": "analysed", "at": "2026-11-25T12:00:02Z"}, {"event": "exported", "at": "2026-11-25T12:00:03Z"}]

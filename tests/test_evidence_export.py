@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.evidence.chain import chain_problems
+from monitor.storage.chain import chain_problems
 from tests.test_crawl import clone_mp3, polite_home, site  # noqa: F401  (fixtures)
 from tests.tsa import tsa_fixture, tsa_pki_fixture  # noqa: F401  (fixtures)
 

@@ -47,7 +47,7 @@ def test_a_missing_or_wrong_key_is_one_line_pointing_at_init(tmp_path: Path) -> 
 
 def test_the_evidence_modules_do_not_import_cryptography_until_used() -> None:
     code = ("import sys; import monitor.evidence.bundle, monitor.evidence.verify, monitor.evidence.keys, "
-            "monitor.evidence.chain; print('cryptography' in sys.modules)")
+            "monitor.storage.chain; print('cryptography' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.stdout.strip() == "False", result.stderr

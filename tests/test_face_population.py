@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.face_population import face_population
-from monitor.matching import Gallery
+from monitor.matching.face_population import face_population
+from monitor.matching.gallery import Gallery
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from monitor.face_track_matching import match_face_tracks
-from monitor.face_tracks import box_iou, link_tracks
-from monitor.matching import Calibration, Gallery
+from monitor.matching.gallery import Calibration, Gallery
+from monitor.video.face_tracks import box_iou, link_tracks
+from monitor.video.track_matching import match_face_tracks
 
 LEFT, RIGHT = [100, 200, 200, 100], [100, 500, 200, 400]  # boxes: top, right, bottom, left (px)
 FACE_CALIBRATION = Calibration(center=0.45, slope=25.0, threshold=0.5)
@@ -147,8 +147,8 @@ def _picture(path: Path, size: tuple[int, int]) -> np.ndarray:
 def test_a_face_on_screen_for_seconds_is_one_track_and_one_detection_with_its_span(
         likeness, make_performer, grace_hopper_path, astronaut_path, tmp_path):
     from monitor.config import load_config
-    from monitor.db import open_database
-    from monitor.models import Detection
+    from monitor.storage.db import open_database
+    from monitor.storage.models import Detection
     from tests.conftest import write_video
 
     performer_id = make_performer("Grace Hopper", face=[grace_hopper_path])

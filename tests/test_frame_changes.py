@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.frame_changes import (
+from monitor.video.frame_changes import (
     SEARCH_MARGIN_PX,
     TILE_PX,
     boxes_touching,
@@ -172,8 +172,7 @@ def _numbered_video(path, n_frames: int = 45, fps: int = 15):
 def test_sampling_skips_decoding_but_keeps_exactly_the_frames_a_full_decode_keeps(tmp_path):
     import av
 
-    from enrollment.media import iter_video_frames
-    from enrollment.video_frames import sample_video_frames
+    from enrollment.video_frames import iter_video_frames, sample_video_frames
     from monitor.config import load_config
 
     limits = load_config(tmp_path).media

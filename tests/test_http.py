@@ -1,4 +1,4 @@
-"""The crawler's HTTP client (monitor/http.py) against a real HTTP server on 127.0.0.1.
+"""The crawler's HTTP client (monitor/fetch/http.py) against a real HTTP server on 127.0.0.1.
 
 Each test starts its own server on a random loopback port, allowed through LIKENESS_ALLOWED_HOSTS.
 Nothing beyond loopback is ever contacted: the private-address refusals use literal IPs (refused
@@ -24,17 +24,18 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from yarl import URL
 
-from monitor.addresses import (
+from monitor.config import Config, load_config
+from monitor.fetch.addresses import (
     ConnectionRefusedByRule,
     GuardedResolver,
     address_kind,
     guarded_socket_factory,
     parse_ip,
 )
-from monitor.config import Config, load_config
-from monitor.http import Exchange, Fetcher, write_warc
-from monitor.robots import RobotsRules
-from monitor.store import ContentStore
+from monitor.fetch.http import Exchange, Fetcher
+from monitor.fetch.robots import RobotsRules
+from monitor.fetch.warc import write_warc
+from monitor.storage.content_store import ContentStore
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 AUDIO = b"ID3\x03\x00\x00\x00" + bytes(range(256)) * 40  # binary: not sniffed as text
@@ -427,7 +428,7 @@ def test_the_connection_itself_is_guarded(server, config, store, monkeypatch):
     async def approve(host: str, port: int, allowed: object) -> list[str]:
         return []
 
-    monkeypatch.setattr("monitor.http.checked_addresses", approve)  # the pre-check only
+    monkeypatch.setattr("monitor.fetch.http.checked_addresses", approve)  # the pre-check only
     monkeypatch.delenv("LIKENESS_ALLOWED_HOSTS")
     got = one(load_config(config.home), store, "page", server.url("/"), ignore_robots=True)
     assert got.error.startswith("refused: 127.0.0.1 is a loopback address")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.matching import Calibration, Gallery, match_faces, match_voice, merge_segments
+from monitor.matching.gallery import Calibration, Gallery, match_faces, match_voice, merge_segments
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -24,10 +24,10 @@ from yt_dlp.utils import ExtractorError
 from yt_dlp.version import __version__ as YT_DLP_VERSION
 
 from monitor.config import load_config
-from monitor.db import open_database
-from monitor.models import Fetch, Sighting
 from monitor.sources import platform
 from monitor.sources.platform import platform_extractor
+from monitor.storage.db import open_database
+from monitor.storage.models import Fetch, Sighting
 from tests.conftest import OTHER_VOICE
 from tests.faults import noise_image
 from tests.test_crawl import clone_mp3, polite_home  # noqa: F401  (fixtures)
@@ -223,6 +223,6 @@ def test_one_line_strips_colours_and_the_error_prefix():
 
 
 def test_importing_the_crawler_does_not_import_yt_dlp():
-    code = "import sys, monitor.crawl, monitor.sources.platform; print('yt_dlp' in sys.modules)"
+    code = "import sys, monitor.pipeline.crawl, monitor.sources.platform; print('yt_dlp' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert loaded.stdout.strip() == "False"

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from monitor.config import load_config
-from monitor.db import open_database
-from monitor.models import Media, Sighting
+from monitor.storage.db import open_database
+from monitor.storage.models import Media, Sighting
 from tests.conftest import OTHER_VOICE, TEXTS, synthesise, write_audio, write_video
 
 pytestmark = pytest.mark.slow

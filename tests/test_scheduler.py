@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select, text
 
 from monitor.config import load_config
-from monitor.db import open_database
-from monitor.models import Source
-from monitor.scheduler import run_daemon
+from monitor.pipeline.scheduler import run_daemon
+from monitor.storage.db import open_database
+from monitor.storage.models import Source
 from tests.test_crawl import clone_mp3, polite_home, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow

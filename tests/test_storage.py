@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from enrollment.models import Base, Performer, Voiceprint, to_blob
 from enrollment.service import add_performer, remove_performer
-from monitor.db import make_engine, open_database
-from monitor.models import Detection, Media
+from monitor.storage.db import make_engine, open_database
+from monitor.storage.models import Detection, Media
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

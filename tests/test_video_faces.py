@@ -69,7 +69,7 @@ def _video(path: Path, hopper_path: Path, astronaut_path: Path, fps: int = 5) ->
 def _plain_faces(path: Path, limits, upsample: int) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """face_recognition's own way on every sampled frame: face_locations on RGB, then face_encodings."""
     from enrollment.face import face_api
-    from enrollment.media import iter_video_frames
+    from enrollment.video_frames import iter_video_frames
 
     api = face_api()
     faces = []
@@ -82,7 +82,7 @@ def _plain_faces(path: Path, limits, upsample: int) -> list[tuple[float, np.ndar
 
 def _finder_faces(path: Path, limits, upsample: int):
     from enrollment.video_frames import sample_video_frames
-    from monitor.video_faces import VideoFaceFinder
+    from monitor.video.faces import VideoFaceFinder
 
     finder = VideoFaceFinder(upsample)
     faces = [(frame.time_s, *finder.faces(frame)) for frame in sample_video_frames(path, limits)]
@@ -91,7 +91,7 @@ def _finder_faces(path: Path, limits, upsample: int):
 
 def _assert_same_faces(plain, found, max_distance: float) -> None:
     """Frame by frame, the same faces (boxes overlapping by IoU ≥ 0.3) with descriptors at most this far apart."""
-    from monitor.face_tracks import box_iou
+    from monitor.video.face_tracks import box_iou
 
     assert [time_s for time_s, _, _ in plain] == [time_s for time_s, _, _ in found]
     for (time_s, plain_boxes, plain_codes), (_, boxes, codes) in zip(plain, found, strict=True):

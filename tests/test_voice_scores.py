@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.voice_scores import best_per_performer, build_population, population_rank, score_windows
+from monitor.matching.voice_scores import best_per_performer, build_population, population_rank, score_windows
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def test_no_windows_give_empty_scores(voices) -> None:
 
 @pytest.mark.slow
 def test_recordings_added_to_the_cohort_are_embedded_once_and_counted(likeness, make_speech, tmp_path) -> None:
-    from monitor.cohort import shipped_voice_cohort
+    from monitor.matching.voice_cohort import shipped_voice_cohort
     from tests.conftest import OTHER_VOICE
 
     folder = tmp_path / "population"
@@ -131,7 +131,7 @@ def test_a_configured_cohort_folder_is_embedded_at_a_scans_start_and_only_once(l
 
 
 def test_a_large_gallery_lends_only_a_spread_of_its_performers_to_the_population(voices, monkeypatch) -> None:
-    from monitor import voice_scores
+    from monitor.matching import voice_scores
 
     prints, cohort, windows = voices
     monkeypatch.setattr(voice_scores, "MAX_PERFORMERS_SERVING", 3)
@@ -163,7 +163,7 @@ def test_a_voiceprint_made_before_a_condition_existed_is_never_scored_in_it() ->
 @pytest.mark.parametrize("cached_scores", [1, 64 * 7, 1 << 18])
 def test_each_performers_best_is_their_best_window_in_their_best_condition_however_the_gallery_is_cut(
         monkeypatch, cached_scores: int) -> None:
-    from monitor import voice_scores
+    from monitor.matching import voice_scores
 
     rng = np.random.default_rng(11)
     prints = _unit(np.abs(rng.normal(size=(3, 300, 32))))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor import voice_screening
-from monitor.voice_scores import build_population, score_windows, window_sides
+from monitor.matching import voice_screening
+from monitor.matching.voice_scores import build_population, score_windows, window_sides
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
@@ -23,7 +23,7 @@ def int8_pass(monkeypatch) -> None:
 
 @pytest.mark.parametrize("signed", [False, True])
 def test_8_bit_products_stay_within_the_stated_bound_of_the_cosine(signed: bool) -> None:
-    from monitor.voice_screening import _quantise_windows, _quantised_prints
+    from monitor.matching.voice_screening import _quantise_windows, _quantised_prints
 
     rng = np.random.default_rng(3)
     prints = _unit(rng.normal(size=(1, 2000, 256)) ** 2)  # peaked, like an encoder's ReLU output
@@ -45,7 +45,7 @@ def test_8_bit_products_stay_within_the_stated_bound_of_the_cosine(signed: bool)
 
 @pytest.mark.parametrize("signed", [False, True])
 def test_the_bound_is_at_least_every_performers_exact_best_serving_or_not(int8_pass, monkeypatch, signed) -> None:
-    from monitor import voice_scores
+    from monitor.matching import voice_scores
 
     rng = np.random.default_rng(8)
     prints = _unit(np.abs(rng.normal(size=(3, 700, 64))) ** 2)

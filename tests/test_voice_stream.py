@@ -146,7 +146,7 @@ def podcast(turns, tmp_path_factory) -> Path:
     import librosa
 
     wav = _conversation(turns, 600, seed=3)
-    wav *= 0.5 / np.abs(wav).max()  # monitor.synthetic's mp3 (s32) samples overflow at full scale
+    wav *= 0.5 / np.abs(wav).max()  # monitor.demo.synthetic's mp3 (s32) samples overflow at full scale
     return write_audio(tmp_path_factory.mktemp("podcast") / "podcast.mp3",
                        librosa.resample(wav, orig_sr=SAMPLE_RATE_HZ, target_sr=44_100), 44_100)
 

@@ -1,6 +1,6 @@
 """The analysis worker pool: the same detections as in-process, rows in order, a crash or a hang fails one item only.
 
-Everything runs the real models in real worker processes (monitor.workers, forkserver); speech is
+Everything runs the real models in real worker processes (monitor.analysis.workers, forkserver); speech is
 espeak-ng's, made at test time.
 """
 
@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from monitor import workers
-from monitor.analyse import analyse, analysis_key
+from monitor.analysis import workers
+from monitor.analysis.analyse import analyse, analysis_key
 from monitor.config import load_config
-from monitor.db import open_database
-from monitor.models import Detection, Media
-from monitor.scan import Scanner
+from monitor.pipeline.scan import Scanner
+from monitor.storage.db import open_database
+from monitor.storage.models import Detection, Media
 from tests.conftest import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
 
 pytestmark = pytest.mark.slow

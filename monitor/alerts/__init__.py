@@ -1,1 +1,7 @@
-"""Alerts: what is told to whom (outbox), rendered as e-mail and messages, and delivered with retries."""
+"""Alerts: who is told of a detection, and how.
+
+The outbox written with each detection (``outbox``), what a message says (``findings``,
+``message``, ``render`` with ``templates/``, pictures in ``pictures``), secrets kept out of logs
+(``redaction``), and delivery with retries over e-mail, Apprise URLs and signed webhooks
+(``channels``, ``sender``). It imports ``storage``, ``monitor.config`` and ``enrollment``.
+"""

@@ -12,8 +12,8 @@ from enrollment.models import FaceReference
 from monitor.alerts.message import Finding
 from monitor.alerts.outbox import alert_threshold
 from monitor.config import Config
-from monitor.models import Alert, AlertPreference, Detection, Media, Sighting, Source
-from monitor.store import ContentStore
+from monitor.storage.content_store import ContentStore
+from monitor.storage.models import Alert, AlertPreference, Detection, Media, Sighting, Source
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ def found_face(config: Config, media: Media, details: dict) -> bytes | None:
 def analysed_frame(config: Config, media: Media, details: dict):  # -> np.ndarray (H, W, 3) uint8 | None
     """The picture a face detection was made on: the image, or the sampled video frame at ``details["time_s"]``,
     decoded and scaled as the analysis did (so the stored box fits it); None when it cannot be had."""
-    from enrollment.media import iter_video_frames, load_image
+    from enrollment.media import load_image
+    from enrollment.video_frames import iter_video_frames
 
     path = ContentStore(config.store_dir).path_for(media.sha256)
     try:

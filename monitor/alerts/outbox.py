@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from enrollment.errors import LikenessError
 from enrollment.models import Contact
 from monitor.config import Config
-from monitor.models import ALERT_STATUSES, DELIVERY_STATUSES, Alert, AlertPreference, Delivery, Detection
+from monitor.storage.models import ALERT_STATUSES, DELIVERY_STATUSES, Alert, AlertPreference, Delivery, Detection
 
 
 def alert_threshold(config: Config, preference: AlertPreference | None, modality: str) -> float:

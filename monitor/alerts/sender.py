@@ -34,8 +34,8 @@ from enrollment.models import utc_now
 from monitor.alerts.findings import findings_for
 from monitor.alerts.outbox import settle
 from monitor.config import Config
-from monitor.evidence import custody
-from monitor.models import Alert, Delivery, Media
+from monitor.storage import custody
+from monitor.storage.models import Alert, Delivery, Media
 
 logger = logging.getLogger(__name__)
 

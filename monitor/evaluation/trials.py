@@ -1,6 +1,6 @@
 """Trial scores for ``likeness eval``: every trial file against every identity, as a scan would score it.
 
-Voice scores are adaptive s-norm deviations (monitor.voice_scores: about 0 for another voice, 3-12 for
+Voice scores are adaptive s-norm deviations (monitor.matching.voice_scores: about 0 for another voice, 3-12 for
 the same voice on clean speech); face scores are similarities ``1 - dlib distance`` (-1 where a photo
 shows no face). Transforms (monitor.evaluation.transforms) degrade the trial files only: references,
 and the population they are normalised against, stay clean, as a performer's enrolment would be.
@@ -107,9 +107,9 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
     with itself) plus every impostor file, clean; a trial leaves out the members of its own identity.
     A trial's score against an identity is its best window's s-norm (units: population deviations).
     """
-    from monitor.cohort import VoiceCohort, shipped_voice_cohort
-    from monitor.matching import Calibration
-    from monitor.voice_scores import best_per_performer, build_population
+    from monitor.matching.gallery import Calibration
+    from monitor.matching.voice_cohort import VoiceCohort, shipped_voice_cohort
+    from monitor.matching.voice_scores import best_per_performer, build_population
 
     skipped: list[dict] = []
     references: dict[str, list[np.ndarray]] = {}
@@ -197,7 +197,7 @@ def face_trials(files: ModalityFiles, transforms: list[str], enrol: int, config:
     identity is the best similarity (1 - dlib distance, -1..1) over every face found in it and every
     reference of the identity; a photo with no face scores ``NO_FACE_SCORE`` against everyone.
     """
-    from monitor.analyse import face_calibration
+    from monitor.analysis.analyse import face_calibration
 
     skipped: list[dict] = []
     encodings: list[np.ndarray] = []

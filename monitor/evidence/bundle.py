@@ -25,7 +25,7 @@ A bundle is a ZIP archive; every entry has the fixed time 1980-01-01 00:00 and m
 * ``manifest.json.tsr`` (optional, role "timestamp"): an RFC 3161 TimeStampToken (DER) over manifest.json,
   from the ``timestamper`` callable (see ``timestamp``); it cannot be listed in the manifest it stamps.
 
-Bundles are checked by :func:`monitor.evidence.verify.verify_bundle` (also importable from here).
+Bundles are checked by :func:`monitor.evidence.verify.verify_bundle`.
 """
 
 from __future__ import annotations
@@ -293,15 +293,6 @@ def _write_failure(error: BaseException, out: Path) -> str:
     if isinstance(error, OSError):
         return f"cannot write {out}: {error.strerror or error}; nothing was written"
     return f"cannot write {out}: {unexpected(error)}; nothing was written"
-
-
-def __getattr__(name: str) -> object:
-    """``verify_bundle`` and ``VerifyReport`` live in ``verify`` (which imports this module); lazily re-exported."""
-    if name in ("verify_bundle", "VerifyReport"):
-        from monitor.evidence import verify
-
-        return getattr(verify, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _VERIFY_TEMPLATE = """\

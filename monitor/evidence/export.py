@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from enrollment.errors import LikenessError, NotFound
 from enrollment.models import FaceReference, VoiceReference
 from monitor.config import Config
-from monitor.evidence import custody
 from monitor.evidence.bundle import Member
-from monitor.evidence.chain import canonical
 from monitor.evidence.report import MediaFacts, Picture, declaration_member, found_lines, report_members
-from monitor.models import Detection, Fetch, Media, Sighting, TlsCertificate
-from monitor.store import ContentStore
+from monitor.storage import custody
+from monitor.storage.chain import canonical
+from monitor.storage.content_store import ContentStore
+from monitor.storage.models import Detection, Fetch, Media, Sighting, TlsCertificate
 
 EXCERPT_MAX_S = 60.0  # the derived audio excerpt: the best segment, at most this long
 EXTENSIONS = {"audio": ".audio", "video": ".video", "image": ".image"}
@@ -132,7 +132,7 @@ def custody_members(session: Session, media_ids: list[int]) -> list[Member]:
 def analysis(session: Session, config: Config, detections: list[Detection]) -> dict:
     """What was decided and how: JSON-safe, no biometric data (references by id and hash only)."""
     from enrollment import face, voice
-    from monitor.detections import detection_json, latest_source
+    from monitor.storage.detections import detection_json, latest_source
 
     performers = {d.performer_id for d in detections}
     references = {

@@ -4,7 +4,7 @@ Checks, in this order, each failure one line naming the file: the ZIP is readabl
 and unique; manifest.json is present and well formed; its signature verifies with public-key.pem, whose
 fingerprint is the manifest's (and the expected one, when given); every listed file is present with its
 size and SHA-256 (streamed); no file is unlisted; every "custody" member is an unbroken hash chain
-(:mod:`monitor.evidence.chain`); a manifest.json.tsr token passes the caller's timestamp check.
+(:mod:`monitor.storage.chain`); a manifest.json.tsr token passes the caller's timestamp check.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from monitor.evidence.bundle import (
     TIMESTAMP,
     name_problem,
 )
-from monitor.evidence.chain import chain_problems
 from monitor.evidence.keys import fingerprint
+from monitor.storage.chain import chain_problems
 
 MAX_MANIFEST = 64 << 20  # bytes; a manifest lists names and hashes, a few hundred bytes per file
 MAX_SMALL = 1 << 20  # bytes; public key, signature and timestamp token are a few KiB at most

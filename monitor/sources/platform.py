@@ -4,7 +4,7 @@ A platform's page rarely names its media in markup: its player asks the platform
 1,800 sites. It is optional: without it, or for a page only its generic extractor claims, the page is fetched and
 parsed like any other. The page's host is checked against the crawler's address rules and robots.txt first
 (:class:`PlatformPages`), but yt-dlp's own requests to the platform (its API, redirects) do not go through
-:class:`monitor.http.Fetcher`; the media it names do, with every check. yt_dlp is imported on first use only.
+:class:`monitor.fetch.http.Fetcher`; the media it names do, with every check. yt_dlp is imported on first use only.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from enrollment.errors import LikenessError, unexpected
-from monitor.addresses import AddressRefused, ResolveFailed, checked_addresses
 from monitor.config import Config
+from monitor.fetch.addresses import AddressRefused, ResolveFailed, checked_addresses
 from monitor.sources.base import Found
 from monitor.sources.links import AUDIO_EXTENSIONS, Collector, absolute, clean_title
 
@@ -151,7 +151,7 @@ class _Silent:
 
 class PlatformPages:
     """The crawler's door to yt-dlp: checks first, at most ``fetch.per_host_concurrency`` at a time, off the loop.
-    ``fetcher``: the crawl's :class:`monitor.http.Fetcher`, for robots.txt (read as for any page)."""
+    ``fetcher``: the crawl's :class:`monitor.fetch.http.Fetcher`, for robots.txt (read as for any page)."""
 
     def __init__(self, config: Config, fetcher) -> None:
         self.config = config
@@ -164,12 +164,12 @@ class PlatformPages:
             await asyncio.to_thread(_load_patterns)
         return platform_extractor(url)
 
-    async def visit(self, url: str, extractor: str, ignore_robots: bool):  # -> (monitor.http.Exchange, Resolved)
+    async def visit(self, url: str, extractor: str, ignore_robots: bool):  # -> (monitor.fetch.http.Exchange, Resolved)
         """Resolve the page ``url``; the Exchange records the visit honestly: no HTTP status (yt-dlp made the
         requests), ``x-resolved-by: yt-dlp <version> <extractor>``, and ``error`` when it failed."""
         from yt_dlp.version import __version__
 
-        from monitor.http import Exchange
+        from monitor.fetch.exchange import Exchange
 
         exchange = Exchange(url=url, final_url=url, request_headers={"user-agent": self.config.fetch.user_agent},
                             headers={"x-resolved-by": f"yt-dlp {__version__} {extractor}"})

@@ -1,0 +1,84 @@
+"""Readable lines for `make bench`: plain-text tables, and the speed-at-scale reports (memory on long media,
+the worker pool, video faces)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Plain-text columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
+                                                                                                       strict=True)))
+    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in rows)]
+
+
+def memory_lines(result: dict[str, Any]) -> list[str]:
+    """:func:`bench.memory.run`'s result: peak resident memory of ``likeness scan`` on a long podcast."""
+    hours = result["duration_s"] / 3600
+    lines = [f"likeness scan of a {hours:.1f}-hour podcast in a child process:",
+             f"  peak resident memory {result['peak_rss_mib']:.0f} MiB (target < {result['target_mib']} MiB: "
+             f"{'met' if result['met'] else 'NOT met'}); {result['wall_s']:.0f} s wall, {result['cpu_s']:.0f} s CPU, "
+             f"{result['x_realtime']:.0f}× real time; {result['detections']} detection(s)"]
+    whole = result.get("whole_file")
+    if whole:
+        lines.append(f"  the same scan decoding the whole file first (the old path): {whole['peak_rss_mib']:.0f} MiB")
+    return lines
+
+
+def pool_lines(result: dict[str, Any]) -> list[str]:
+    """:func:`bench.pool_throughput.run`'s result: a batch scanned in this process and on worker processes."""
+    audio, start_up = result["audio"], result["start_up_s"]
+    lines = [f"A batch of {audio['files']} files, {audio['total_s'] / 60:.0f} min ({audio['source']}), against "
+             f"{audio['performers']} performers",
+             "  worker start-up by start method: " + "; ".join(f"{name} {s:.1f} s" for name, s in start_up.items()),
+             "  each batch is timed with its workers started and their model loaded (start-up s, apart), as this",
+             "  process and the baseline have loaded theirs"]
+    header = (f"  {'mode':<40} {'wall s':>7} {'× real time':>12} {'audio s / CPU s':>16} {'detections':>11} "
+              f"{'start-up s':>11}")
+    lines.append(header)
+    for run in result["runs"]:
+        found = "—" if run["label"] == "baseline" else str(sum(map(len, run["detections"])))
+        label = "naive baseline (resemblyzer, 1 process)" if run["label"] == "baseline" else run["label"]
+        lines.append(f"  {label:<40} {run['wall_s']:>7.1f} {run['x_realtime']:>11.0f}× "
+                     f"{run['audio_per_cpu_s']:>16.0f} {found:>11} {run['start_up_s']:>11.1f}")
+
+    def ratios(by_workers: dict) -> str:
+        return ", ".join(f"{n} worker(s) {ratio:.2f}×" for n, ratio in by_workers.items())
+
+    targets = result["targets"]
+    lines += [f"  against this process: {ratios(result['speed_up_vs_in_process'])}; against one worker: "
+              f"{ratios(result['speed_up_vs_one_worker'])}; same detections in every mode: "
+              f"{'yes' if result['same_detections'] else 'NO'}",
+              f"  Target, a pool sized to the cores: ≥ {targets['x_realtime_min']:.0f}× real time and ≥ "
+              f"{targets['vs_baseline_min']:g}× the naive baseline: {'met' if targets['met'] else 'NOT met'} "
+              f"({targets['x_realtime']:.0f}×, {targets['vs_baseline']:.2f}× the baseline; in one process "
+              f"{targets['in_process_vs_baseline']:.2f}×)",
+              f"  Target, 10,000 performers < {targets['extra_pct_max']:g} % more than 10 on that pool: "
+              f"{'met' if targets['extra_met'] else 'NOT met'} ({targets['extra_pct']:+.1f} % wall-clock, "
+              f"{targets['extra_cpu_pct']:+.1f} % CPU: medians of {result['repeats']} paired runs; fastest runs "
+              f"{targets['extra_pct_fastest']:+.1f} %; the clone found in the same files: "
+              f"{'yes' if result['same_found_large'] else 'NO'})"]
+    return lines
+
+
+def video_lines(result: dict[str, Any]) -> list[str]:
+    """:func:`bench.video_throughput.run`'s result: video faces against face_recognition's naive path."""
+    video, ours, base, quality = result["video"], result["ours"], result["baseline"], result["quality"]
+    video_4k, targets = result["video_4k"], result["targets"]
+    return [f"A {video['duration_s']:.0f} s {video['width']} × {video['height']} video at {video['fps']} fps "
+            f"({video['source']}), sampled at 1 frame/s; fastest of {result['repeats']} runs",
+            f"  {'path':<58} {'s':>6} {'CPU s':>6} {'× real time':>12} {'faces':>6}",
+            f"  {'naive: decode, face_locations + face_encodings per frame':<58} {base['best_s']:>6.2f} "
+            f"{base['cpu_best_s']:>6.2f} {base['x_realtime']:>11.0f}× {base['faces']:>6}",
+            f"  {'ours: analyse(video), end to end':<58} {ours['best_s']:>6.2f} {ours['cpu_best_s']:>6.2f} "
+            f"{ours['x_realtime']:>11.0f}× {ours['faces']:>6}",
+            f"  speed-up {result['speedup']:.1f}× wall-clock, {result['speedup_cpu']:.1f}× CPU (target ≥ "
+            f"{targets['speedup_min']:g}×: {'met' if targets['speedup_met'] else 'NOT met'}); same performers "
+            f"detected as the naive path: {'yes' if quality['same_performers'] else 'NO'}",
+            f"  4K ({video_4k['width']} × {video_4k['height']}, {video_4k['duration_s']:.0f} s) likeness scan: "
+            f"peak resident memory {video_4k['peak_rss_bytes'] / 2**20:.0f} MiB (target < "
+            f"{targets['rss_4k_max_bytes'] / 2**20:.0f} MiB: {'met' if targets['rss_4k_met'] else 'NOT met'})"]

@@ -1,0 +1,9 @@
+"""The pipeline: items driven through fetching and analysis, and what they gave recorded.
+
+``scan`` takes a file or URL into the content store, analyses each content once per analysis key
+(on the worker pool when there are many) and records the media, where it was seen, its detections,
+the alert outbox and custody entries in one transaction per item (``record``). ``crawl`` is one pass
+over the sources, feeding what it finds to the same scan; ``scheduler`` runs crawls and alert sends
+on their schedules. It imports ``alerts`` (the outbox), ``analysis``, ``matching``, ``sources``,
+``fetch``, ``storage``, ``monitor.config`` and ``enrollment``.
+"""

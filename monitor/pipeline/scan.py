@@ -1,0 +1,248 @@
+"""Scanning: any file or URL → content store → analysis (once per content) → detections.
+
+Each item is handled on its own: its failure is recorded on its row and the next item goes on.
+Database writes for one item happen in one transaction, after the analysis, so a crash or a bad
+file never leaves half an item behind. With several workers (``[workers] analysis``), analyses run
+in worker processes (monitor.analysis.workers) while this process stores items and writes results.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from enrollment import face, voice
+from enrollment.errors import LikenessError, unexpected
+from enrollment.models import utc_now
+from monitor.alerts.outbox import enqueue
+from monitor.analysis.analyse import Analysis, analyse, analysis_key
+from monitor.analysis.workers import AnalysisPool, worker_count
+from monitor.config import Config
+from monitor.fetch.download import download, is_url
+from monitor.matching.face_cohort import sync_face_cohort_dir
+from monitor.matching.gallery import Gallery
+from monitor.matching.voice_cohort import scoring_gallery, sync_cohort_dir
+from monitor.pipeline.record import Seen, record_sighting, save_match
+from monitor.storage import custody
+from monitor.storage.content_store import ContentStore
+from monitor.storage.detections import detection_json, detections_for_media
+from monitor.storage.models import Media
+
+logger = logging.getLogger(__name__)
+MIN_TARGETS_FOR_POOL = 8  # README, "Performance": the pool pays for its start from about 30 min of audio
+
+
+@dataclass
+class ScanRow:
+    """One item's outcome: the ``scan`` command's JSON row."""
+
+    source: str
+    sha256: str | None = None
+    media_type: str | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    detections: list[dict] | None = None
+    closest: list[dict] | None = None
+    reused: bool = False
+
+    def as_json(self) -> dict:
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+            "duration_s": round(self.duration_s, 2) if self.duration_s is not None else None,
+            "error": self.error,
+            "detections": self.detections or [],
+            "closest": self.closest or [],
+        }
+
+
+class Scanner:
+    """Scans items against the performers enrolled when it was created (gallery loaded once).
+
+    ``workers``: analyses at once (default ``[workers] analysis``; 0: one per core). With more than one,
+    :meth:`scan_all` and the crawl analyse on a pool of worker processes; with one, in this process.
+    """
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], workers: int | None = None) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.store = ContentStore(config.store_dir)
+        self.workers = worker_count(config.workers.analysis if workers is None else workers)
+        self.workers_asked = workers is not None  # --workers N: the pool even for a small batch
+        self._pool: AnalysisPool | None = None
+        self._content_locks: dict[str, threading.Lock] = {}  # one per content seen by this scanner (one command)
+        self._locks_lock = threading.Lock()
+        if config.voice.cohort_dir or config.face.cohort_dir:
+            with sessions.begin() as session:
+                sync_cohort_dir(session, config.voice, config.media)
+                sync_face_cohort_dir(session, config.face, config.media)
+        with sessions() as session:
+            self.gallery: Gallery = scoring_gallery(session, config.voice)
+        self.key = analysis_key(config, self.gallery)
+
+    @property
+    def in_flight(self) -> int:
+        """Items driven at once (threads of this process): one per worker, plus one queued so that a worker
+        that finishes starts its next item at once instead of waiting for a result to be written."""
+        return self.workers + 1 if self._pool is not None or self.workers > 1 else 1
+
+    @contextmanager
+    def workers_running(self, force: bool = False) -> Iterator[AnalysisPool | None]:
+        """Inside, analyses go to a pool of ``self.workers`` processes (started by the first item), closed at the
+        end; with one worker they stay in this process (None), unless ``force`` (benchmarks: one process, one
+        thread)."""
+        if self._pool is not None or (self.workers <= 1 and not force):
+            yield self._pool
+            return
+        pool = self._pool = AnalysisPool(self.config, self.gallery, self.workers)
+        cancel = True  # on an error or Ctrl-C, items not yet started are dropped
+        try:
+            yield pool
+            cancel = False
+        finally:
+            self._pool = None
+            pool.close(cancel=cancel)
+
+    def scan_all(self, targets: Iterable[str], on_done: Callable[[ScanRow], None] | None = None,
+                 force_pool: bool = False) -> list[ScanRow]:
+        """Every target's row, in the order given; ``on_done(row)`` in this thread as each one finishes.
+
+        Several targets with several workers: ``in_flight`` threads each take a target through :meth:`scan`
+        (store, record, analyse on a worker, write), so that storing and writing overlap the analyses.
+        """
+        targets = list(targets)
+        # starting the workers costs ~3.5 s (2 cores): a few files are done sooner in this process
+        few = len(targets) <= 1 or (len(targets) < MIN_TARGETS_FOR_POOL and not self.workers_asked)
+        if not force_pool and (self.workers <= 1 or few):
+            rows = []
+            for target in targets:
+                rows.append(self.scan(target))
+                if on_done is not None:
+                    on_done(rows[-1])
+            return rows
+        with self.workers_running(force=True) as pool, ThreadPoolExecutor(self.in_flight, "scan") as threads:
+            pool.start_server()
+            futures = [threads.submit(self.scan, target) for target in targets]
+            try:
+                for future in as_completed(futures):
+                    if on_done is not None:
+                        on_done(future.result())
+            except BaseException:  # Ctrl-C: items not started are dropped, those running finish
+                for future in futures:
+                    future.cancel()
+                if self._pool is not None:  # before the threads are waited for: one may wait on a queued item
+                    self._pool.close(cancel=True)
+                raise
+        return [future.result() for future in futures]
+
+    def scan(self, target: str) -> ScanRow:
+        source = target if is_url(target) else str(Path(target).resolve())
+        row = ScanRow(source=source)
+        try:
+            sha256, size_bytes = self._ingest(target)
+        except LikenessError as error:
+            row.error = str(error)
+            return row
+        return self.scan_stored(sha256, size_bytes, Seen(source))
+
+    def scan_stored(self, sha256: str, size_bytes: int, seen: Seen) -> ScanRow:
+        """Analyse content already in the store (once per analysis key) and record where it was seen."""
+        row = ScanRow(source=seen.source, sha256=sha256)
+        try:
+            with self._content_lock(sha256):  # the same bytes twice at once: the second reuses the first's result
+                media = self._record_sighting(sha256, size_bytes, seen)
+                if media.analysis_key == self.key:
+                    row.reused = True
+                    return self._stored_result(media, row)
+                try:
+                    analysis = self._analyse(self.store.path_for(row.sha256))
+                except LikenessError as error:
+                    self._save_failure(media.id, str(error))
+                    raise
+                return self._save_analysis(media.id, analysis, row)
+        except LikenessError as error:
+            row.error = str(error)
+            return row
+        except Exception as error:  # a bug must not stop the batch: the item says what happened
+            if os.environ.get("LIKENESS_DEBUG"):
+                raise
+            logger.debug("scanning %s failed", seen.source, exc_info=True)  # no traceback unless asked for
+            row.error = unexpected(error)
+            return row
+
+    def _analyse(self, path: Path) -> Analysis:
+        if self._pool is not None:
+            return self._pool.submit(path).result()
+        return analyse(path, self.config, self.gallery)
+
+    def _content_lock(self, sha256: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._content_locks.setdefault(sha256, threading.Lock())
+
+    def _ingest(self, target: str) -> tuple[str, int]:
+        if is_url(target):
+            return download(target, self.store, self.config)
+        return self.store.add_file(Path(target), self.config.media.max_file_bytes)
+
+    def _record_sighting(self, sha256: str, size_bytes: int, seen: Seen) -> Media:
+        for _attempt in range(2):  # a concurrent scan may insert the same content first
+            try:
+                with self.sessions.begin() as session:
+                    return record_sighting(session, sha256, size_bytes, seen)
+            except IntegrityError:
+                continue
+        raise LikenessError(f"could not record media {sha256[:12]}")
+
+    def _stored_result(self, media: Media, row: ScanRow) -> ScanRow:
+        row.media_type, row.duration_s, row.closest = media.media_type, media.duration_s, media.closest
+        if media.error:
+            row.error = media.error
+            return row
+        with self.sessions() as session:
+            row.detections = [detection_json(d, row.source) for d in detections_for_media(session, media.id)
+                              if d.performer_id in self.gallery.names]
+        return row
+
+    def _save_failure(self, media_id: int, reason: str) -> None:
+        with self.sessions.begin() as session:
+            media = session.get(Media, media_id)
+            media.error, media.analysis_key, media.analysed_at = reason, self.key, utc_now()
+
+    def _save_analysis(self, media_id: int, analysis: Analysis, row: ScanRow) -> ScanRow:
+        with self.sessions.begin() as session:
+            media = session.get(Media, media_id)
+            media.media_type, media.duration_s = analysis.media_type, analysis.duration_s
+            media.closest, media.error = analysis.closest, None
+            media.analysis_key, media.analysed_at = self.key, utc_now()
+            detections = [
+                save_match(session, media, match, *self._threshold_and_model(match.modality))
+                for match in analysis.matches
+            ]
+            for detection in detections:  # the outbox is written with the detections, or not at all
+                enqueue(session, detection, self.config)
+            custody.record(session, media, "analysed", {
+                "analysis_key": self.key, "media_type": analysis.media_type, "duration_s": analysis.duration_s,
+                "models": {"voice": voice.voice_model_version() if len(self.gallery.voice_ids) else None,
+                           "face": face.face_model_version() if len(self.gallery.face_ids) else None},
+                "performers_compared": len(self.gallery.names),
+                "detections": [{"id": d.id, "performer_id": d.performer_id, "modality": d.modality,
+                                "score": round(d.score, 4), "threshold": d.threshold} for d in detections]})
+            session.flush()
+            row.detections = [detection_json(d, row.source) for d in detections]
+        row.media_type, row.duration_s, row.closest = analysis.media_type, analysis.duration_s, analysis.closest
+        return row
+
+    def _threshold_and_model(self, modality: str) -> tuple[float, str]:
+        if modality == "voice":
+            return self.config.voice.threshold, voice.voice_model_version()
+        return self.config.face.threshold, face.face_model_version()

@@ -1,0 +1,97 @@
+"""Detections: stored once per (performer, media, modality), listed, and reviewed."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from enrollment.errors import LikenessError, NotFound
+from enrollment.models import utc_now
+from monitor.storage import custody
+from monitor.storage.models import REVIEW_STATUSES, Detection, Review, Sighting
+
+
+def latest_source(session: Session, media_id: int) -> str | None:
+    return session.scalar(select(Sighting.source).where(Sighting.media_id == media_id)
+                          .order_by(Sighting.last_seen_at.desc(), Sighting.id.desc()).limit(1))
+
+
+def detection_json(detection: Detection, source: str | None = None) -> dict:
+    """The DETECTION object of the CLI contract."""
+    media = detection.media
+    return {
+        "id": detection.id,
+        "performer_id": detection.performer_id,
+        "performer_name": detection.performer.name,
+        "modality": detection.modality,
+        "score": round(detection.score, 4),
+        "similarity": round(detection.similarity, 4),
+        "media": {
+            "sha256": media.sha256,
+            "source": source,
+            "media_type": media.media_type,
+            "duration_s": round(media.duration_s, 2) if media.duration_s is not None else None,
+        },
+        "segments": detection.segments,
+        "status": detection.status,
+        "created_at": detection.created_at.isoformat(timespec="seconds"),
+    } | _population(detection)
+
+
+def _population(detection: Detection) -> dict:
+    """A voice detection's tier, and where a detection falls among other people's voices or faces (absent
+    for detections made before populations)."""
+    details = detection.details or {}
+    found = {"tier": details["tier"]} if detection.modality == "voice" and "tier" in details else {}
+    if "population" in details or found:
+        found |= {"normalised_score": details.get("normalised_score"), "population": details.get("population"),
+                  "population_text": population_text(detection)}
+    return found
+
+
+def population_text(detection: Detection) -> str | None:
+    """"closer to Ada's voiceprint than 99.2 % of 130 other voices" ("…Ada's face than … other faces"), or
+    None when not measured."""
+    population = (detection.details or {}).get("population") or {}
+    if not population.get("compared"):
+        return None
+    name, compared = detection.performer.name, population["compared"]
+    whose, others = ("voiceprint", "voices") if detection.modality == "voice" else ("face", "faces")
+    if population["closer_than"] == compared:
+        return f"closer to {name}'s {whose} than all {compared} other {others} compared"
+    return f"closer to {name}'s {whose} than {population['percentile']:.1f} % of {compared} other {others}"
+
+
+def detections_for_media(session: Session, media_id: int) -> list[Detection]:
+    return list(session.scalars(
+        select(Detection).where(Detection.media_id == media_id)
+        .options(selectinload(Detection.performer), selectinload(Detection.media))
+        .order_by(Detection.score.desc(), Detection.id)
+    ))
+
+
+def list_detections(session: Session, performer_id: int | None = None, status: str | None = None) -> list[dict]:
+    query = select(Detection).options(selectinload(Detection.performer), selectinload(Detection.media))
+    if performer_id is not None:
+        query = query.where(Detection.performer_id == performer_id)
+    if status is not None:
+        query = query.where(Detection.status == status)
+    rows = session.scalars(query.order_by(Detection.created_at.desc(), Detection.id.desc())).all()
+    return [detection_json(row, latest_source(session, row.media_id)) for row in rows]
+
+
+def review(session: Session, detection_id: int, status: str, note: str | None = None,
+           reviewed_by: str | None = None) -> Detection:
+    """Record a review decision; the detection's status becomes ``status``."""
+    if status not in REVIEW_STATUSES:
+        raise LikenessError(f"status must be one of {', '.join(REVIEW_STATUSES)}")
+    detection = session.get(Detection, detection_id)
+    if detection is None:
+        raise NotFound(f"no detection with id {detection_id} (see `likeness detections list`)")
+    detection.status = status
+    detection.updated_at = utc_now()
+    detection.reviews.append(Review(status=status, note=note, reviewed_by=reviewed_by))
+    custody.record(session, detection.media, "reviewed",
+                   {"detection_id": detection.id, "status": status, "note": note}, actor=reviewed_by)
+    session.flush()
+    return detection
