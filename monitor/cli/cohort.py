@@ -25,20 +25,10 @@ def cohort_add(app: App, paths: tuple[Path, ...], by_folder: bool, as_json: bool
     """Add recordings and photos (files or folders of them) to the population; files already in it are skipped.
 
     Recordings join the voices, photos the faces (a photo's largest face is its member)."""
-    from monitor.matching.face_cohort import IMAGE_SUFFIXES, add_face_files, image_files
-    from monitor.matching.voice_cohort import add_voice_files, audio_files
+    from monitor.services.cohort import add_to_cohort
     from monitor.storage.models import ALREADY_STORED
 
-    files = [found for path in paths
-             for found in (sorted({*audio_files(path), *image_files(path)}) if path.is_dir() else [path])]
-    config = app.config
-    rows = []
-    for path in files:  # one transaction per file: a bad file leaves nothing behind and stops nothing
-        with app.sessions.begin() as session:
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                rows += add_face_files(session, [path], config.face, config.media, label_from_folder=by_folder)
-            else:
-                rows += add_voice_files(session, [path], config.voice, config.media, label_from_folder=by_folder)
+    rows = add_to_cohort(app.context, list(paths), by_folder)
 
     def human() -> None:
         added = sum(row["added"] for row in rows)
@@ -48,7 +38,7 @@ def cohort_add(app: App, paths: tuple[Path, ...], by_folder: bool, as_json: bool
         click.echo(f"{added} of {len(rows)} files added to the comparison population")
 
     emit(rows, as_json, human)
-    if files and not any(row["added"] or row["reason"] == ALREADY_STORED for row in rows):
+    if rows and not any(row["added"] or row["reason"] == ALREADY_STORED for row in rows):
         sys.exit(1)
 
 
@@ -57,23 +47,15 @@ def cohort_add(app: App, paths: tuple[Path, ...], by_folder: bool, as_json: bool
 @click.pass_obj
 def cohort_list(app: App, as_json: bool) -> None:
     """How many voices and faces the population holds, by origin."""
-    from monitor.matching.face_cohort import stored_face_cohort
-    from monitor.matching.gallery import load_gallery
-    from monitor.matching.voice_cohort import shipped_voice_cohort, stored_voice_cohort
+    from monitor.services.cohort import cohort_counts
 
-    with app.sessions() as session:
-        stored = len(stored_voice_cohort(session))
-        gallery = load_gallery(session)
-        faces = len(stored_face_cohort(session))
-    performers, face_performers = len(gallery.voice_ids), len(gallery.face_ids)
-    shipped = len(shipped_voice_cohort()) if app.config.voice.shipped_cohort else 0
-    counts = {"voice": {"shipped": shipped, "added": stored, "enrolled_performers": performers,
-                        "total": shipped + stored + performers},
-              "face": {"added": faces, "enrolled_performers": face_performers, "total": faces + face_performers}}
+    counts = cohort_counts(app.context)
+    voice, face = counts["voice"], counts["face"]
 
     def human() -> None:
-        click.echo(f"voice: {shipped} shipped + {stored} added + {performers} enrolled performers = "
-                   f"{counts['voice']['total']} voices (each performer is compared with all the others)")
-        click.echo(f"face: {faces} added + {face_performers} enrolled performers = {counts['face']['total']} faces")
+        click.echo(f"voice: {voice['shipped']} shipped + {voice['added']} added + {voice['enrolled_performers']} "
+                   f"enrolled performers = {voice['total']} voices (each performer is compared with all the others)")
+        click.echo(f"face: {face['added']} added + {face['enrolled_performers']} enrolled performers = "
+                   f"{face['total']} faces")
 
     emit(counts, as_json, human)

@@ -5,28 +5,33 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.services.context import Context
+
 
 class App:
-    """Per-invocation state: the home folder, its config and database, opened on first use."""
+    """Per-invocation state: the home folder, its config, and the service context (database opened on first
+    use), acting as the person who runs the command."""
 
     def __init__(self, home: str | None) -> None:
         self.home_option = home
 
     @cached_property
-    def config(self):
+    def config(self) -> Config:
         from monitor.config import load_config
 
         return load_config(self.home_option)
 
     @cached_property
-    def sessions(self):
-        from monitor.storage.db import open_database
+    def context(self) -> Context:
+        from monitor.services.context import Actor, Context
 
-        self.config.home.mkdir(parents=True, exist_ok=True)
-        return open_database(self.config.database_url)
+        return Context(self.config, Actor.local("cli"))
 
 
 def emit(data, as_json: bool, human: Callable[[], None]) -> None:
@@ -41,3 +46,17 @@ def warn(message: str, prefix: str = "error") -> None:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+workers_option = click.option(  # `scan` and `crawl`
+    "--workers", type=click.IntRange(min=0), default=None, metavar="N",
+    help="Files analysed at once, one process each (default workers.analysis; 0: one per CPU core).")
+
+
+def send_after_command(app: App) -> None:
+    """At the end of `scan` and `crawl`: deliver what is due; problems are one line each on stderr."""
+    from monitor.services.alerts import send_due_alerts
+
+    errors = send_due_alerts(app.context)["errors"]
+    for error in errors[:5]:
+        warn(f"alert not delivered yet: {error}", "warning")
+    if len(errors) > 5:
+        warn(f"{len(errors) - 5} more alerts not delivered (likeness alerts list --status pending)", "warning")

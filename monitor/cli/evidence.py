@@ -24,11 +24,9 @@ def evidence() -> None:
 @click.pass_obj
 def evidence_export(app: App, detection_ids: tuple[int, ...], output: Path, overwrite: bool, as_json: bool) -> None:
     """Write a signed bundle: the media as fetched, the capture, the analysis, the custody log, a report."""
-    from monitor.evidence.export import export_bundle
+    from monitor.services.evidence import export_evidence
 
-    manifest = export_bundle(app.config, app.sessions, list(detection_ids), output, overwrite)
-    data = {"bundle": str(output), "files": len(manifest["members"]),
-            "fingerprint": manifest["public_key_fingerprint"], "size_bytes": output.stat().st_size}
+    data = export_evidence(app.context, list(detection_ids), output, overwrite)
     emit(data, as_json, lambda: click.echo(
         f"wrote {output} ({data['files']} files, {data['size_bytes']:,} bytes), signed by {data['fingerprint']}"))
 
@@ -43,19 +41,15 @@ def evidence_export(app: App, detection_ids: tuple[int, ...], output: Path, over
 @click.pass_obj
 def evidence_verify(app: App, bundle: Path, expected: str | None, tsa_roots: Path | None, as_json: bool) -> None:
     """Check every hash, the signature, the custody chains and any timestamp; exit 1 naming the first problem."""
-    from monitor.evidence.timestamp import verify_timestamp
-    from monitor.evidence.verify import verify_bundle
+    from monitor.services.evidence import verify_evidence
 
-    roots = tsa_roots.read_bytes() if tsa_roots is not None else None
-    report = verify_bundle(bundle, expected_fingerprint=expected,
-                           verify_timestamp=lambda data, token: verify_timestamp(data, token, roots, name=""))
-    data = {"bundle": str(bundle), "ok": report.ok, "problems": report.problems, "fingerprint": report.fingerprint,
-            "files": report.files, "notes": report.notes}
-    if not report.ok:
+    data = verify_evidence(app.context, bundle, expected, tsa_roots)
+    problems = data["problems"]
+    if not data["ok"]:
         if as_json:
             emit(data, True, lambda: None)
-        warn(report.problems[0] + (f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""))
+        warn(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
         sys.exit(1)
     emit(data, as_json, lambda: click.echo(
-        f"{bundle}: intact: {report.files} files match the signed manifest, signed by {report.fingerprint}"
-        + "".join(f"\nnote: {note}" for note in report.notes)))
+        f"{bundle}: intact: {data['files']} files match the signed manifest, signed by {data['fingerprint']}"
+        + "".join(f"\nnote: {note}" for note in data["notes"])))

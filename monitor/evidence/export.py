@@ -81,9 +81,10 @@ def gather(session: Session, config: Config, detection_ids: list[int]) -> Gather
 
 
 def export_bundle(config: Config, sessions: sessionmaker[Session], detection_ids: list[int], out: Path,
-                  overwrite: bool = False) -> dict:
+                  overwrite: bool = False, actor: str | None = None) -> dict:
     """Write and sign the bundle at ``out``; returns its manifest. The "exported" custody event is recorded
-    in the same transaction, so a failed export leaves neither a bundle nor an event behind."""
+    in the same transaction, so a failed export leaves neither a bundle nor an event behind. ``actor``: who
+    the event names (default: this process's user@host)."""
     from monitor.evidence import keys
     from monitor.evidence.bundle import write_bundle
 
@@ -93,7 +94,8 @@ def export_bundle(config: Config, sessions: sessionmaker[Session], detection_ids
         gathered = gather(session, config, detection_ids)
         for media_id in gathered.media_ids:
             custody.record(session, session.get(Media, media_id), "exported", {
-                "bundle": out.name, "detections": sorted(set(detection_ids)), "key_fingerprint": fingerprint})
+                "bundle": out.name, "detections": sorted(set(detection_ids)), "key_fingerprint": fingerprint},
+                actor=actor)
         session.flush()
         chains = {session.get(Media, media_id).sha256: custody.chain_of(session, media_id)
                   for media_id in gathered.media_ids}

@@ -62,12 +62,14 @@ class Crawl:
     """A pass over some sources. ``stop`` (set by a signal) ends it between items, losing nothing."""
 
     def __init__(self, config: Config, sessions: sessionmaker[Session], stop: threading.Event | None = None,
-                 on_media: Callable[[ScanRow], None] | None = None, workers: int | None = None) -> None:
+                 on_media: Callable[[ScanRow], None] | None = None, workers: int | None = None,
+                 actor: str | None = None) -> None:
         self.config = config
         self.sessions = sessions
         self.stop = stop or threading.Event()
         self.on_media = on_media
         self.workers = workers  # analyses at once; None: [workers] analysis
+        self.actor = actor  # who the custody entries name (None: this process's user@host)
         self.store = ContentStore(config.store_dir)
         self.report = CrawlReport()
         self.warc_path = config.home / "warc" / f"crawl-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.warc.gz"
@@ -82,7 +84,7 @@ class Crawl:
             query = query.where(Source.id.in_(source_ids)) if source_ids else query.where(Source.paused.is_(False))
             sources = list(session.scalars(query))
         self.report.sources = len(sources)
-        scanner = Scanner(self.config, self.sessions, self.workers)
+        scanner = Scanner(self.config, self.sessions, self.workers, self.actor)
         with scanner.workers_running(), ThreadPoolExecutor(scanner.in_flight, "analysis") as executor:
             asyncio.run(self._run(sources, scanner, executor))
         return self.report
@@ -345,7 +347,7 @@ class Crawl:
                 "fetched_at": exchange.fetched_at.isoformat(), "redirects": exchange.redirects,
                 "tls_certificate_sha256": hashlib.sha256(exchange.tls_certificate).hexdigest()
                 if exchange.tls_certificate else None,
-                "response_headers": exchange.headers, "request_headers": exchange.request_headers})
+                "response_headers": exchange.headers, "request_headers": exchange.request_headers}, actor=self.actor)
 
     def _certificate(self, session: Session, der: bytes | None) -> str | None:
         """The certificate's sha256, stored once (by content) for every fetch it answered."""
@@ -385,7 +387,7 @@ class Crawl:
                 state.last_fetched_at = utc_now()
                 session.add(state)
                 seen = Seen(str(path.resolve()), source.id, str(root.resolve()), None)
-                record_sighting(session, sha256, size_bytes, seen)
+                record_sighting(session, sha256, size_bytes, seen, actor=self.actor)
             self.report.media_new += 1
             self._analyse(sha256, size_bytes, seen)
 

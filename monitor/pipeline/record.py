@@ -26,12 +26,13 @@ class Seen:
     page_title: str | None = None
 
 
-def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, fetched: dict | None = None) -> Media:
+def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, fetched: dict | None = None,
+                    actor: str | None = None) -> Media:
     """The media row for this content (created if new) and its sighting at ``seen``, in ``session``.
 
     A first sighting at a place starts or extends the media's chain of custody: "fetched" with
     ``fetched`` (what the exchange was) for a URL, "read" with the file's path, size and times for a
-    local file; new content is also "hashed".
+    local file; new content is also "hashed". ``actor``: who the entries name (default: this process's user@host).
     """
     media = session.scalar(select(Media).where(Media.sha256 == sha256))
     is_new_media = media is None
@@ -43,10 +44,10 @@ def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, 
     if sighting is None:
         sighting = Sighting(media_id=media.id, source=seen.source)
         session.add(sighting)
-        _record_found(session, media, seen, fetched)
+        _record_found(session, media, seen, fetched, actor)
         if is_new_media:
             custody.record(session, media, "hashed", {"algorithm": "sha256", "sha256": sha256,
-                                                      "size_bytes": size_bytes})
+                                                      "size_bytes": size_bytes}, actor=actor)
     sighting.last_seen_at = utc_now()
     sighting.source_id = seen.source_id or sighting.source_id
     sighting.page_url = seen.page_url or sighting.page_url
@@ -54,14 +55,14 @@ def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, 
     return media
 
 
-def _record_found(session: Session, media: Media, seen: Seen, fetched: dict | None) -> None:
+def _record_found(session: Session, media: Media, seen: Seen, fetched: dict | None, actor: str | None) -> None:
     where = {"source_id": seen.source_id, "page_url": seen.page_url, "page_title": seen.page_title}
     if is_url(seen.source):
-        custody.record(session, media, "fetched", {"url": seen.source, **where, **(fetched or {})})
+        custody.record(session, media, "fetched", {"url": seen.source, **where, **(fetched or {})}, actor=actor)
         return
     path = Path(seen.source)
     details = custody.local_file_details(path) if path.exists() else {"path": seen.source}
-    custody.record(session, media, "read", {**details, **where})
+    custody.record(session, media, "read", {**details, **where}, actor=actor)
 
 
 def save_match(session: Session, media: Media, match: Match, threshold: float, model_version: str) -> Detection:

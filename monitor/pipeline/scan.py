@@ -73,9 +73,11 @@ class Scanner:
     :meth:`scan_all` and the crawl analyse on a pool of worker processes; with one, in this process.
     """
 
-    def __init__(self, config: Config, sessions: sessionmaker[Session], workers: int | None = None) -> None:
+    def __init__(self, config: Config, sessions: sessionmaker[Session], workers: int | None = None,
+                 actor: str | None = None) -> None:
         self.config = config
         self.sessions = sessions
+        self.actor = actor  # who the custody entries name (None: this process's user@host)
         self.store = ContentStore(config.store_dir)
         self.workers = worker_count(config.workers.analysis if workers is None else workers)
         self.workers_asked = workers is not None  # --workers N: the pool even for a small batch
@@ -198,7 +200,7 @@ class Scanner:
         for _attempt in range(2):  # a concurrent scan may insert the same content first
             try:
                 with self.sessions.begin() as session:
-                    return record_sighting(session, sha256, size_bytes, seen)
+                    return record_sighting(session, sha256, size_bytes, seen, actor=self.actor)
             except IntegrityError:
                 continue
         raise LikenessError(f"could not record media {sha256[:12]}")
@@ -236,7 +238,8 @@ class Scanner:
                            "face": face.face_model_version() if len(self.gallery.face_ids) else None},
                 "performers_compared": len(self.gallery.names),
                 "detections": [{"id": d.id, "performer_id": d.performer_id, "modality": d.modality,
-                                "score": round(d.score, 4), "threshold": d.threshold} for d in detections]})
+                                "score": round(d.score, 4), "threshold": d.threshold} for d in detections]},
+                           actor=self.actor)
             session.flush()
             row.detections = [detection_json(d, row.source) for d in detections]
         row.media_type, row.duration_s, row.closest = analysis.media_type, analysis.duration_s, analysis.closest

@@ -1,14 +1,14 @@
-"""Detections: stored once per (performer, media, modality), listed, and reviewed."""
+"""Detection rows read back: the DETECTION object of the CLI contract, with the population sentence.
+
+Recorded by :mod:`monitor.pipeline.record`; listed and reviewed by :mod:`monitor.services.detections`.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from enrollment.errors import LikenessError, NotFound
-from enrollment.models import utc_now
-from monitor.storage import custody
-from monitor.storage.models import REVIEW_STATUSES, Detection, Review, Sighting
+from monitor.storage.models import Detection, Sighting
 
 
 def latest_source(session: Session, media_id: int) -> str | None:
@@ -68,30 +68,3 @@ def detections_for_media(session: Session, media_id: int) -> list[Detection]:
         .options(selectinload(Detection.performer), selectinload(Detection.media))
         .order_by(Detection.score.desc(), Detection.id)
     ))
-
-
-def list_detections(session: Session, performer_id: int | None = None, status: str | None = None) -> list[dict]:
-    query = select(Detection).options(selectinload(Detection.performer), selectinload(Detection.media))
-    if performer_id is not None:
-        query = query.where(Detection.performer_id == performer_id)
-    if status is not None:
-        query = query.where(Detection.status == status)
-    rows = session.scalars(query.order_by(Detection.created_at.desc(), Detection.id.desc())).all()
-    return [detection_json(row, latest_source(session, row.media_id)) for row in rows]
-
-
-def review(session: Session, detection_id: int, status: str, note: str | None = None,
-           reviewed_by: str | None = None) -> Detection:
-    """Record a review decision; the detection's status becomes ``status``."""
-    if status not in REVIEW_STATUSES:
-        raise LikenessError(f"status must be one of {', '.join(REVIEW_STATUSES)}")
-    detection = session.get(Detection, detection_id)
-    if detection is None:
-        raise NotFound(f"no detection with id {detection_id} (see `likeness detections list`)")
-    detection.status = status
-    detection.updated_at = utc_now()
-    detection.reviews.append(Review(status=status, note=note, reviewed_by=reviewed_by))
-    custody.record(session, detection.media, "reviewed",
-                   {"detection_id": detection.id, "status": status, "note": note}, actor=reviewed_by)
-    session.flush()
-    return detection

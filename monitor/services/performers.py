@@ -1,0 +1,109 @@
+"""Performers: add with consent, record further consent, list, remove, and enrol their references."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from enrollment import service as registry
+from enrollment.errors import LikenessError
+from enrollment.service import EnrolResult
+from monitor.services import audit
+from monitor.services.context import Context
+from monitor.storage.content_store import ContentStore
+
+
+def _store_document(ctx: Context, document: Path | None) -> tuple[str | None, str | None]:
+    """A signed consent form kept in the content store: (its file name, its sha256), or (None, None)."""
+    if document is None:
+        return None, None
+    sha256, _size = ContentStore(ctx.config.store_dir).add_file(document, ctx.config.media.max_file_bytes)
+    return document.name, sha256
+
+
+def add_performer(ctx: Context, name: str, consent_by: str, emails: tuple[str, ...] = (), agency: str | None = None,
+                  consent_document: Path | None = None) -> dict:
+    """Add a performer with who consented to the monitoring → ``{"id", "name"}``."""
+    document_name, document_sha256 = _store_document(ctx, consent_document)
+    try:
+        with ctx.sessions.begin() as session:
+            added = registry.add_performer(session, name, consent_by, emails, agency, document_name, document_sha256)
+            data = {"id": added.id, "name": added.name}
+    except ValueError as error:
+        raise LikenessError(str(error)) from None
+    audit.record(ctx, "performer.add", f"performer {data['id']}", consent_by=consent_by,
+                 consent_document_sha256=document_sha256)
+    return data
+
+
+def record_consent(ctx: Context, performer_id: int, consented_by: str, document: Path | None = None) -> dict:
+    """Record a further consent for an existing performer → ``{"performer_id", "consented_by"}``."""
+    document_name, document_sha256 = _store_document(ctx, document)
+    with ctx.sessions.begin() as session:
+        performer = registry.get_performer(session, performer_id)
+        registry.record_consent(session, performer, consented_by, document_name, document_sha256)
+    audit.record(ctx, "performer.consent", f"performer {performer_id}", consented_by=consented_by,
+                 document_sha256=document_sha256)
+    return {"performer_id": performer_id, "consented_by": consented_by}
+
+
+def list_performers(ctx: Context) -> list[dict]:
+    """Every performer with their agency, contacts, reference counts and consents (the CLI's rows)."""
+    with ctx.sessions() as session:
+        return [{
+            "id": p.id,
+            "name": p.name,
+            "agency": p.agency.name if p.agency else None,
+            "emails": [contact.email for contact in p.contacts],
+            "voice_clips": len(p.voice_references),
+            "voice_speech_s": round(sum(ref.speech_s for ref in p.voice_references), 1),
+            "face_photos": len(p.face_references),
+            "consents": [{"by": c.consented_by, "at": c.consented_at.isoformat(timespec="seconds"),
+                          "document_sha256": c.document_sha256} for c in p.consents],
+        } for p in registry.list_performers(session)]
+
+
+def remove_performer(ctx: Context, performer_id: int) -> dict:
+    """Erase a performer with every reference, embedding and detection → ``{"id", "removed": True}``."""
+    with ctx.sessions.begin() as session:
+        registry.remove_performer(session, performer_id)
+    audit.record(ctx, "performer.remove", f"performer {performer_id}")
+    return {"id": performer_id, "removed": True}
+
+
+def enrol_voice(ctx: Context, performer_id: int, files: list[str | Path],
+                on_refused: Callable[[str | Path, str], None] | None = None) -> list[dict]:
+    """Enrol reference recordings, each on its own; one row per file (``file``, ``accepted``, ``reason``,
+    ``speech_s``)."""
+    config = ctx.config
+    return _enrol_files(ctx, performer_id, "voice", files, on_refused,
+                        lambda s, path: registry.enroll_voice(s, performer_id, path, config.voice, config.media))
+
+
+def enrol_face(ctx: Context, performer_id: int, files: list[str | Path], pick_largest: bool = False,
+               on_refused: Callable[[str | Path, str], None] | None = None) -> list[dict]:
+    """Enrol reference photos (with several faces, the largest when ``pick_largest``); one row per file."""
+    config = ctx.config
+    return _enrol_files(ctx, performer_id, "face", files, on_refused, lambda s, path: registry.enroll_face(
+        s, performer_id, path, config.face, config.media, pick_largest))
+
+
+def _enrol_files(ctx: Context, performer_id: int, modality: str, files: list[str | Path],
+                 on_refused: Callable[[str | Path, str], None] | None,
+                 enrol_one: Callable[[Session, Path], EnrolResult]) -> list[dict]:
+    """One transaction per file: a refused file leaves nothing behind and stops nothing. ``on_refused(file,
+    reason)`` as each refused file is done, with the file as given."""
+    rows = []
+    for file in files:
+        path = Path(file)
+        with ctx.sessions.begin() as session:
+            result = enrol_one(session, path)
+        if result.accepted:  # kept, for alerts and evidence reports to show the reference beside what was found
+            ContentStore(ctx.config.store_dir).add_file(path, ctx.config.media.max_file_bytes)
+            audit.record(ctx, f"enrol.{modality}", f"performer {performer_id}", file=str(path))
+        elif on_refused is not None:
+            on_refused(file, result.reason)
+        rows.append(result.as_json())
+    return rows
