@@ -36,20 +36,20 @@ def eval_command(app: App, directory: str, transforms: tuple[str, ...], impostor
     thresholds, and writes DET curves.
     """
     from monitor.cli.progress import spinner
-    from monitor.evaluation.run import EvalInputError, discover, evaluate, resolve_transforms
+    from monitor.evaluation.run import EvalInputError
+    from monitor.services.evaluation import evaluate
 
     try:
-        names = resolve_transforms(transforms)
-        layout = discover(Path(directory), Path(impostors_dir) if impostors_dir else None)
+        with spinner("evaluating", enabled=not as_json) as advance:
+            report = evaluate(app.context, Path(directory), transforms, Path(impostors_dir) if impostors_dir else None,
+                              enrol, Path(plot_dir), on_file=advance)
     except EvalInputError as error:
         warn(str(error))
         sys.exit(USAGE_EXIT_CODE)
-    with spinner("evaluating", enabled=not as_json) as advance:
-        report = evaluate(layout, names, app.config, enrol, Path(plot_dir), on_file=advance)
     # an unreadable file is part of measuring a folder, not a failure of the command (as in `crawl`)
-    for row in report.skipped:
+    for row in report["skipped"]:
         warn(f"{row['file']}: {row['reason']}", "warning")
-    emit(report.as_json(), as_json, lambda: _print_report(report.results))
+    emit(report, as_json, lambda: _print_report(report["results"]))
 
 
 def _percent(rate: float) -> str:

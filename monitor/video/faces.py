@@ -152,6 +152,7 @@ def face_track_matches(encodings: np.ndarray, time_s: np.ndarray, boxes: np.ndar
     return match_face_tracks(tracks, gallery, calibration, gap_s, config.scan.closest_per_modality)
 
 
+@dataclass
 class _Known:
     """The faces of the last sampled frame, as arrays (N rows)."""
 
