@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 REQ := requirements
 DEBIAN_PACKAGES := espeak-ng
 
-.PHONY: install dev debian demo test test-pg bench calibrate lint clean
+.PHONY: install dev debian demo docs test test-pg bench calibrate lint clean
 
 install: $(VENV)/.runtime-installed  ## the virtualenv with .venv/bin/likeness, nothing else
 
@@ -35,7 +35,11 @@ debian:
 demo: install debian
 	$(PY) -m monitor.demo
 
-test: dev
+# The documentation site (docs/, mkdocs.yml) into build/site; any warning fails it.
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir build/site
+
+test: dev docs
 	$(PY) -m pytest
 
 # The whole suite again against the PostgreSQL server on loopback.
@@ -45,7 +49,7 @@ test-pg: dev
 bench: dev
 	$(PY) -m bench
 
-# How the default thresholds were chosen, measured on ../shared/data (README, "Calibration").
+# How the default thresholds were chosen, measured on ../shared/data (docs/calibration.md).
 calibrate: dev
 	$(PY) -m bench.calibrate
 
@@ -53,4 +57,4 @@ lint: dev
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) likeness-data .pytest_cache
+	rm -rf $(VENV) likeness-data .pytest_cache build/site
