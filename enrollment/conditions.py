@@ -3,7 +3,7 @@
 A voice heard over a phone line or under noise is far from its clean voiceprint, yet as far from every
 other clean voiceprint too: the encoder's whole space shifts. Comparing like with like fixes most of
 it (measured on ../shared/data: telephone-band EER 14 % against clean prints, 1.4 % against
-telephone-band prints; README, "Calibration"). So each reference, and each voice of the comparison
+telephone-band prints; docs/calibration.md). So each reference, and each voice of the comparison
 population, is embedded once per condition here, and a scan scores every window in each condition
 and keeps the best normalised score (monitor.matching.voice_scores).
 

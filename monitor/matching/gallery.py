@@ -6,7 +6,7 @@ the per-performer threshold test happens in similarity space, so that only the p
 match, and the few closest, are looked at one by one.
 
 Scores: ``score = 1 / (1 + exp(-slope × (value − center)))`` in [0, 1], with ``center`` and ``slope``
-per modality chosen on real recordings and photos (README, "Calibration"). For faces the value is the
+per modality chosen on real recordings and photos (docs/calibration.md). For faces the value is the
 similarity (1 − dlib distance); for voices it is the window's normalised score against the comparison
 population (monitor.matching.voice_scores), when the gallery has one, else the raw cosine.
 """

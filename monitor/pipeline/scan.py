@@ -38,7 +38,7 @@ from monitor.storage.detections import detection_json, detections_for_media
 from monitor.storage.models import Media
 
 logger = logging.getLogger(__name__)
-MIN_TARGETS_FOR_POOL = 8  # README, "Performance": the pool pays for its start from about 30 min of audio
+MIN_TARGETS_FOR_POOL = 8  # docs/performance.md: the pool pays for its start from about 30 min of audio
 
 
 @dataclass
