@@ -162,6 +162,81 @@ def measure_baseline(encoder: Any, files: list[Path]) -> dict[str, Any]:
             "detections": []}
 
 
+Setting = tuple[str, int, bool, int]  # (label, worker processes, on a pool, enrolled performers)
+
+
+def _settings(cores: int) -> tuple[list[int], list[Setting]]:
+    """The pool sizes measured against N_PERFORMERS (1, the powers of two below ``cores``, ``cores``), and every
+    setting in measuring order: in this process, each pool size, then a pool of ``cores`` against LARGE_GALLERY."""
+    counts = sorted({1, *(2**i for i in range(1, 8) if 2**i < cores), cores})
+    settings = [("in-process", 1, False, N_PERFORMERS),
+                *((f"{n} worker{'s' if n > 1 else ''}", n, True, N_PERFORMERS) for n in counts),
+                (f"{cores} worker{'s' if cores > 1 else ''}, {LARGE_GALLERY:,} performers", cores, True, LARGE_GALLERY)]
+    return counts, settings
+
+
+def _measure_interleaved(work_dir: Path, batch: dict[str, Any], templates: dict[int, Path], settings: list[Setting],
+                         encoder: Any, repeats: int, log: Callable[[str], None]) -> dict[str, list[dict[str, Any]]]:
+    """Setting label (and "baseline") → its ``repeats`` batch results (:func:`measure_batch`'s dicts), in order.
+
+    Every setting, then the baseline, runs once per repeat: a change in the machine's load touches them alike.
+    """
+    measured: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in settings}
+    measured["baseline"] = []
+    for repeat in range(repeats):
+        log(f"repeat {repeat + 1} of {repeats}: " + ", ".join(measured))
+        for label, workers, pooled, performers in settings:
+            measured[label].append(measure_batch(templates[performers], work_dir, batch["files"], workers, pooled,
+                                                 batch["warm"]))
+        measured["baseline"].append(measure_baseline(encoder, batch["files"]))
+    return measured
+
+
+def _fastest_runs(settings: list[Setting], measured: dict[str, list[dict[str, Any]]], audio_s: float,
+                  target_ids: dict[int, int]) -> list[dict[str, Any]]:
+    """One row per setting, then the baseline's: its fastest repeat (wall-clock), every repeat's wall seconds,
+    × real time (audio seconds per wall second), audio seconds per CPU second, and the files (indices) where
+    the target (performer id ``target_ids[performers]``) was detected."""
+    import torch
+
+    runs = []
+    for label, workers, pooled, performers in [*settings, ("baseline", 0, False, 0)]:
+        fastest = min(measured[label], key=lambda result: result["wall_s"])
+        runs.append({"label": label, "processes": workers if pooled else 0, "performers": performers,
+                     "torch_threads": 1 if pooled else torch.get_num_threads(), **fastest,
+                     "all_s": [result["wall_s"] for result in measured[label]],
+                     "x_realtime": audio_s / fastest["wall_s"], "audio_per_cpu_s": audio_s / fastest["cpu_s"],
+                     "target_found_in": [i for i, ids in enumerate(fastest["detections"])
+                                         if performers and target_ids[performers] in ids]})
+    return runs
+
+
+def _gallery_extra_pct(large: list[dict[str, Any]], full: list[dict[str, Any]]) -> tuple[float, float]:
+    """What LARGE_GALLERY performers add over N_PERFORMERS on the same pool, % (wall-clock, CPU): the median over
+    repeats of each repeat's ratio (``large[i]`` against ``full[i]``, run seconds apart)."""
+    paired = list(zip(large, full, strict=True))
+    extra_pct = 100 * (statistics.median(big["wall_s"] / small["wall_s"] for big, small in paired) - 1)
+    extra_cpu_pct = 100 * (statistics.median(big["cpu_s"] / small["cpu_s"] for big, small in paired) - 1)
+    return extra_pct, extra_cpu_pct
+
+
+def _targets(full: dict[str, Any], large: dict[str, Any], baseline: dict[str, Any], in_process_x: float,
+             extra_pct: float, extra_cpu_pct: float) -> dict[str, Any]:
+    """Issue 7's targets and whether they are met. ``full``, ``large``, ``baseline``: the fastest-run rows of the
+    pool sized to the cores (against N_PERFORMERS, then LARGE_GALLERY) and of the baseline; ``in_process_x``: × real
+    time in this process; ``extra_pct``, ``extra_cpu_pct``: :func:`_gallery_extra_pct`'s."""
+    return {
+        "x_realtime": full["x_realtime"], "x_realtime_min": TARGET_X_REALTIME,
+        "vs_baseline": full["x_realtime"] / baseline["x_realtime"], "vs_baseline_min": TARGET_VS_BASELINE,
+        "in_process_vs_baseline": in_process_x / baseline["x_realtime"],
+        "extra_pct": extra_pct, "extra_cpu_pct": extra_cpu_pct, "extra_pct_max": TARGET_EXTRA_PCT,
+        "extra_pct_fastest": 100 * (large["wall_s"] / full["wall_s"] - 1),
+        "met": full["x_realtime"] >= TARGET_X_REALTIME
+        and full["x_realtime"] / baseline["x_realtime"] >= TARGET_VS_BASELINE,
+        "extra_met": extra_pct < TARGET_EXTRA_PCT and extra_cpu_pct < TARGET_EXTRA_PCT,
+    }
+
+
 def run(work_dir: Path, repeats: int = 5, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every measurement; ``work_dir`` is an empty scratch directory. Returns a JSON-able dict."""
     import torch
@@ -185,33 +260,13 @@ def run(work_dir: Path, repeats: int = 5, log: Callable[[str], None] = print) ->
     start_up = measure_start_up(templates[N_PERFORMERS], work_dir, batch["warm"], min(2, cores))
     voice.voice_encoder()  # in-process runs start with the model loaded, as the pools' workers load it in their time
     encoder, _ = baseline_encoder()
-    counts = sorted({1, *(2**i for i in range(1, 8) if 2**i < cores), cores})
-    settings = [("in-process", 1, False, N_PERFORMERS),
-                *((f"{n} worker{'s' if n > 1 else ''}", n, True, N_PERFORMERS) for n in counts),
-                (f"{cores} worker{'s' if cores > 1 else ''}, {LARGE_GALLERY:,} performers", cores, True, LARGE_GALLERY)]
-    measured: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in settings}
-    measured["baseline"] = []
-    for repeat in range(repeats):
-        log(f"repeat {repeat + 1} of {repeats}: " + ", ".join(measured))
-        for label, workers, pooled, performers in settings:
-            measured[label].append(measure_batch(templates[performers], work_dir, batch["files"], workers, pooled,
-                                                 batch["warm"]))
-        measured["baseline"].append(measure_baseline(encoder, batch["files"]))
-    runs = []
-    for label, workers, pooled, performers in [*settings, ("baseline", 0, False, 0)]:
-        fastest = min(measured[label], key=lambda result: result["wall_s"])
-        runs.append({"label": label, "processes": workers if pooled else 0, "performers": performers,
-                     "torch_threads": 1 if pooled else torch.get_num_threads(), **fastest,
-                     "all_s": [result["wall_s"] for result in measured[label]],
-                     "x_realtime": audio_s / fastest["wall_s"], "audio_per_cpu_s": audio_s / fastest["cpu_s"],
-                     "target_found_in": [i for i, ids in enumerate(fastest["detections"])
-                                         if performers and target_ids[performers] in ids]})
+    counts, settings = _settings(cores)
+    measured = _measure_interleaved(work_dir, batch, templates, settings, encoder, repeats, log)
+    runs = _fastest_runs(settings, measured, audio_s, target_ids)
     pools, baseline = runs[1 : 1 + len(counts)], runs[-1]
     in_process, full, large = runs[0]["x_realtime"], pools[-1], runs[-2]
     by_workers = {run["processes"]: run["x_realtime"] for run in pools}
-    paired = list(zip(measured[large["label"]], measured[full["label"]], strict=True))
-    extra_pct = 100 * (statistics.median(big["wall_s"] / small["wall_s"] for big, small in paired) - 1)
-    extra_cpu_pct = 100 * (statistics.median(big["cpu_s"] / small["cpu_s"] for big, small in paired) - 1)
+    extra_pct, extra_cpu_pct = _gallery_extra_pct(measured[large["label"]], measured[full["label"]])
     return {
         "machine": {"cpus_usable": cores, "torch_threads_default": torch.get_num_threads(),
                     "load_average_1min_start": load_start, "load_average_1min_end": os.getloadavg()[0]},
@@ -224,16 +279,7 @@ def run(work_dir: Path, repeats: int = 5, log: Callable[[str], None] = print) ->
         "speed_up_vs_in_process": {n: x / in_process for n, x in by_workers.items()},
         "speed_up_vs_one_worker": {n: x / by_workers[1] for n, x in by_workers.items()},
         "x_realtime_per_core": {n: x / n for n, x in by_workers.items()},
-        "targets": {
-            "x_realtime": full["x_realtime"], "x_realtime_min": TARGET_X_REALTIME,
-            "vs_baseline": full["x_realtime"] / baseline["x_realtime"], "vs_baseline_min": TARGET_VS_BASELINE,
-            "in_process_vs_baseline": in_process / baseline["x_realtime"],
-            "extra_pct": extra_pct, "extra_cpu_pct": extra_cpu_pct, "extra_pct_max": TARGET_EXTRA_PCT,
-            "extra_pct_fastest": 100 * (large["wall_s"] / full["wall_s"] - 1),
-            "met": full["x_realtime"] >= TARGET_X_REALTIME
-            and full["x_realtime"] / baseline["x_realtime"] >= TARGET_VS_BASELINE,
-            "extra_met": extra_pct < TARGET_EXTRA_PCT and extra_cpu_pct < TARGET_EXTRA_PCT,
-        },
+        "targets": _targets(full, large, baseline, in_process, extra_pct, extra_cpu_pct),
     }
 
 

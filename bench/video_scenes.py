@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -133,115 +134,164 @@ class Shot:
     faces: bool  # whether faces are on screen
 
 
-def shots(cast: list[Person], seed: int = 0) -> list[Shot]:
-    """The video's shots, in order (about 160 s in all)."""
+# Each shot's frames, (width, height) px → (height, width, 3) uint8 RGB frames at FPS. The images come from
+# scikit-image's sample data, imported when a shot's first frame is drawn; ``shots`` binds the people (and the
+# random generator of the hand-held shots) with functools.partial.
+
+
+def _talking_head(speaker: Person, width: int, height: int) -> Iterator[Frame]:
+    """20 s: ``speaker`` before a coffee cup and a static camera, swaying and nodding (face 36 % of height)."""
     from skimage import data
 
+    background = _cover(data.coffee(), width, height)
+    for i in range(20 * FPS):
+        t = i / FPS
+        frame = background.copy()
+        _paste(frame, speaker, 0.38 * width + 8 * np.sin(t * 2.1), 0.12 * height + 4 * np.sin(t * 3.0),
+               0.36 * height * (1 + 0.02 * np.sin(t * 1.6)))
+        yield frame
+
+
+def _landscape_pan(width: int, height: int) -> Iterator[Frame]:
+    """12 s, no face: a pan from left to right across a picture 1.5 frames wide."""
+    from skimage import data
+
+    wide = _cover(data.hubble_deep_field(), int(width * 1.5), height)
+    for i in range(12 * FPS):
+        left = int((wide.shape[1] - width) * i / (12 * FPS))
+        yield wide[:, left:left + width]
+
+
+def _ken_burns(subject: Person, width: int, height: int) -> Iterator[Frame]:
+    """15 s: a slow zoom (1× to 1.35×) into a still of ``subject`` before a rocket; every pixel moves."""
+    from skimage import data
+
+    canvas = _cover(data.rocket(), width, height)
+    _paste(canvas, subject, 0.6 * width, 0.15 * height, 0.3 * height)
+    for i in range(15 * FPS):
+        zoom = 1 + 0.35 * i / (15 * FPS)
+        crop_w, crop_h = int(width / zoom), int(height / zoom)
+        left, top = int((0.6 * width - crop_w / 2) * (zoom - 1) / 0.35 * 0.5), int(0.1 * height * (zoom - 1))
+        left = min(max(left, 0), width - crop_w)
+        yield _resized(canvas[top:top + crop_h, left:left + crop_w], width, height)
+
+
+def _footage(width: int, height: int) -> Iterator[Frame]:
+    """The first 10 s of ``short_hamilton_clip.mp4`` (real footage), scaled to width × height."""
+    import av
+
+    with av.open(str(SHARED_DATA / "video" / "short_hamilton_clip.mp4")) as container:
+        for n, frame in enumerate(container.decode(video=0)):
+            if n >= 10 * FPS:
+                break
+            yield frame.to_ndarray(format="rgb24", width=width, height=height)
+
+
+def _two_people(standing: Person, walking: Person, width: int, height: int) -> Iterator[Frame]:
+    """20 s on a dim lawn: ``standing`` sways on the right while ``walking`` crosses from the left, bobbing."""
+    from skimage import data
+
+    background = _cover(data.grass(), width, height) // 2 + 60  # a dim lawn
+    for i in range(20 * FPS):
+        t = i / FPS
+        frame = background.copy()
+        _paste(frame, standing, 0.75 * width + 3 * np.sin(t), 0.15 * height, 0.3 * height)
+        _paste(frame, walking, -0.1 * width + 0.55 * width * t / 20, 0.2 * height + 6 * abs(np.sin(t * 4)),
+               0.26 * height)
+        yield frame
+
+
+def _wide_shot(cast: list[Person], width: int, height: int) -> Iterator[Frame]:
+    """15 s: ``cast[:5]`` before a brick wall, faces 60-75 px tall at 720 p (scaled with ``height``), drifting."""
+    from skimage import data
+
+    background = _cover(data.brick(), width, height)
+    places = [(0.12, 0.35, 60), (0.3, 0.45, 70), (0.5, 0.3, 62), (0.7, 0.5, 75), (0.88, 0.38, 66)]
+    for i in range(15 * FPS):
+        t = i / FPS
+        frame = background.copy()
+        for k, (x, y, face_px) in enumerate(places):
+            _paste(frame, cast[k], x * width + 3 * np.sin(t + k), y * height + 2 * np.sin(1.3 * t + k),
+                   face_px * height / 720)
+        yield frame
+
+
+def _title_card(width: int, height: int) -> Iterator[Frame]:
+    """10 s, no face: one still page of text, the same array every frame."""
+    from skimage import data
+
+    card = _cover(data.page(), width, height)
+    for _ in range(10 * FPS):
+        yield card
+
+
+def _cuts(first: Person, second: Person, width: int, height: int) -> Iterator[Frame]:
+    """18 s of close-ups (face 45 % of height), cutting between ``first`` and ``second`` every 3 s."""
+    from skimage import data
+
+    backgrounds = [_cover(data.chelsea()[:80, :120], width, height), _cover(data.coffee()[250:], width, height)]
+    for i in range(18 * FPS):
+        t = i / FPS
+        who = int(t // 3) % 2
+        frame = backgrounds[who].copy()
+        _paste(frame, (first, second)[who], 0.5 * width + 5 * np.sin(t * 2), 0.08 * height, 0.45 * height)
+        yield frame
+
+
+def _handheld_wall(rng: np.random.Generator, width: int, height: int) -> Iterator[Frame]:
+    """15 s, no face: gravel shaken by a hand-held camera, each frame shifted by 2 draws of ``rng`` (±4 px)."""
+    from skimage import data
+
+    background = _cover(data.gravel(), width, height)
+    for _ in range(15 * FPS):
+        yield _shifted(background, *rng.uniform(-4, 4, 2))
+
+
+def _handheld_interview(guest: Person, rng: np.random.Generator, width: int, height: int) -> Iterator[Frame]:
+    """15 s: ``guest`` (face 40 % of height), the whole frame shaken by 2 draws of ``rng`` (±4 px) each frame."""
+    from skimage import data
+
+    background = _cover(data.rocket()[:, :300], width, height)
+    _paste(background, guest, 0.45 * width, 0.1 * height, 0.4 * height)
+    for _ in range(15 * FPS):
+        yield _shifted(background, *rng.uniform(-4, 4, 2))
+
+
+def _fade(subject: Person, width: int, height: int) -> Iterator[Frame]:
+    """10 s: ``subject`` fading in from black over 4 s, then out to black over the last 3 s."""
+    from skimage import data
+
+    background = _cover(data.coffee(), width, height)
+    _paste(background, subject, 0.5 * width, 0.12 * height, 0.35 * height)
+    for i in range(10 * FPS):
+        t = i / FPS
+        level = min(1.0, t / 4, (10 - t) / 3)
+        yield (background * max(level, 0.0)).astype(np.uint8)
+
+
+def shots(cast: list[Person], seed: int = 0) -> list[Shot]:
+    """The video's shots, in order (about 160 s in all).
+
+    ``cast``: at least 5 people (``people()``). The two hand-held shots draw their shake from one generator
+    seeded with ``seed``, in the order their frames are drawn (the wall's, then the interview's, in a video).
+    """
     rng = np.random.default_rng(seed)
     a, b, c, d, e = cast[:5]
-
-    def talking_head(width: int, height: int) -> Iterator[Frame]:
-        background = _cover(data.coffee(), width, height)
-        for i in range(20 * FPS):
-            t = i / FPS
-            frame = background.copy()
-            _paste(frame, a, 0.38 * width + 8 * np.sin(t * 2.1), 0.12 * height + 4 * np.sin(t * 3.0),
-                   0.36 * height * (1 + 0.02 * np.sin(t * 1.6)))
-            yield frame
-
-    def landscape_pan(width: int, height: int) -> Iterator[Frame]:
-        wide = _cover(data.hubble_deep_field(), int(width * 1.5), height)
-        for i in range(12 * FPS):
-            left = int((wide.shape[1] - width) * i / (12 * FPS))
-            yield wide[:, left:left + width]
-
-    def ken_burns(width: int, height: int) -> Iterator[Frame]:
-        canvas = _cover(data.rocket(), width, height)
-        _paste(canvas, b, 0.6 * width, 0.15 * height, 0.3 * height)
-        for i in range(15 * FPS):
-            zoom = 1 + 0.35 * i / (15 * FPS)
-            crop_w, crop_h = int(width / zoom), int(height / zoom)
-            left, top = int((0.6 * width - crop_w / 2) * (zoom - 1) / 0.35 * 0.5), int(0.1 * height * (zoom - 1))
-            left = min(max(left, 0), width - crop_w)
-            yield _resized(canvas[top:top + crop_h, left:left + crop_w], width, height)
-
-    def footage(width: int, height: int) -> Iterator[Frame]:
-        import av
-
-        with av.open(str(SHARED_DATA / "video" / "short_hamilton_clip.mp4")) as container:
-            for n, frame in enumerate(container.decode(video=0)):
-                if n >= 10 * FPS:
-                    break
-                yield frame.to_ndarray(format="rgb24", width=width, height=height)
-
-    def two_people(width: int, height: int) -> Iterator[Frame]:
-        background = _cover(data.grass(), width, height) // 2 + 60  # a dim lawn
-        for i in range(20 * FPS):
-            t = i / FPS
-            frame = background.copy()
-            _paste(frame, c, 0.75 * width + 3 * np.sin(t), 0.15 * height, 0.3 * height)
-            _paste(frame, d, -0.1 * width + 0.55 * width * t / 20, 0.2 * height + 6 * abs(np.sin(t * 4)),
-                   0.26 * height)
-            yield frame
-
-    def wide_shot(width: int, height: int) -> Iterator[Frame]:
-        background = _cover(data.brick(), width, height)
-        places = [(0.12, 0.35, 60), (0.3, 0.45, 70), (0.5, 0.3, 62), (0.7, 0.5, 75), (0.88, 0.38, 66)]
-        for i in range(15 * FPS):
-            t = i / FPS
-            frame = background.copy()
-            for k, (x, y, face_px) in enumerate(places):
-                _paste(frame, cast[k], x * width + 3 * np.sin(t + k), y * height + 2 * np.sin(1.3 * t + k),
-                       face_px * height / 720)
-            yield frame
-
-    def title_card(width: int, height: int) -> Iterator[Frame]:
-        card = _cover(data.page(), width, height)
-        for _ in range(10 * FPS):
-            yield card
-
-    def cuts(width: int, height: int) -> Iterator[Frame]:
-        backgrounds = [_cover(data.chelsea()[:80, :120], width, height), _cover(data.coffee()[250:], width, height)]
-        for i in range(18 * FPS):
-            t = i / FPS
-            who = int(t // 3) % 2
-            frame = backgrounds[who].copy()
-            _paste(frame, (a, b)[who], 0.5 * width + 5 * np.sin(t * 2), 0.08 * height, 0.45 * height)
-            yield frame
-
-    def wall(width: int, height: int) -> Iterator[Frame]:
-        background = _cover(data.gravel(), width, height)
-        for _ in range(15 * FPS):
-            yield _shifted(background, *rng.uniform(-4, 4, 2))
-
-    def interview(width: int, height: int) -> Iterator[Frame]:
-        background = _cover(data.rocket()[:, :300], width, height)
-        _paste(background, d, 0.45 * width, 0.1 * height, 0.4 * height)
-        for _ in range(15 * FPS):
-            yield _shifted(background, *rng.uniform(-4, 4, 2))
-
-    def fade(width: int, height: int) -> Iterator[Frame]:
-        background = _cover(data.coffee(), width, height)
-        _paste(background, e, 0.5 * width, 0.12 * height, 0.35 * height)
-        for i in range(10 * FPS):
-            t = i / FPS
-            level = min(1.0, t / 4, (10 - t) / 3)
-            yield (background * max(level, 0.0)).astype(np.uint8)
-
+    ken_burns = partial(_ken_burns, b)
     real = (SHARED_DATA / "video" / "short_hamilton_clip.mp4").is_file()
     return [
-        Shot("talking head, static camera", 20, talking_head, True),
-        Shot("pan over a landscape, no face", 12, landscape_pan, False),
+        Shot("talking head, static camera", 20, partial(_talking_head, a), True),
+        Shot("pan over a landscape, no face", 12, _landscape_pan, False),
         Shot("slow zoom into a photo", 15, ken_burns, True),
         Shot("real footage (short_hamilton_clip.mp4)" if real else "slow zoom again", 10,
-             footage if real else ken_burns, True),
-        Shot("two people, one walking", 20, two_people, True),
-        Shot("wide shot, five faces of 55-75 px", 15, wide_shot, True),
-        Shot("title card, no face", 10, title_card, False),
-        Shot("close-ups cut every 3 s", 18, cuts, True),
-        Shot("hand-held wall, no face", 15, wall, False),
-        Shot("hand-held interview", 15, interview, True),
-        Shot("fade from and to black", 10, fade, True),
+             _footage if real else ken_burns, True),
+        Shot("two people, one walking", 20, partial(_two_people, c, d), True),
+        Shot("wide shot, five faces of 55-75 px", 15, partial(_wide_shot, cast), True),
+        Shot("title card, no face", 10, _title_card, False),
+        Shot("close-ups cut every 3 s", 18, partial(_cuts, a, b), True),
+        Shot("hand-held wall, no face", 15, partial(_handheld_wall, rng), False),
+        Shot("hand-held interview", 15, partial(_handheld_interview, d, rng), True),
+        Shot("fade from and to black", 10, partial(_fade, e), True),
     ]
 
 

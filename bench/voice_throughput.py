@@ -262,6 +262,45 @@ def measure_stages(work: Path, audio: Path, duration_s: float, templates: dict[i
     return {"stages": stages, "speech_s": speech.speech_s, "partials": len(partials), "windows": len(windows)}
 
 
+def _gallery_templates(work: Path, target: np.ndarray, log: Callable[[str], None]) -> dict[int, tuple[Path, int]]:
+    """Gallery size → (template home under ``work``, the target performer's id), for each of GALLERY_SIZES.
+
+    ``target``: the target's voiceprint (K, 256), one performer's among random ones (:func:`build_home`).
+    """
+    templates: dict[int, tuple[Path, int]] = {}
+    for n in GALLERY_SIZES:
+        start = time.perf_counter()
+        templates[n] = work / f"template-{n}", build_home(work / f"template-{n}", n, target)
+        log(f"{n:,} performers inserted in {time.perf_counter() - start:.1f} s")
+    return templates
+
+
+def _end_to_end(work: Path, audio: dict[str, Any], templates: dict[int, tuple[Path, int]], encoder: Any,
+                default_threads: int, repeats: int,
+                log: Callable[[str], None]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, dict]]:
+    """Scans and baselines with ``default_threads`` torch threads, then with 1 (when that differs).
+
+    Returns (every scan row of :func:`measure_scans`, one :func:`measure_baseline` per thread count, thread
+    count → {"wall", "cpu"}: % the largest gallery's fastest scan takes over the smallest's). Leaves torch's
+    thread count at the last one measured.
+    """
+    import torch
+
+    duration_s = audio["duration_s"]
+    scans, baselines, extra_pct = [], [], {}
+    for threads in dict.fromkeys([default_threads, 1]):
+        torch.set_num_threads(threads)
+        measure_scans(work / "warm", audio["warm"], 20.0, {10: templates[10]}, 1)  # models, lazy imports, thread pools
+        log(f"end to end, torch threads {threads}: {repeats} × {len(GALLERY_SIZES)} scans")
+        rows = measure_scans(work, audio["path"], duration_s, templates, repeats)
+        extra_pct[threads] = {"wall": 100 * (rows[-1]["scan_best_s"] / rows[0]["scan_best_s"] - 1),
+                              "cpu": 100 * (rows[-1]["cpu_best_s"] / rows[0]["cpu_best_s"] - 1)}
+        log(f"baseline, torch threads {threads}: resemblyzer preprocess_wav + embed_utterance")
+        baselines.append(measure_baseline(encoder, audio["path"], duration_s, repeats))
+        scans += rows
+    return scans, baselines, extra_pct
+
+
 def run(work: Path, minutes: float = 10.0, repeats: int = 3, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every voice throughput measurement; ``work`` is an empty scratch directory. Returns a JSON-able dict.
 
@@ -283,24 +322,10 @@ def run(work: Path, minutes: float = 10.0, repeats: int = 3, log: Callable[[str]
     log(f"audio: {duration_s / 60:.1f} min, {audio['source']}")
     config = load_config(work / "unused")
     target = target_voiceprint(audio.pop("enrol"), config)
-    templates: dict[int, tuple[Path, int]] = {}
-    for n in GALLERY_SIZES:
-        start = time.perf_counter()
-        templates[n] = work / f"template-{n}", build_home(work / f"template-{n}", n, target)
-        log(f"{n:,} performers inserted in {time.perf_counter() - start:.1f} s")
+    templates = _gallery_templates(work, target, log)
     encoder, baseline_load_s = baseline_encoder()
     default_threads = torch.get_num_threads()
-    scans, baselines, extra_pct = [], [], {}
-    for threads in dict.fromkeys([default_threads, 1]):
-        torch.set_num_threads(threads)
-        measure_scans(work / "warm", audio["warm"], 20.0, {10: templates[10]}, 1)  # models, lazy imports, thread pools
-        log(f"end to end, torch threads {threads}: {repeats} × {len(GALLERY_SIZES)} scans")
-        rows = measure_scans(work, audio["path"], duration_s, templates, repeats)
-        extra_pct[threads] = {"wall": 100 * (rows[-1]["scan_best_s"] / rows[0]["scan_best_s"] - 1),
-                              "cpu": 100 * (rows[-1]["cpu_best_s"] / rows[0]["cpu_best_s"] - 1)}
-        log(f"baseline, torch threads {threads}: resemblyzer preprocess_wav + embed_utterance")
-        baselines.append(measure_baseline(encoder, audio["path"], duration_s, repeats))
-        scans += rows
+    scans, baselines, extra_pct = _end_to_end(work, audio, templates, encoder, default_threads, repeats, log)
     largest = [s for s in scans if s["performers"] == GALLERY_SIZES[-1]]
     threads_used = max(largest, key=lambda s: s["x_realtime"])["torch_threads"]  # the faster setting
     worst = min((s for s in scans if s["torch_threads"] == threads_used), key=lambda s: s["x_realtime"])

@@ -67,14 +67,7 @@ def sample_video_frames(path: Path, limits: MediaLimits) -> Iterator[SampledFram
         codec, time_base = stream.codec_context, stream.time_base
         next_time_s, n_yielded, skipping = 0.0, 0, False
         packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.error.FFmpegError as error:
-                damage.append(ffmpeg_reason(error))
-                break
+        while (packet := _next_packet(packets, damage)) is not None:
             # packets come in decoding order; one that is shown before the next sample can be skipped
             # when nothing depends on it. next_time_s lags (decoding is ahead of output): it skips less,
             # never a frame that would have been kept
@@ -100,6 +93,20 @@ def sample_video_frames(path: Path, limits: MediaLimits) -> Iterator[SampledFram
                 yield SampledFrame(time_s, *scaled_size(frame.width, frame.height, limits.max_frame_side_px), frame)
     if damage and n_yielded == 0:
         raise MediaError(f"corrupt video stream ({damage[0]})")
+
+
+def _next_packet(packets: Iterator[Any], damage: list[str]) -> Any | None:
+    """The next of ``packets`` (an av.Packet, from ``container.demux``), or None at their end or at a demuxing
+    error, whose reason is appended to ``damage`` (the frames decoded until then are kept)."""
+    import av
+
+    try:
+        return next(packets)
+    except StopIteration:
+        return None
+    except av.error.FFmpegError as error:
+        damage.append(ffmpeg_reason(error))
+        return None
 
 
 def iter_video_frames(path: Path, limits: MediaLimits) -> Iterator[tuple[float, np.ndarray]]:

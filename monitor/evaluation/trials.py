@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from enrollment.errors import LikenessError
 from enrollment.media import decode_audio, load_image
 from monitor.config import Config
 from monitor.evaluation.transforms import apply_audio, apply_image
+
+if TYPE_CHECKING:
+    from monitor.matching.voice_cohort import VoiceCohort
 
 NO_FACE_SCORE = -1.0  # below any similarity a found face can have with a reference (≥ 1 - 2 = -1)
 OnFile = Callable[[str], None]
@@ -98,20 +102,25 @@ def _partials(wav: np.ndarray, config: Config) -> voice.Partials:
     return voice.embed_partials(voice.find_speech(wav, config.voice), config.voice)
 
 
-def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config: Config,
-                 known_sha256: set[str], sha256_of: dict[Path, str], on_file: OnFile) -> ModalityTrials:
-    """Score every voice trial file against every identity's voiceprint, once per transform.
+# a voice trial: (its identity's column in the scores, None for an impostor file; its label in the population,
+# left out of its normalisation; transform name → its scoring windows (W, 256), W = 0 where too little speech)
+VoiceTrial = tuple[int | None, str, dict[str, np.ndarray]]
 
-    The first ``enrol`` files of each identity make its voiceprint (K, 256) per condition. The population
-    is the shipped cohort (less any member whose file is among ``known_sha256``: a file is never compared
-    with itself) plus every impostor file, clean; a trial leaves out the members of its own identity.
-    A trial's score against an identity is its best window's s-norm (units: population deviations).
-    """
-    from monitor.matching.gallery import Calibration
-    from monitor.matching.voice_cohort import VoiceCohort, shipped_voice_cohort
-    from monitor.matching.voice_scores import best_per_performer, build_population
 
-    skipped: list[dict] = []
+@dataclass
+class _CleanImpostors:
+    """Impostor files with speech, embedded clean: members of the population that trials are normalised against."""
+
+    embeddings: list[np.ndarray] = field(default_factory=list)  # each (K, 256): one row per listening condition
+    labels: list[str] = field(default_factory=list)  # who each is (files in one impostor sub-folder share one)
+    sha256: list[str] = field(default_factory=list)  # of each source file
+
+
+def _voice_references(files: ModalityFiles, enrol: int, config: Config, on_file: OnFile,
+                      skipped: list[dict]) -> dict[str, list[np.ndarray]]:
+    """Identity → its usable references' embeddings, each (K, 256) (one row per listening condition), from the
+    first ``enrol`` files of each; files that do not decode or hold too little speech are added to ``skipped``.
+    Identities without a usable reference are absent."""
     references: dict[str, list[np.ndarray]] = {}
     for identity, paths in files.identities.items():
         for path, wav in _decoded(paths[:enrol], lambda p: decode_audio(p, config.media), on_file, skipped):
@@ -120,16 +129,39 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
                 skipped.append(_skip(path, "too little speech (reference)"))
                 continue
             references.setdefault(identity, []).append(voice.embeddings_in_conditions(wav, partials, config.voice))
-    names = [name for name in files.identities if name in references]
-    skipped += [_skip(f"{name}/", "no usable reference recording: identity left out")
-                for name in files.identities if name not in references]
+    return references
 
-    # trials: (own column or None, cohort label, transform → windows (W, 256))
-    trials: list[tuple[int | None, str, dict[str, np.ndarray]]] = []
-    per_transform = {name: TransformScores() for name in transforms}
-    impostor_embeddings, impostor_labels, impostor_sha256 = [], [], []
-    trial_files = [(path, identity, identity) for identity in names for path in files.identities[identity][enrol:]]
-    trial_files += [(path, None, label) for label, path in files.impostors]
+
+def _windows_per_transform(path: Path, wav: np.ndarray, clean_partials: voice.Partials | None, transforms: list[str],
+                           seed: int, config: Config,
+                           per_transform: dict[str, TransformScores]) -> dict[str, np.ndarray]:
+    """Transform name (each of ``transforms``, in order) → the trial's scoring windows (W, 256) under it.
+
+    ``wav``: the decoded trial file (16 kHz mono float32); ``clean_partials``: its clean partials when already
+    computed (impostor files), reused for "clean"; ``seed``: the transforms' random seed (the trial's index).
+    A transform that leaves no window is noted in its ``skipped``: still a trial, scored as a miss.
+    """
+    windows = {}
+    for name in transforms:
+        partials = clean_partials if name == "clean" and clean_partials is not None else \
+            _partials(apply_audio(name, wav, seed=seed), config)
+        found = voice.window_embeddings(partials, config.voice.window_partials).embeddings
+        windows[name] = found
+        if not len(found):  # still a trial: a scan would find nothing there, so it counts as a miss
+            per_transform[name].skipped.append(_skip(path, "too little speech: scored as no match"))
+    return windows
+
+
+def _voice_trial_windows(trial_files: list[tuple[Path, str | None, str]], names: list[str], transforms: list[str],
+                         config: Config, sha256_of: dict[Path, str], on_file: OnFile, skipped: list[dict],
+                         per_transform: dict[str, TransformScores]) -> tuple[list[VoiceTrial], _CleanImpostors]:
+    """Every trial file's windows under every transform, and the impostor files that join the population.
+
+    ``trial_files``: (path, identity or None for an impostor file, population label), in order: a file's index
+    seeds its transforms. Files that do not decode are added to ``skipped`` and are no trial.
+    """
+    trials: list[VoiceTrial] = []
+    impostors = _CleanImpostors()
     for seed, (path, identity, label) in enumerate(trial_files):
         on_file(str(path))
         try:
@@ -141,34 +173,54 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
         if identity is None:  # an impostor file is also a member of the population, embedded clean
             clean_partials = _partials(wav, config)
             if len(clean_partials):
-                impostor_embeddings.append(voice.embeddings_in_conditions(wav, clean_partials, config.voice))
-                impostor_labels.append(label)
-                impostor_sha256.append(sha256_of[path])
-        windows = {}
-        for name in transforms:
-            partials = clean_partials if name == "clean" and clean_partials is not None else \
-                _partials(apply_audio(name, wav, seed=seed), config)
-            found = voice.window_embeddings(partials, config.voice.window_partials).embeddings
-            windows[name] = found
-            if not len(found):  # still a trial: a scan would find nothing there, so it counts as a miss
-                per_transform[name].skipped.append(_skip(path, "too little speech: scored as no match"))
+                impostors.embeddings.append(voice.embeddings_in_conditions(wav, clean_partials, config.voice))
+                impostors.labels.append(label)
+                impostors.sha256.append(sha256_of[path])
+        windows = _windows_per_transform(path, wav, clean_partials, transforms, seed, config, per_transform)
         trials.append((names.index(identity) if identity is not None else None, label, windows))
+    return trials, impostors
 
-    thresholds = {tier: Calibration(config.voice.calibration_center, config.voice.calibration_slope,
-                                    threshold).similarity_threshold
-                  for tier, threshold in (("same_voice", config.voice.same_voice_threshold),
-                                          ("soundalike", config.voice.threshold))}
-    if not names:
-        return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
+
+def _voice_thresholds(config: Config) -> dict[str, float]:
+    """Operating point ("same_voice", "soundalike") → its threshold in s-norm units (the calibration inverted)."""
+    from monitor.matching.gallery import Calibration
+
+    return {tier: Calibration(config.voice.calibration_center, config.voice.calibration_slope,
+                              threshold).similarity_threshold
+            for tier, threshold in (("same_voice", config.voice.same_voice_threshold),
+                                    ("soundalike", config.voice.threshold))}
+
+
+def _voice_population_cohort(config: Config, known_sha256: set[str], impostors: _CleanImpostors) -> VoiceCohort:
+    """The population trials are normalised against (embeddings (K, C, 256)): the shipped cohort
+    (when configured) less any member whose file is among ``known_sha256``, then the clean impostor files."""
+    from monitor.matching.voice_cohort import VoiceCohort, shipped_voice_cohort
 
     cohort = shipped_voice_cohort() if config.voice.shipped_cohort else VoiceCohort.empty()
-    keep = ~np.isin(cohort.sha256, sorted(known_sha256))
+    keep = ~np.isin(cohort.sha256, sorted(known_sha256))  # a file is never compared with itself
     cohort = VoiceCohort(cohort.embeddings[:, keep], cohort.labels[keep], cohort.sha256[keep])
-    if impostor_embeddings:
-        cohort = cohort + VoiceCohort(np.stack(impostor_embeddings, axis=1).astype(np.float32),
-                                      np.array(impostor_labels), np.array(impostor_sha256))
-    prints = np.stack([np.stack([voice.mean_embedding(np.stack(references[name])[:, k])
-                                 for k in range(len(VOICE_CONDITIONS))]) for name in names], axis=1)  # (K, P, 256)
+    if impostors.embeddings:
+        cohort = cohort + VoiceCohort(np.stack(impostors.embeddings, axis=1).astype(np.float32),
+                                      np.array(impostors.labels), np.array(impostors.sha256))
+    return cohort
+
+
+def _voiceprints(references: dict[str, list[np.ndarray]], names: list[str]) -> np.ndarray:
+    """Each identity's voiceprint per listening condition, (K, P, 256): the normalised mean of its references'."""
+    return np.stack([np.stack([voice.mean_embedding(np.stack(references[name])[:, k])
+                               for k in range(len(VOICE_CONDITIONS))]) for name in names], axis=1)
+
+
+def _score_voice_trials(trials: list[VoiceTrial], prints: np.ndarray, cohort: VoiceCohort, config: Config,
+                        per_transform: dict[str, TransformScores]) -> None:
+    """File each trial's best s-norm against each of the P identities of ``prints`` (K, P, 256) in
+    ``per_transform``; a transform that left a trial no window scores NO_SPEECH_SCORE against everyone.
+
+    A trial is normalised against ``cohort`` less its own label's members; each population is
+    built once (per label with members in the cohort, and once for every other label).
+    """
+    from monitor.matching.voice_scores import best_per_performer, build_population
+
     populations: dict[str, object] = {}
 
     def population(label: str):  # -> VoicePopulation, leaving out the trial's own identity
@@ -181,8 +233,36 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
     for own, label, windows in trials:
         for name, found in windows.items():
             best = best_per_performer(found, population(label))[0] if len(found) else \
-                np.full(len(names), NO_SPEECH_SCORE, np.float32)
+                np.full(prints.shape[1], NO_SPEECH_SCORE, np.float32)
             _add_trial(per_transform[name], best, own)
+
+
+def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config: Config,
+                 known_sha256: set[str], sha256_of: dict[Path, str], on_file: OnFile) -> ModalityTrials:
+    """Score every voice trial file against every identity's voiceprint, once per transform.
+
+    The first ``enrol`` files of each identity make its voiceprint (K, 256) per condition. The population
+    is the shipped cohort (less any member whose file is among ``known_sha256``: a file is never compared
+    with itself) plus every impostor file, clean; a trial leaves out the members of its own identity.
+    A trial's score against an identity is its best window's s-norm (units: population deviations).
+    """
+    skipped: list[dict] = []
+    references = _voice_references(files, enrol, config, on_file, skipped)
+    names = [name for name in files.identities if name in references]
+    skipped += [_skip(f"{name}/", "no usable reference recording: identity left out")
+                for name in files.identities if name not in references]
+
+    per_transform = {name: TransformScores() for name in transforms}
+    trial_files = [(path, identity, identity) for identity in names for path in files.identities[identity][enrol:]]
+    trial_files += [(path, None, label) for label, path in files.impostors]
+    trials, impostors = _voice_trial_windows(trial_files, names, transforms, config, sha256_of, on_file, skipped,
+                                             per_transform)
+    thresholds = _voice_thresholds(config)
+    if not names:
+        return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
+
+    cohort = _voice_population_cohort(config, known_sha256, impostors)
+    _score_voice_trials(trials, _voiceprints(references, names), cohort, config, per_transform)
     return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
 
 

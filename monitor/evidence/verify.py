@@ -89,17 +89,11 @@ def verify_bundle(
 
 def _check(archive: zipfile.ZipFile, report: VerifyReport, expected_fingerprint: str | None,
            verify_timestamp: Callable[[bytes, bytes], str | None] | None) -> None:
+    """Every check, in the module docstring's order; problems, files and notes added to ``report``."""
     problems = report.problems
     names = [info.filename for info in archive.infolist()]
     present = set(names)
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            problems.append(f"duplicate entry in the zip: {name}")
-        seen.add(name)
-        why = name_problem(name)
-        if why:
-            problems.append(f"unsafe name in the zip: {name!r} ({why})")
+    _check_names(names, problems)
     manifest_bytes = _read_small(archive, MANIFEST, MAX_MANIFEST, problems)
     if manifest_bytes is None:
         return
@@ -109,6 +103,36 @@ def _check(archive: zipfile.ZipFile, report: VerifyReport, expected_fingerprint:
         return
     _check_signature(archive, manifest, manifest_bytes, report, expected_fingerprint)
 
+    damaged = _check_members(archive, manifest, present, report)
+    listed = {entry["name"] for entry in manifest["members"]}
+    for name in dict.fromkeys(names):
+        if name not in listed and name not in SIGNATURE_FILES:
+            problems.append(f"extra file not in the manifest: {name}")
+
+    for entry in manifest["members"]:
+        if entry["role"] == "custody" and entry["name"] in present and entry["name"] not in damaged:
+            problems.extend(_custody_problems(archive, entry["name"]))
+
+    if TIMESTAMP in present:
+        _check_timestamp(archive, manifest_bytes, report, verify_timestamp)
+
+
+def _check_names(names: list[str], problems: list[str]) -> None:
+    """The zip's entry names, in its directory's order: one problem per repeat of a name and per unsafe name."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.append(f"duplicate entry in the zip: {name}")
+        seen.add(name)
+        why = name_problem(name)
+        if why:
+            problems.append(f"unsafe name in the zip: {name!r} ({why})")
+
+
+def _check_members(archive: zipfile.ZipFile, manifest: dict, present: set[str], report: VerifyReport) -> set[str]:
+    """Each listed file's presence, size in bytes and SHA-256 against the manifest's; ``report.files`` counts those
+    that match. Returns the names of listed files that could not be read from the zip (damaged entries)."""
+    problems = report.problems
     damaged: set[str] = set()
     for entry in manifest["members"]:
         name = entry["name"]
@@ -129,30 +153,27 @@ def _check(archive: zipfile.ZipFile, report: VerifyReport, expected_fingerprint:
             problems.append(f"{name}: sha256 does not match the manifest")
         else:
             report.files += 1
-    listed = {entry["name"] for entry in manifest["members"]}
-    for name in dict.fromkeys(names):
-        if name not in listed and name not in SIGNATURE_FILES:
-            problems.append(f"extra file not in the manifest: {name}")
+    return damaged
 
-    for entry in manifest["members"]:
-        if entry["role"] == "custody" and entry["name"] in present and entry["name"] not in damaged:
-            problems.extend(_custody_problems(archive, entry["name"]))
 
-    if TIMESTAMP in present:
-        token = _read_small(archive, TIMESTAMP, MAX_SMALL, problems)
-        if token is not None and verify_timestamp is None:
-            report.notes.append(f"{TIMESTAMP}: a timestamp token is present but was not checked")
-        elif token is not None:
-            try:
-                why = verify_timestamp(manifest_bytes, token)
-            except LikenessError as error:
-                why = str(error)
-            except Exception as error:  # the checker's defect must not hide the rest of the report
-                why = unexpected(error)
-            if why:
-                problems.append(f"{TIMESTAMP}: {why}")
-            else:
-                report.notes.append(f"{TIMESTAMP}: the timestamp token is valid for manifest.json")
+def _check_timestamp(archive: zipfile.ZipFile, manifest_bytes: bytes, report: VerifyReport,
+                     verify_timestamp: Callable[[bytes, bytes], str | None] | None) -> None:
+    """The manifest.json.tsr token (present in the zip) through ``verify_timestamp``: a problem when it fails,
+    a note when it passes or when there is no checker."""
+    token = _read_small(archive, TIMESTAMP, MAX_SMALL, report.problems)
+    if token is not None and verify_timestamp is None:
+        report.notes.append(f"{TIMESTAMP}: a timestamp token is present but was not checked")
+    elif token is not None:
+        try:
+            why = verify_timestamp(manifest_bytes, token)
+        except LikenessError as error:
+            why = str(error)
+        except Exception as error:  # the checker's defect must not hide the rest of the report
+            why = unexpected(error)
+        if why:
+            report.problems.append(f"{TIMESTAMP}: {why}")
+        else:
+            report.notes.append(f"{TIMESTAMP}: the timestamp token is valid for manifest.json")
 
 
 def _check_signature(archive: zipfile.ZipFile, manifest: dict, manifest_bytes: bytes, report: VerifyReport,
