@@ -31,7 +31,7 @@ FILLER = "<div class=\"card\"><p>Natural, expressive voices for your brand, in 4
 
 
 def build_site(page_padding_bytes: int, media_bytes: int):  # -> tests.website.Website, started
-    from tests.website import Website
+    from tests.support.website import Website
 
     padding = FILLER * (page_padding_bytes // len(FILLER))
     site = Website()

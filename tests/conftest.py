@@ -6,6 +6,10 @@ marked ``shared_data``, which skip with a reason where it is absent.
 
 Set ``LIKENESS_TEST_DATABASE=postgresql`` (``make test-pg``) to run every test on a fresh database
 of the PostgreSQL server on loopback instead of SQLite.
+
+The tests' folders mirror the packages (tests/fetch for monitor/fetch, …); servers, made-up inputs and
+helpers they share are modules of tests/support; fixtures are here, or in a folder's conftest.py where
+only that folder uses them.
 """
 
 from __future__ import annotations
@@ -20,18 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.demo.synthetic import (  # noqa: F401  (re-exported for the tests)
-    OTHER_VOICE,
-    PERFORMER_VOICE,
-    TEXTS,
-    synthesise,
-    write_audio,
-    write_video,
-)
+from monitor.demo.synthetic import PERFORMER_VOICE, TEXTS, synthesise, write_audio
+from tests.support.paths import SHARED_DATA
+from tests.support.website import POLITE_FETCH, Website
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get("LIKENESS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -93,7 +90,7 @@ def postgres_admin():
     try:
         import psycopg
 
-        connection = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+        connection = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=10)
     except Exception as error:
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {str(error).splitlines()[0]}")
     yield connection
@@ -169,3 +166,30 @@ def make_performer(likeness) -> Callable[..., int]:
         return performer_id
 
     return make
+
+
+# ------------------------------------------------------------------------------- a site to crawl
+
+@pytest.fixture
+def polite_home(home: Path, monkeypatch) -> Path:
+    """A home whose crawler may reach 127.0.0.1 and does not wait between requests (tests, not manners)."""
+    monkeypatch.setenv("LIKENESS_ALLOWED_HOSTS", "127.0.0.1")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(POLITE_FETCH)
+    return home
+
+
+@pytest.fixture
+def site(polite_home) -> Iterator[Website]:
+    """A started :class:`tests.support.website.Website` on 127.0.0.1, for a ``polite_home``'s crawler."""
+    website = Website()
+    website.start()
+    yield website
+    website.stop()
+
+
+@pytest.fixture
+def clone_mp3(make_performer, make_speech) -> bytes:
+    """A performer is enrolled; the bytes of an mp3 of their voice saying something else."""
+    make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))])
+    return make_speech("clone", texts=(1,), suffix=".mp3").read_bytes()

@@ -13,9 +13,8 @@ import json
 
 import pytest
 
-from tests.conftest import OTHER_VOICE
-from tests.mailserver import MailServer, mail_server_fixture  # noqa: F401  (the mail_server fixture)
-from tests.receiver import Receiver, receiver_fixture  # noqa: F401  (the receiver fixture)
+from monitor.demo.synthetic import OTHER_VOICE
+from tests.support.mailserver import MailServer
 
 pytestmark = pytest.mark.slow
 

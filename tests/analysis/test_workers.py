@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from monitor.analysis import workers
 from monitor.analysis.analyse import analyse, analysis_key
 from monitor.config import load_config
+from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
 from monitor.pipeline.scan import Scanner
 from monitor.storage.db import open_database
 from monitor.storage.models import Detection, Media
-from tests.conftest import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
 
 pytestmark = pytest.mark.slow
 
@@ -183,9 +183,46 @@ def test_a_worker_crash_in_a_batch_is_that_file_s_error_and_the_batch_goes_on(ad
     assert scanner.scan(str(crasher)).error == rows[1].error
 
 
-def test_an_item_that_hangs_past_the_time_limit_is_that_file_s_error_and_the_pool_goes_on(ada, make_speech, tmp_path):
+def _stop_worker_holding(scanner: Scanner, sha256: str, stopped: list[int]) -> None:
+    """Wait until a worker of ``scanner``'s pool holds this content, stop it (SIGSTOP) and wake the pool's
+    dispatcher, which then starts the clock of its item's time limit (:func:`_time_limit_for_stopped_workers`)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pool = scanner._pool
+        for worker in list(pool._workers) if pool is not None else []:
+            item = worker.item
+            if item is not None and Path(item.path).name == sha256:
+                os.kill(worker.process.pid, signal.SIGSTOP)
+                stopped.append(worker.process.pid)
+                os.write(pool._wake_w, b".")
+                return
+        time.sleep(0.002)
+
+
+def _time_limit_for_stopped_workers(monkeypatch, stopped: list[int]) -> None:
+    """The pool's ``item_timeout_s`` applies to the workers the test has stopped, from the moment they hang, and to
+    no other: an ordinary item, which a loaded machine can take longer than the short limit over, is never timed
+    out. Deadlines are changed in the pool's own dispatcher thread, right after it hands out items."""
+    assign = workers.AnalysisPool._assign
+
+    def assign_then_set_the_deadlines(pool) -> None:
+        assign(pool)
+        for worker in pool._workers:
+            if worker.item is None:
+                continue
+            if worker.process.pid not in stopped:
+                worker.deadline = float("inf")
+            elif worker.deadline == float("inf"):  # stopped since the dispatcher's last turn: its clock starts
+                worker.deadline = time.monotonic() + pool.item_timeout_s
+
+    monkeypatch.setattr(workers.AnalysisPool, "_assign", assign_then_set_the_deadlines)
+
+
+def test_an_item_that_hangs_past_the_time_limit_is_that_file_s_error_and_the_pool_goes_on(ada, make_speech, tmp_path,
+                                                                                          monkeypatch):
     """A decoder in an endless loop looks like this from outside: the worker holds its item and never answers.
-    Here it is stopped by SIGSTOP, which also leaves the polite SIGTERM pending: it has to be killed."""
+    Here it is stopped by SIGSTOP, which also leaves the polite SIGTERM pending: it has to be killed. The limit
+    counts from the moment it hangs; the other items take as long as they take."""
     hanger = _long_speech(tmp_path / "hangs-the-decoder.wav", repeats=10)
     targets = [make_speech("clone", texts=(1,)), hanger, make_speech("stranger", voice=OTHER_VOICE, texts=(3,)),
                make_speech("clone-again", texts=(2,), suffix=".mp3")]
@@ -193,7 +230,8 @@ def test_an_item_that_hangs_past_the_time_limit_is_that_file_s_error_and_the_poo
     scanner = Scanner(config, open_database(config.database_url), 2)
     sha256 = hashlib.sha256(hanger.read_bytes()).hexdigest()
     stopped: list[int] = []
-    stopper = threading.Thread(target=_kill_worker_holding, args=(scanner, sha256, signal.SIGSTOP, stopped))
+    _time_limit_for_stopped_workers(monkeypatch, stopped)
+    stopper = threading.Thread(target=_stop_worker_holding, args=(scanner, sha256, stopped))
     with scanner.workers_running() as pool:
         stopper.start()
         rows = scanner.scan_all([str(path) for path in targets])

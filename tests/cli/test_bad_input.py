@@ -25,10 +25,10 @@ from sqlalchemy import select
 
 from enrollment.models import Performer
 from monitor.config import load_config
+from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio, write_video
 from monitor.storage.db import open_database
 from monitor.storage.models import Detection, Media, Sighting
-from tests.conftest import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio, write_video
-from tests.faults import (
+from tests.support.faults import (
     RATE_HZ,
     cut,
     fifo,
@@ -60,15 +60,16 @@ def assert_one_line_per_failure(result, rows: list[dict], reason_key: str) -> No
 @pytest.fixture
 def web(monkeypatch) -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 (random port): /page.mp3 is HTML sent as audio/mpeg, /silent.mp3
-    answers nothing for 3 s, anything else is a 404."""
+    answers nothing until the server stops, anything else is a 404."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LIKENESS_ALLOWED_HOSTS", "127.0.0.1")  # a loopback address must be allowed explicitly
+    stopping = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/silent.mp3":
-                time.sleep(3)
+                stopping.wait()
             elif self.path == "/page.mp3":
                 self.send_response(200)
                 self.send_header("Content-Type", "audio/mpeg")
@@ -84,6 +85,7 @@ def web(monkeypatch) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
+    stopping.set()
     server.shutdown()
     server.server_close()
 
@@ -103,7 +105,8 @@ def closed_port_url() -> str:
 def bad_batch(tmp_path: Path, home: Path, likeness, make_performer, make_speech, grace_hopper_path, web) -> dict:
     """One ``scan --json`` of every kind of bad item among good ones, for a performer with voice and face."""
     home.mkdir(parents=True)
-    (home / "config.toml").write_text("[fetch]\ntimeout_s = 1.0\n")
+    # a timeout /silent.mp3 outlasts (it never answers) and the other URLs, answered at once, never come near
+    (home / "config.toml").write_text("[fetch]\ntimeout_s = 5.0\n")
     performer_id = make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 1))],
                                   face=[grace_hopper_path])
     clone = make_speech("clone", texts=(2,), suffix=".mp3")
@@ -140,7 +143,7 @@ def bad_batch(tmp_path: Path, home: Path, likeness, make_performer, make_speech,
         "photo without a face": (str(noise_image(tmp_path / "no-face.png")), ""),
         "URL that 404s": (f"{web}/gone.mp3", "HTTP 404 Not Found"),
         "URL whose server is down": (closed_port_url(), "cannot connect to 127.0.0.1:"),
-        "URL that never answers": (f"{web}/silent.mp3", "timed out after 1 s"),
+        "URL that never answers": (f"{web}/silent.mp3", "timed out after 5 s"),
         "HTML served as audio/mpeg": (f"{web}/page.mp3", "an HTML page, not audio, video or an image"),
     }
     result = likeness("scan", *(target for target, _ in items.values()), "--json")
@@ -362,9 +365,9 @@ def test_a_ten_hour_recording_is_refused_at_once_and_a_photo_without_a_face_find
 ) -> None:
     recording = long_silent_wav(tmp_path / "ten-hours.wav", 10 * 3600)
     photo = noise_image(tmp_path / "no-face.png")
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: the work done, however loaded the machine (decoding is CPU-bound)
     result = likeness("scan", recording, photo)  # as people read it, without --json
-    assert time.monotonic() - started < 5, "refused from its headers, not by decoding 10 hours"
+    assert time.process_time() - started < 5, "refused from its headers, not by decoding 10 hours"
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
     assert [line for line in result.stderr.splitlines() if not line.startswith("warning: ")] == [

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from enrollment.models import Consent, FaceReference, Performer, Voiceprint, VoiceReference, from_blob
 from monitor.config import load_config
+from monitor.demo.synthetic import OTHER_VOICE
 from monitor.storage.db import open_database
 from monitor.storage.models import Detection
-from tests.conftest import OTHER_VOICE
 
 pytestmark = pytest.mark.slow
 

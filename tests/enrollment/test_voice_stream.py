@@ -15,7 +15,7 @@ import pytest
 from enrollment import voice, voice_stream
 from enrollment.media import SAMPLE_RATE_HZ, decode_audio, iter_audio_chunks
 from monitor.config import load_config
-from tests.conftest import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
+from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
 
 THIRD_VOICE = "en+m3"
 

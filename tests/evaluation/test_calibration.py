@@ -2,7 +2,7 @@
 
 The trials are bench.calibrate's (see its docstring for the protocol); these tests only assert on them.
 Measured with the defaults: single-speaker clips split at ≥ 0.833, two-speaker clips at ≤ 0.813; faces:
-same person 0.59-0.75, different people ≤ 0.27. Voice detection quality is tests/test_eval.py's.
+same person 0.59-0.75, different people ≤ 0.27. Voice detection quality is tests/evaluation/test_eval.py's.
 """
 
 from __future__ import annotations

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE
 from monitor.evaluation.run import EvalInputError, discover, resolve_transforms
 from monitor.evaluation.transforms import AUDIO_TRANSFORMS, IMAGE_TRANSFORMS
-from tests.conftest import OTHER_VOICE, PERFORMER_VOICE, SHARED_DATA
+from tests.support.paths import SHARED_DATA
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SUMMARY_KEYS = {"modality", "transform", "identities", "n_target", "n_impostor", "eer", "eer_threshold",

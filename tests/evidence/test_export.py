@@ -10,14 +10,12 @@ from pathlib import Path
 import pytest
 
 from monitor.storage.chain import chain_problems
-from tests.test_crawl import clone_mp3, polite_home, site  # noqa: F401  (fixtures)
-from tests.tsa import tsa_fixture, tsa_pki_fixture  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def detection(likeness, site, clone_mp3) -> dict:  # noqa: F811
+def detection(likeness, site, clone_mp3) -> dict:
     """A crawl found the performer's voice in an mp3 linked from a page; its DETECTION."""
     assert likeness("init").exit_code == 0
     site.add("/demo.html", '<html><head><title>Our new voices</title></head><body><audio src="/voice.mp3"></audio>'
@@ -33,8 +31,7 @@ def _members(bundle: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def test_a_crawled_detection_exports_to_a_bundle_that_verifies(likeness, detection, clone_mp3, tmp_path,  # noqa: F811
-                                                                site):  # noqa: F811
+def test_a_crawled_detection_exports_to_a_bundle_that_verifies(likeness, detection, clone_mp3, tmp_path, site):
     bundle = tmp_path / "bundle.zip"
     exported = likeness("evidence", "export", detection["id"], "-o", bundle, "--json")
     assert exported.exit_code == 0, exported.stderr
@@ -127,10 +124,10 @@ def test_a_configured_timestamp_authority_timestamps_the_manifest(likeness, dete
 def _other_root_pem() -> bytes:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from tests.tsa import _pem, make_certificate
+    from tests.support.tsa import make_certificate, pem
 
     key = ec.generate_private_key(ec.SECP256R1())
-    return _pem(make_certificate("Someone Else Root CA", key, None, key, ca=True))
+    return pem(make_certificate("Someone Else Root CA", key, None, key, ca=True))
 
 
 def test_a_video_bundle_holds_the_key_frame_and_the_found_face_and_both_models_weights(likeness, make_performer,
@@ -139,7 +136,7 @@ def test_a_video_bundle_holds_the_key_frame_and_the_found_face_and_both_models_w
     import numpy as np
     from PIL import Image
 
-    from tests.conftest import synthesise, write_video
+    from monitor.demo.synthetic import synthesise, write_video
 
     likeness("init")
     make_performer("Grace Face", face=[grace_hopper_path], voice=[make_speech("reference", texts=(0, 2))])

@@ -12,6 +12,7 @@ import pytest
 
 from enrollment.errors import LikenessError
 from monitor.evidence.keys import KEY_FILE, ensure_key, fingerprint, load_key, public_key_pem
+from tests.support.paths import ROOT
 
 
 def test_the_key_is_private_kept_and_loaded(tmp_path: Path) -> None:
@@ -48,6 +49,5 @@ def test_a_missing_or_wrong_key_is_one_line_pointing_at_init(tmp_path: Path) -> 
 def test_the_evidence_modules_do_not_import_cryptography_until_used() -> None:
     code = ("import sys; import monitor.evidence.bundle, monitor.evidence.verify, monitor.evidence.keys, "
             "monitor.storage.chain; print('cryptography' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            cwd=Path(__file__).resolve().parents[1])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.stdout.strip() == "False", result.stderr

@@ -94,8 +94,8 @@ def test_no_windows_give_empty_scores(voices) -> None:
 
 @pytest.mark.slow
 def test_recordings_added_to_the_cohort_are_embedded_once_and_counted(likeness, make_speech, tmp_path) -> None:
+    from monitor.demo.synthetic import OTHER_VOICE
     from monitor.matching.voice_cohort import shipped_voice_cohort
-    from tests.conftest import OTHER_VOICE
 
     folder = tmp_path / "population"
     folder.mkdir()
@@ -115,7 +115,7 @@ def test_recordings_added_to_the_cohort_are_embedded_once_and_counted(likeness, 
 @pytest.mark.slow
 def test_a_configured_cohort_folder_is_embedded_at_a_scans_start_and_only_once(likeness, home, make_speech,
                                                                                tmp_path) -> None:
-    from tests.conftest import OTHER_VOICE
+    from monitor.demo.synthetic import OTHER_VOICE
 
     folder = tmp_path / "voices"
     folder.mkdir()

@@ -6,45 +6,20 @@ private address must be) and drives the real CLI.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from monitor.config import load_config
+from monitor.demo.synthetic import OTHER_VOICE
 from monitor.storage.db import open_database
 from monitor.storage.models import Fetch, Media, Sighting
-from tests.conftest import OTHER_VOICE
-from tests.faults import noise_image
-from tests.website import Website
+from tests.support.faults import noise_image
+from tests.support.website import HANG_S, POLITE_FETCH
 
 pytestmark = pytest.mark.slow
 CRAWL_KEYS = {"sources", "pages_fetched", "media_found", "media_new", "media_analysed", "detections", "errors"}
-
-
-@pytest.fixture
-def polite_home(home: Path, monkeypatch) -> Path:
-    """A home whose crawler may reach 127.0.0.1 and does not wait between requests (tests, not manners)."""
-    monkeypatch.setenv("LIKENESS_ALLOWED_HOSTS", "127.0.0.1")
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text("[fetch]\nper_host_delay_s = 0.0\ntimeout_s = 2.0\nmax_total_s = 10.0\n")
-    return home
-
-
-@pytest.fixture
-def site(polite_home) -> Iterator[Website]:
-    website = Website()
-    website.start()
-    yield website
-    website.stop()
-
-
-@pytest.fixture
-def clone_mp3(make_performer, make_speech) -> bytes:
-    """A performer is enrolled; the bytes of an mp3 of their voice saying something else."""
-    make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))])
-    return make_speech("clone", texts=(1,), suffix=".mp3").read_bytes()
 
 
 def _count(model, *where) -> int:
@@ -128,14 +103,15 @@ def test_a_second_pass_costs_one_304_per_unchanged_page_and_finds_what_changed_b
 
 
 def test_what_goes_wrong_on_a_site_is_reported_and_the_rest_is_crawled(likeness, site, clone_mp3, polite_home):
-    with open(polite_home / "config.toml", "a") as config:
-        config.write("[media]\nmax_file_bytes = 1_000_000\n")
+    # a timeout of its own, which /slow.html outlasts (it never answers); the other routes answer at once
+    (polite_home / "config.toml").write_text(POLITE_FETCH.replace("timeout_s = 30.0", "timeout_s = 5.0")
+                                             + "[media]\nmax_file_bytes = 1_000_000\n")
     links = ["/missing.html", "/broken.html", "/slow.html", "/private/secret.html", "/to-private", "/big.mp3",
              "/fake.mp3", "/clone.mp3", "/bad-feed.xml"]
     site.add("/index.html", "<html><body>" + "".join(f'<a href="{link}">x</a>' for link in links) + "</body></html>")
     site.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
     site.add("/broken.html", "oops", status=500)
-    site.add("/slow.html", "<html></html>", delay_s=4)
+    site.add("/slow.html", "<html></html>", delay_s=HANG_S)
     site.add("/private/secret.html", "<html></html>")
     site.redirect("/to-private", "http://10.0.0.5/internal.html")
     site.add("/big.mp3", b"\xff\xfb" + bytes(2_000_000), "audio/mpeg")
@@ -223,17 +199,17 @@ def test_a_crawl_killed_midway_loses_nothing_and_duplicates_nothing(likeness, si
              '<audio src="/c.mp3"></audio></body></html>')
     site.add("/a.mp3", clone_mp3, "audio/mpeg")
     site.add("/b.mp3", stranger, "audio/mpeg")
-    site.add("/c.mp3", late_clone, "audio/mpeg", delay_s=30)  # still downloading when the process dies
+    site.add("/c.mp3", late_clone, "audio/mpeg", delay_s=HANG_S)  # still downloading when the process dies
     likeness("source", "add", f"{site.url}/index.html", "--kind", "page")
 
     crawler = subprocess.Popen([str(Path(sys.executable).parent / "likeness"), "crawl", "--json"],
                                env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # a safety net: the process may be slow to start on a loaded machine
     while _count(Fetch, Fetch.kind == "media") < 2:
         assert time.monotonic() < deadline and crawler.poll() is None, "the crawl should be mid-way"
         time.sleep(0.1)
     crawler.send_signal(signal.SIGKILL)
-    crawler.wait(10)
+    crawler.wait(60)
 
     site.routes["/c.mp3"].delay_s = 0
     report = _crawl(likeness)

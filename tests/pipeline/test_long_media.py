@@ -13,7 +13,8 @@ import pytest
 
 from enrollment.media import SAMPLE_RATE_HZ, decode_audio
 from monitor.config import load_config
-from tests.conftest import OTHER_VOICE, PERFORMER_VOICE, SHARED_DATA, TEXTS, synthesise, write_audio
+from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio
+from tests.support.paths import SHARED_DATA
 
 pytestmark = pytest.mark.slow
 

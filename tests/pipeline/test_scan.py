@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from monitor.config import load_config
+from monitor.demo.synthetic import OTHER_VOICE, TEXTS, synthesise, write_audio, write_video
 from monitor.storage.db import open_database
 from monitor.storage.models import Media, Sighting
-from tests.conftest import OTHER_VOICE, TEXTS, synthesise, write_audio, write_video
 
 pytestmark = pytest.mark.slow
 

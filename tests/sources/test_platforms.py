@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urljoin
 
@@ -24,16 +23,14 @@ from yt_dlp.utils import ExtractorError
 from yt_dlp.version import __version__ as YT_DLP_VERSION
 
 from monitor.config import load_config
+from monitor.demo.synthetic import OTHER_VOICE
 from monitor.sources import platform
 from monitor.sources.platform import platform_extractor
 from monitor.storage.db import open_database
 from monitor.storage.models import Fetch, Sighting
-from tests.conftest import OTHER_VOICE
-from tests.faults import noise_image
-from tests.test_crawl import clone_mp3, polite_home  # noqa: F401  (fixtures)
-from tests.website import Website
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.faults import noise_image
+from tests.support.paths import ROOT
+from tests.support.website import Website
 
 
 class LoopbackVideoIE(InfoExtractor):
@@ -86,7 +83,7 @@ def add_video(site: Website, video_id: str, **player: object) -> None:
 
 
 @pytest.fixture
-def site(polite_home, monkeypatch) -> Iterator[Website]:  # noqa: F811
+def site(polite_home, monkeypatch) -> Iterator[Website]:
     """The loopback platform, its extractors registered."""
     monkeypatch.setattr(platform, "EXTRA_EXTRACTORS", [LoopbackVideoIE, LoopbackChannelIE])
     LoopbackVideoIE.calls.clear()
@@ -97,7 +94,7 @@ def site(polite_home, monkeypatch) -> Iterator[Website]:  # noqa: F811
 
 
 @pytest.fixture
-def video_v1(site, clone_mp3, make_speech, tmp_path) -> str:  # noqa: F811
+def video_v1(site, clone_mp3, make_speech, tmp_path) -> str:
     """/watch/v1: the performer's voice in its best audio format, a stranger in its video; its URL."""
     add_video(site, "v1", title="Ada reads the news")
     site.add("/media/v1-audio.mp3", clone_mp3, "audio/mpeg")
@@ -176,7 +173,7 @@ def test_a_channel_is_followed_and_each_failing_video_is_one_error_line(likeness
 
 
 @pytest.mark.slow
-def test_without_yt_dlp_a_platform_page_is_fetched_and_parsed_like_any_page(likeness, site, video_v1, clone_mp3,  # noqa: F811
+def test_without_yt_dlp_a_platform_page_is_fetched_and_parsed_like_any_page(likeness, site, video_v1, clone_mp3,
                                                                            monkeypatch):
     monkeypatch.setitem(sys.modules, "yt_dlp", None)  # `import yt_dlp` now fails, as where it is not installed
     assert platform_extractor(video_v1) is None and platform_extractor("https://www.youtube.com/watch?v=x") is None

@@ -10,7 +10,6 @@ from monitor.storage.chain import canonical, chain_problems
 from monitor.storage.custody import chain_of
 from monitor.storage.db import open_database
 from monitor.storage.models import Media
-from tests.test_crawl import clone_mp3, polite_home, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +52,7 @@ def test_a_changed_or_reordered_entry_breaks_the_chain(likeness, make_performer,
     assert chain_problems(canonical(entry) for entry in [chain[1], chain[0], *chain[2:]])
 
 
-def test_a_crawled_media_starts_its_chain_with_the_exchange_that_fetched_it(likeness, site, clone_mp3):  # noqa: F811
+def test_a_crawled_media_starts_its_chain_with_the_exchange_that_fetched_it(likeness, site, clone_mp3):
     site.add("/page.html", '<html><head><title>Demo voices</title></head><body><audio src="/clone.mp3"></audio>'
              "</body></html>")
     site.add("/clone.mp3", clone_mp3, "audio/mpeg")

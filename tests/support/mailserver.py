@@ -6,26 +6,25 @@ LOGIN allowed without TLS), implicit TLS (``tls="ssl"``) or STARTTLS (``tls="sta
 certificate for 127.0.0.1 made by :func:`make_certificate`, and ``rcpt_reply`` to refuse recipients
 ("550 …") or fail them for now ("451 …").
 
-Fixtures (import them into a test module; conftest.py is shared): ``mail_server`` (started, plain),
-``certificate`` (session-wide (cert, key) paths; skips where the openssl command is missing).
+Fixtures (tests/alerts/conftest.py): ``mail_server`` (started, plain), ``certificate`` (session-wide
+(cert, key) paths made by :func:`make_certificate`; skips where the openssl command is missing).
 """
 
 from __future__ import annotations
 
 import email
-import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+READY_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,10 @@ class MailServer:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*map(str, self.certificate))
             kwargs["ssl_context" if self.tls == "ssl" else "tls_context"] = context
-        # A new controller each time: a stopped one has closed its event loop.
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
+        # A new controller each time: a stopped one has closed its event loop. ready_timeout: how long start()
+        # waits for the server to answer its own probe (5 s by default, which a loaded machine can exceed).
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                      ready_timeout=READY_TIMEOUT_S, **kwargs)
         self._controller.start()
         return self.port
 
@@ -115,17 +116,3 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     )
     return cert, key
 
-
-@pytest.fixture(scope="session", name="certificate")
-def certificate_fixture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is missing (it makes the test certificate)")
-    return make_certificate(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(name="mail_server")
-def mail_server_fixture() -> Iterator[MailServer]:
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()

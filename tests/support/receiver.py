@@ -2,18 +2,15 @@
 
 ``Receiver()`` → ``.start()`` (base URL ``http://127.0.0.1:PORT``), ``.requests`` (each: path, headers,
 raw body bytes), ``.status`` (the status every POST is answered with; 200 unless set),
-``.stop()``. Fixture: ``receiver`` (started).
+``.stop()``. Fixture: ``receiver`` (started; tests/alerts/conftest.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 
-import pytest
-
-from tests.loopback import QuietHandler, serve, shut
+from tests.support.loopback import QuietHandler, serve, shut
 
 
 @dataclass(frozen=True)
@@ -58,10 +55,3 @@ class Receiver:
         shut(self._server)
         self._server = None
 
-
-@pytest.fixture(name="receiver")
-def receiver_fixture() -> Iterator[Receiver]:
-    server = Receiver()
-    server.start()
-    yield server
-    server.stop()

@@ -10,36 +10,35 @@ certificate).
 :class:`TsaServer` answers ``POST`` (any path) with ``application/timestamp-query`` bodies by running
 ``openssl ts -reply`` and returning the DER ``TimeStampResp`` as ``application/timestamp-reply``. Its
 ``mode`` says how it answers: ``"ok"``, ``"garbage"`` (200 with bytes that are no response), ``"error"``
-(HTTP 500), ``"hang"`` (answers nothing until the server stops: for timeouts), ``"reject"`` (a TimeStampResp
-with status rejection and no token) or ``"replay"`` (to every query, a reply to the first one: its nonce
-gives it away). ``queries`` keeps every body received, ``content_types`` their Content-Type headers.
-Usable as a context manager (started on enter, stopped on exit).
+(HTTP 500), ``"hang"`` (answers nothing until the server stops, or ``HANG_S`` at most: for timeouts),
+``"reject"`` (a TimeStampResp with status rejection and no token) or ``"replay"`` (to every query, a reply to
+the first one: its nonce gives it away). ``queries`` keeps every body received, ``content_types`` their
+Content-Type headers. Usable as a context manager (started on enter, stopped on exit).
 
-Fixtures (import them into a test module; conftest.py is shared): ``tsa_pki`` (session-wide; skips where the
-openssl command is missing) and ``tsa`` (a started :class:`TsaServer` in mode ``"ok"``).
+Fixtures (tests/evidence/conftest.py): ``tsa_pki`` (session-wide; skips where the openssl command is missing)
+and ``tsa`` (a started :class:`TsaServer` in mode ``"ok"``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.loopback import QuietHandler, serve, shut
+from tests.support.loopback import QuietHandler, serve, shut
 
 TSA_NAME = "Likeness Test TSA"
 MODES = ("ok", "garbage", "error", "hang", "reject", "replay")
+HANG_S = 120.0  # a "hang" answer's cap, far beyond any client timeout of the tests: only a client that ignores
+# its timeout ever sees it
 
 def _der(tag: int, contents: bytes) -> bytes:
     """One DER element with short-form length (contents < 128 bytes)."""
@@ -107,7 +106,7 @@ def make_certificate(subject: str, key: PrivateKey, issuer: x509.Certificate | N
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def _pem(certificate: x509.Certificate) -> bytes:
+def pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
@@ -126,10 +125,10 @@ class TsaPki:
         self.tsa_pem, self.tsa_key = directory / "tsa.pem", directory / "tsa.key"
         self.chain_pem = directory / "chain.pem"
         self.config = directory / "openssl.cnf"
-        self.ca_pem.write_bytes(_pem(self.root))
-        self.intermediate_pem.write_bytes(_pem(self.intermediate))
-        self.tsa_pem.write_bytes(_pem(self.certificate))
-        self.chain_pem.write_bytes(_pem(self.intermediate) + _pem(self.root))
+        self.ca_pem.write_bytes(pem(self.root))
+        self.intermediate_pem.write_bytes(pem(self.intermediate))
+        self.tsa_pem.write_bytes(pem(self.certificate))
+        self.chain_pem.write_bytes(pem(self.intermediate) + pem(self.root))
         self.tsa_key.write_bytes(tsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                        serialization.NoEncryption()))
         self.config.write_text(OPENSSL_CNF.format(dir=directory))
@@ -175,7 +174,7 @@ class TsaServer:
                 authority.queries.append(body)
                 authority.content_types.append(self.headers.get("Content-Type", ""))
                 if authority.mode == "hang":
-                    authority._released.wait(30)
+                    authority._released.wait(HANG_S)
                     self.close_connection = True  # the client gave up long ago
                     return
                 status, answer = 200, b""
@@ -210,15 +209,3 @@ class TsaServer:
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
-
-@pytest.fixture(scope="session", name="tsa_pki")
-def tsa_pki_fixture(tmp_path_factory: pytest.TempPathFactory) -> TsaPki:
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is missing (it signs the test timestamps: openssl ts -reply)")
-    return TsaPki(tmp_path_factory.mktemp("tsa"))
-
-
-@pytest.fixture(name="tsa")
-def tsa_fixture(tsa_pki: TsaPki) -> Iterator[TsaServer]:
-    with TsaServer(tsa_pki) as server:
-        yield server

@@ -1,20 +1,26 @@
 """A real website on 127.0.0.1 for crawler tests and benchmarks: routes in a dict, every request logged.
 
 Answers conditional requests (ETag, Last-Modified) with 304 like a real server, so a second visit of
-an unchanged site can be checked request by request.
+an unchanged site can be checked request by request. A route's ``delay_s`` holds its answer back; ``stop()``
+ends every delay at once, so a route that never answers in time is ``delay_s=HANG_S``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
+import threading
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import ThreadingHTTPServer
 
-from tests.loopback import QuietHandler, serve, shut
+from tests.support.loopback import QuietHandler, serve, shut
 
 LAST_MODIFIED = formatdate(1_700_000_000, usegmt=True)
+HANG_S = 3600.0  # a delay no client of the tests waits out: the answer comes when the site stops
+# The [fetch] settings of a test home that crawls this site: no spacing between requests (tests, not manners),
+# and timeouts that are safety nets only, far above what anything on 127.0.0.1 takes (a test of a timeout sets
+# its own, against a route that does not answer at all)
+POLITE_FETCH = "[fetch]\nper_host_delay_s = 0.0\ntimeout_s = 30.0\nmax_total_s = 120.0\n"
 
 
 @dataclass
@@ -33,6 +39,7 @@ class Website:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, str]] = []
         self._server: ThreadingHTTPServer | None = None
+        self._stopping = threading.Event()  # set by stop(): delayed answers give up waiting
 
     def add(self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8", **options) -> None:
         self.routes[path] = Route(body.encode() if isinstance(body, str) else body, content_type, **options)
@@ -49,6 +56,7 @@ class Website:
 
     def start(self) -> str:
         site = self
+        self._stopping.clear()
 
         class Handler(QuietHandler):
             def do_GET(self) -> None:
@@ -57,8 +65,9 @@ class Website:
                 if route is None:
                     self.answer(404, b"not found", {"Content-Type": "text/plain"})
                     return
-                if route.delay_s:
-                    time.sleep(route.delay_s)
+                if route.delay_s and site._stopping.wait(route.delay_s):
+                    self.close_connection = True  # the site is stopping: no answer
+                    return
                 headers = {"Content-Type": route.content_type, **route.headers}
                 if route.status == 200:
                     etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
@@ -72,4 +81,5 @@ class Website:
         return self.url
 
     def stop(self) -> None:
+        self._stopping.set()
         shut(self._server)

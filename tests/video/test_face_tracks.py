@@ -147,9 +147,9 @@ def _picture(path: Path, size: tuple[int, int]) -> np.ndarray:
 def test_a_face_on_screen_for_seconds_is_one_track_and_one_detection_with_its_span(
         likeness, make_performer, grace_hopper_path, astronaut_path, tmp_path):
     from monitor.config import load_config
+    from monitor.demo.synthetic import write_video
     from monitor.storage.db import open_database
     from monitor.storage.models import Detection
-    from tests.conftest import write_video
 
     performer_id = make_performer("Grace Hopper", face=[grace_hopper_path])
     hopper, astronaut = _picture(grace_hopper_path, (320, 376)), _picture(astronaut_path, (320, 320))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.support.paths import SHARED_DATA
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def _video(path: Path, hopper_path: Path, astronaut_path: Path, fps: int = 5) ->
     from PIL import Image
     from skimage import data
 
-    from tests.conftest import write_video
+    from monitor.demo.synthetic import write_video
 
     width, height = 720, 400
     background = _background(width, height)
@@ -158,7 +158,7 @@ def test_a_fade_and_a_zoom_keep_the_plain_ways_faces_without_searching_every_fra
     from PIL import Image
 
     from monitor.config import load_config
-    from tests.conftest import write_video
+    from monitor.demo.synthetic import write_video
 
     width, height, fps = 720, 400, 2
     picture = _background(width, height).copy()
