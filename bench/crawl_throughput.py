@@ -2,7 +2,7 @@
 
 The site: an index page linking 499 pages (depth 1, so 500 pages in all), 200 distinct media files
 spread over the first 200 pages, each page also linking the next one; measured twice, lean (bare
-pages, 256 KB media) and realistic (~30 KB pages, 1 MB media). Served by ``tests/website.py`` (a
+pages, 256 KB media) and realistic (~30 KB pages, 1 MB media). Served by ``tests/support/website.py`` (a
 threaded http.server on 127.0.0.1, answering ETags with 304) in a process of its own, as a real
 server would be.
 
@@ -30,7 +30,7 @@ SITES = {"lean": (0, 256 * 1024), "realistic": (30 * 1024, 1024 * 1024)}
 FILLER = "<div class=\"card\"><p>Natural, expressive voices for your brand, in 40 languages.</p></div>\n"
 
 
-def build_site(page_padding_bytes: int, media_bytes: int):  # -> tests.website.Website, started
+def build_site(page_padding_bytes: int, media_bytes: int):  # -> tests.support.website.Website, started
     from tests.support.website import Website
 
     padding = FILLER * (page_padding_bytes // len(FILLER))
