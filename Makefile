@@ -24,12 +24,16 @@ $(VENV)/.dev-installed: $(REQ)/dev.txt
 	$(PIP) install -c $(REQ)/constraints.txt --only-binary=:all: -r $(REQ)/dev.txt
 	touch $@
 
-# espeak-ng synthesises the speech used by the demo and the tests.
+# espeak-ng synthesises the speech used by the demo and the tests. Two `make` runs at once take turns (flock),
+# and apt waits for a dpkg lock held by anyone else instead of failing.
 debian:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
+	@missing() { for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; }; \
+	if [ -n "$$(missing)" ]; then \
 	  sudo_=""; [ "$$(id -u)" = 0 ] || sudo_=sudo; \
-	  $$sudo_ apt-get update -qq && $$sudo_ apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  apt_="$$sudo_ apt-get -o DPkg::Lock::Timeout=600 -qq"; \
+	  exec 9>/tmp/likeness-monitor-apt.lock; flock 9; \
+	  todo="$$(missing)"; \
+	  if [ -n "$$todo" ]; then $$apt_ update && $$apt_ install -y --no-install-recommends $$todo >/dev/null; fi; \
 	fi
 
 demo: install debian
