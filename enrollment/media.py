@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from enrollment.errors import MediaError
+from enrollment.errors import MediaError, error_line
 from enrollment.settings import MediaLimits
 
 SAMPLE_RATE_HZ = 16_000
@@ -46,8 +46,10 @@ def file_size(path: Path) -> int:
         status = os.stat(path)
     except FileNotFoundError:
         raise MediaError("no such file") from None
-    except OSError as error:
+    except OSError as error:  # a symlink loop, a name too long, no permission on a folder …
         raise MediaError(f"cannot read file: {error.strerror or error}") from None
+    except ValueError:  # a NUL byte in the name
+        raise MediaError("not a valid file name") from None
     if stat.S_ISDIR(status.st_mode):
         raise MediaError("is a directory, not a file")
     if not stat.S_ISREG(status.st_mode):
@@ -140,7 +142,7 @@ def _probe_image(path: Path, limits: MediaLimits) -> MediaInfo | None:
     except UnidentifiedImageError:
         return None
     except (OSError, SyntaxError, ValueError) as error:
-        raise MediaError(f"corrupt image: {_first_line(error)}") from None
+        raise MediaError(f"corrupt image: {error_line(error)}") from None
     _check_pixels(width_px, height_px, limits)
     return MediaInfo("image", None, False, width_px, height_px)
 
@@ -327,7 +329,7 @@ def load_image(path: Path, limits: MediaLimits) -> np.ndarray:
         limit_mpx = limits.max_image_pixels / 1e6
         raise MediaError(f"image is larger than media.max_image_pixels = {limit_mpx:.0f} Mpx") from None
     except (OSError, SyntaxError, ValueError) as error:
-        raise MediaError(f"corrupt or truncated image: {_first_line(error)}") from None
+        raise MediaError(f"corrupt or truncated image: {error_line(error)}") from None
 
 
 def scaled_size(width_px: int, height_px: int, max_side_px: int) -> tuple[int, int]:
@@ -339,12 +341,9 @@ def scaled_size(width_px: int, height_px: int, max_side_px: int) -> tuple[int, i
 
 
 def ffmpeg_reason(error: Exception) -> str:
-    reason = getattr(error, "strerror", None) or str(error)
-    return reason.splitlines()[0] if reason else type(error).__name__
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
+    """FFmpeg's reason (PyAV's ``strerror``) in one short printable line."""
+    strerror = getattr(error, "strerror", None)
+    return error_line(Exception(strerror) if strerror else error)
 
 
 def _human_bytes(n_bytes: float) -> str:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
-from enrollment.errors import LikenessError
+from enrollment.errors import LikenessError, error_line
 from monitor.alerts.message import Message
 from monitor.alerts.redaction import redact, scrub, url_secrets
 from monitor.config import ConfigError, SmtpSettings
@@ -96,9 +96,9 @@ def _smtp_failure(error: Exception, smtp: SmtpSettings) -> tuple[str, bool]:
     if isinstance(error, smtplib.SMTPResponseException):  # sender or data refused, HELO refused, 421 …
         return _reply(error.smtp_code, error.smtp_error), error.smtp_code >= 500
     if isinstance(error, smtplib.SMTPNotSupportedError):  # no STARTTLS or no AUTH: a setting to change, then retry
-        return _first_line(error), False
+        return error_line(error), False
     if isinstance(error, smtplib.SMTPServerDisconnected) and not isinstance(error.__context__, TimeoutError):
-        return f"the server hung up ({_first_line(error)})", False
+        return f"the server hung up ({error_line(error)})", False
     if isinstance(error, (TimeoutError, smtplib.SMTPServerDisconnected)):  # smtplib wraps a read's timeout
         return f"no answer within {smtp.timeout_s:g} s", False
     if isinstance(error, ConnectionRefusedError):
@@ -106,10 +106,10 @@ def _smtp_failure(error: Exception, smtp: SmtpSettings) -> tuple[str, bool]:
     if isinstance(error, socket.gaierror):
         return "cannot resolve the host name", False
     if isinstance(error, ssl.SSLError):  # certificate checks included: the server's side may be fixed
-        return f"TLS failed ({error.reason or _first_line(error)})", False
+        return f"TLS failed ({error.reason or error_line(error)})", False
     if isinstance(error, (smtplib.SMTPException, OSError)):
-        return f"{type(error).__name__}: {_first_line(error)}", False
-    return f"unsendable message: {_first_line(error)}", True  # ValueError: no From, bad address …
+        return f"{type(error).__name__}: {error_line(error)}", False
+    return f"unsendable message: {error_line(error)}", True  # ValueError: no From, bad address …
 
 
 def _smtp_transaction(smtp: SmtpSettings, password: str, message: EmailMessage) -> dict:

@@ -53,8 +53,9 @@ START_METHOD = "forkserver"
 # imported once by the fork server, so that no worker pays for them: monitor.analysis.analyse (numpy, PyAV, the
 # matching code; it sets OMP_WAIT_POLICY before torch loads), resemblyzer (torch), librosa.filters (the mel
 # basis: 1 s of imports, lazily loaded by librosa). Not dlib: its import loads the face models (1.4 s), and
-# most media has no picture; a worker loads them on its first video or image.
-PRELOAD = ("monitor.analysis.analyse", "resemblyzer", "librosa.filters")
+# most media has no picture; a worker loads them on its first video or image. monitor.analysis.fork_server first:
+# no warning or traceback of the server or its workers reaches the terminal.
+PRELOAD = ("monitor.analysis.fork_server", "monitor.analysis.analyse", "resemblyzer", "librosa.filters")
 STOP_TIMEOUT_S = 10.0  # a worker asked to stop has this long to finish before it is killed
 TERMINATE_GRACE_S = 2.0  # a timed-out worker sent SIGTERM has this long to go before SIGKILL (it has no handler)
 logger = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
@@ -46,6 +47,7 @@ for command in (init, performer, enroll, scan, detections, source, crawl, run, a
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line on stderr and a non-zero exit for every failure, never a traceback."""
+    _quiet_libraries()
     try:
         cli.main(args=argv, prog_name="likeness", standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -64,6 +66,18 @@ def main(argv: list[str] | None = None) -> None:
             raise
         warn(f"{unexpected(error)} (set LIKENESS_DEBUG=1 for the traceback)")
         sys.exit(1)
+
+
+def _quiet_libraries() -> None:
+    """What libraries say is not for the user: their warnings are dropped (shown with LIKENESS_DEBUG=1). A file
+    name whose bytes are not UTF-8 is printed escaped rather than failing the print (in JSON, as a valid
+    ``\\udcXX`` escape)."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    if os.environ.get("LIKENESS_DEBUG"):
+        return
+    warnings.simplefilter("ignore")  # the analysis workers: monitor.analysis.fork_server
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from enrollment.errors import shown_name
 from monitor.cli.common import App, emit, json_option, warn
 
 
@@ -34,7 +35,7 @@ def cohort_add(app: App, paths: tuple[Path, ...], by_folder: bool, as_json: bool
         added = sum(row["added"] for row in rows)
         for row in rows:
             if not row["added"]:
-                warn(f"{row['file']}: {row['reason']}", "skipped")
+                warn(f"{shown_name(row['file'])}: {row['reason']}", "skipped")
         click.echo(f"{added} of {len(rows)} files added to the comparison population")
 
     emit(rows, as_json, human)

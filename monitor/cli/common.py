@@ -42,7 +42,10 @@ def emit(data, as_json: bool, human: Callable[[], None]) -> None:
 
 
 def warn(message: str, prefix: str = "error") -> None:
-    click.echo(f"{prefix}: {message}", err=True)
+    """One line on stderr, printable and at most 300 characters, whatever the message quotes."""
+    from enrollment.errors import shown
+
+    click.echo(shown(f"{prefix}: {message}"), err=True)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")

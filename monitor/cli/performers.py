@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from enrollment.errors import shown_name
 from monitor.cli.common import App, emit, json_option, warn
 
 
@@ -150,7 +151,7 @@ def enroll_face(app: App, performer_id: int, images: tuple[str, ...], pick: str 
 
 
 def _refused(file: str | Path, reason: str) -> None:
-    warn(f"{file}: {reason}")
+    warn(f"{shown_name(file)}: {reason}")
 
 
 def _print_enrolled(rows: list[dict], as_json: bool) -> None:

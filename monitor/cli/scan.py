@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from enrollment.errors import shown_name
 from monitor.cli.common import App, emit, json_option, send_after_command, warn, workers_option
 
 
@@ -24,7 +25,7 @@ def scan(app: App, targets: tuple[str, ...], workers: int | None, as_json: bool)
                             on_warning=lambda text: warn(text, "warning"))
     for row in rows:
         if row["error"]:
-            warn(f"{row['source']}: {row['error']}")
+            warn(f"{shown_name(row['source'])}: {row['error']}")
     emit(rows, as_json, lambda: _print_scan(rows))
     send_after_command(app)
     if any(row["error"] for row in rows):

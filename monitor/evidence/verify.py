@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from enrollment.errors import LikenessError, unexpected
+from enrollment.errors import LikenessError, error_line, unexpected
 from monitor.evidence.bundle import (
     CHUNK,
     FORMAT,
@@ -77,7 +77,7 @@ def verify_bundle(
         report.problems.append(f"{path}: cannot be read: {error.strerror or error}")
         return report
     except Exception as error:  # BadZipFile and whatever else a mangled archive provokes
-        report.problems.append(f"{path.name}: not a readable zip archive ({_reason(error)})")
+        report.problems.append(f"{path.name}: not a readable zip archive ({error_line(error)})")
         return report
     with archive:
         try:
@@ -142,7 +142,7 @@ def _check_members(archive: zipfile.ZipFile, manifest: dict, present: set[str], 
         try:
             size, digest = _hash(archive, name, entry["size"])
         except Exception as error:
-            problems.append(f"{name}: cannot be read from the zip ({_reason(error)})")
+            problems.append(f"{name}: cannot be read from the zip ({error_line(error)})")
             damaged.add(name)
             continue
         if size > entry["size"]:
@@ -214,7 +214,7 @@ def _parse_manifest(data: bytes) -> tuple[dict | None, str]:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        return None, f"not valid JSON ({_reason(error)})"
+        return None, f"not valid JSON ({error_line(error)})"
     if not isinstance(manifest, dict):
         return None, "not a JSON object"
     if manifest.get("format") != FORMAT:
@@ -257,7 +257,7 @@ def _read_small(archive: zipfile.ZipFile, name: str, limit: int, problems: list[
         with archive.open(info) as source:
             data = source.read(limit + 1)  # the directory's size may lie: never read more than the limit
     except Exception as error:
-        problems.append(f"{name}: cannot be read from the zip ({_reason(error)})")
+        problems.append(f"{name}: cannot be read from the zip ({error_line(error)})")
         return None
     if len(data) > limit:
         problems.append(f"{name}: more than {limit} bytes, more than a {name} can be")
@@ -290,7 +290,7 @@ def _custody_problems(archive: zipfile.ZipFile, name: str) -> list[str]:
     try:
         found = chain_problems(lines())
     except Exception as error:
-        return [f"{name}: cannot be read from the zip ({_reason(error)})"]
+        return [f"{name}: cannot be read from the zip ({error_line(error)})"]
     if count == 0:
         return [f"{name}: the custody log holds no entries"]
     shown = [f"{name}: {problem}" for problem in found[:MAX_CHAIN_PROBLEMS]]
@@ -305,6 +305,3 @@ def _plain(fingerprint_text: str) -> str:
     return text.removeprefix("sha256:")
 
 
-def _reason(error: BaseException) -> str:
-    """The first line of an exception's message, or its type's name."""
-    return (str(error).splitlines() or [""])[0] or type(error).__name__

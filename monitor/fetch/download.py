@@ -6,15 +6,14 @@ robots.txt does not, because a person asked for this one URL.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from enrollment.errors import MediaError
 from monitor.config import Config
 from monitor.storage.content_store import ContentStore
 
 
 def is_url(text: str) -> bool:
-    return urlsplit(text).scheme.lower() in {"http", "https"}
+    """Whether a `scan` target is meant as an http(s) URL (it may still be malformed: the download says so)."""
+    return text.lstrip().lower().startswith(("http://", "https://"))
 
 
 def download(url: str, store: ContentStore, config: Config) -> tuple[str, int]:

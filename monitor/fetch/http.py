@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 import aiohttp
 from yarl import URL
 
-from enrollment.errors import MediaError
+from enrollment.errors import MediaError, error_line, shown
 from enrollment.media import text_reason
 from monitor.config import Config
 from monitor.fetch.addresses import AddressRefused, ConnectionRefusedByRule, ResolveFailed, checked_addresses
@@ -154,7 +154,7 @@ class Fetcher:
                         exchange.elapsed_s += time.monotonic() - started
                         budget -= time.monotonic() - started
                 if location is None:
-                    return exchange
+                    break
                 if len(exchange.redirects) >= self.settings.max_redirects:
                     raise _Refused(f"too many redirects ({self.settings.max_redirects})")
                 exchange.redirects.append(exchange.final_url)
@@ -171,6 +171,8 @@ class Fetcher:
             exchange.error = _connect_failure(error, target)
         except (aiohttp.ClientError, ValueError, OSError) as error:
             exchange.error = f"fetch failed: {_reason(error)}"  # a broken server or header: one line all the same
+        if exchange.error:  # it may quote a URL or a server's answer
+            exchange.error = shown(exchange.error)
         return exchange
 
     async def _check(self, url: str) -> URL:
@@ -352,8 +354,7 @@ def _joined_headers(raw: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
 
 def _reason(error: BaseException) -> str:
     """The first line of an error, without the "[Errno 111] " that socket errors start with."""
-    reason = (str(error).splitlines() or [""])[0]
-    return re.sub(r"^\[Errno -?\d+\] ", "", reason) or type(error).__name__
+    return re.sub(r"^\[Errno -?\d+\] ", "", error_line(error))
 
 
 async def _drain(response: aiohttp.ClientResponse, max_bytes: int = 65_536) -> None:

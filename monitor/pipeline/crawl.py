@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -26,9 +25,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from enrollment.errors import LikenessError, unexpected
+from enrollment.errors import LikenessError, printable, shown
 from enrollment.models import utc_now
 from monitor.config import Config
+from monitor.pipeline.guard import item_failures
 from monitor.pipeline.record import Seen, record_sighting
 from monitor.pipeline.scan import Scanner, ScanRow
 from monitor.sources import PARSERS, detect_kind
@@ -38,7 +38,6 @@ from monitor.storage.content_store import ContentStore
 from monitor.storage.models import Fetch, Media, Sighting, Source, TlsCertificate, UrlState
 
 SITEMAP_SUFFIXES = (".xml", ".xml.gz", ".txt")
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -148,28 +147,21 @@ class Crawl:
         return str(self.warc_path)
 
     async def _crawl_source(self, source: Source, fetcher) -> None:
-        try:
+        failures: list[str] = []  # one source's failure (a bug too) is that source's error, not the pass's end
+        with item_failures(failures.append, source.url):
             if source.kind == "folder":
                 self._crawl_folder(source)
             elif source.kind == "media":
                 await self._get_media(source, fetcher, source.url, None, None)
             else:
                 await self._crawl_documents(source, fetcher)
-            error = None
-        except LikenessError as failure:
-            error = str(failure)
-            self._error(source.url, error)
-        except Exception as failure:  # one source's bug must not stop the others: it is that source's error
-            if os.environ.get("LIKENESS_DEBUG"):
-                raise
-            logger.debug("crawling source %s failed", source.id, exc_info=True)
-            error = unexpected(failure)
-            self._error(source.url, error)
+        for failure in failures:
+            self._error(source.url, failure)
         self._flush_pages()
         with self.sessions.begin() as session:
             row = session.get(Source, source.id)
             if row is not None:
-                row.last_run_at, row.last_error = utc_now(), error
+                row.last_run_at, row.last_error = utc_now(), shown(failures[0]) if failures else None
 
     # ---------------------------------------------------------------------------- web documents
 
@@ -299,7 +291,7 @@ class Crawl:
 
     def _error(self, url: str, reason: str) -> None:
         with self._lock:
-            self.report.errors.append({"url": url, "reason": reason})
+            self.report.errors.append({"url": printable(url), "reason": shown(reason)})
 
     def _record(self, source: Source, kind: str, exchange, seen: Seen | None = None, links: dict | None = None) -> None:
         """Pages: written to the WARC file, and their records kept for one transaction per level."""
@@ -369,27 +361,29 @@ class Crawl:
             if self.stop.is_set():
                 return
             self.report.media_found += 1
-            key = path.resolve().as_uri()
-            with self.sessions() as session:
-                state = session.scalar(select(UrlState).where(UrlState.url == key))
-            if state is not None and (state.size_bytes, state.mtime_ns) == (status.st_size, status.st_mtime_ns):
-                continue
-            try:
-                sha256, size_bytes = self.store.add_file(path, self.config.media.max_file_bytes)
-            except LikenessError as error:
-                self._error(str(path), str(error))
-                continue
-            with self.sessions.begin() as session:
-                session.add(Fetch(source_id=source.id, kind="file", url=key, final_url=key,
-                                  size_bytes=size_bytes, sha256=sha256))
-                state = session.scalar(select(UrlState).where(UrlState.url == key)) or UrlState(url=key)
-                state.sha256, state.size_bytes, state.mtime_ns = sha256, size_bytes, status.st_mtime_ns
-                state.last_fetched_at = utc_now()
-                session.add(state)
-                seen = Seen(str(path.resolve()), source.id, str(root.resolve()), None)
-                record_sighting(session, sha256, size_bytes, seen, actor=self.actor)
-            self.report.media_new += 1
-            self._analyse(sha256, size_bytes, seen)
+            name = printable(str(path))
+            with item_failures(lambda reason, name=name: self._error(name, reason), name):
+                self._crawl_file(source, root, path, status)
+
+    def _crawl_file(self, source: Source, root: Path, path: Path, status: os.stat_result) -> None:
+        """One file of a watched folder: stored and analysed when it is new or its size or time changed."""
+        key = path.resolve().as_uri()  # percent-encoded bytes: any file name is a valid key
+        with self.sessions() as session:
+            state = session.scalar(select(UrlState).where(UrlState.url == key))
+        if state is not None and (state.size_bytes, state.mtime_ns) == (status.st_size, status.st_mtime_ns):
+            return
+        sha256, size_bytes = self.store.add_file(path, self.config.media.max_file_bytes)
+        with self.sessions.begin() as session:
+            session.add(Fetch(source_id=source.id, kind="file", url=key, final_url=key,
+                              size_bytes=size_bytes, sha256=sha256))
+            state = session.scalar(select(UrlState).where(UrlState.url == key)) or UrlState(url=key)
+            state.sha256, state.size_bytes, state.mtime_ns = sha256, size_bytes, status.st_mtime_ns
+            state.last_fetched_at = utc_now()
+            session.add(state)
+            seen = Seen(printable(str(path.resolve())), source.id, printable(str(root.resolve())), None)
+            record_sighting(session, sha256, size_bytes, seen, actor=self.actor)
+        self.report.media_new += 1
+        self._analyse(sha256, size_bytes, seen)
 
 
 def _same_site(url: str, root: str) -> bool:

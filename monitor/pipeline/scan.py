@@ -8,7 +8,6 @@ in worker processes (monitor.analysis.workers) while this process stores items a
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from enrollment import face, voice
-from enrollment.errors import LikenessError, unexpected
+from enrollment.errors import LikenessError, printable
 from enrollment.models import utc_now
 from monitor.alerts.outbox import enqueue
 from monitor.analysis.analyse import Analysis, analyse, analysis_key
@@ -31,13 +30,13 @@ from monitor.fetch.download import download, is_url
 from monitor.matching.face_cohort import sync_face_cohort_dir
 from monitor.matching.gallery import Gallery
 from monitor.matching.voice_cohort import scoring_gallery, sync_cohort_dir
+from monitor.pipeline.guard import item_failures
 from monitor.pipeline.record import Seen, record_sighting, save_match
 from monitor.storage import custody
 from monitor.storage.content_store import ContentStore
 from monitor.storage.detections import detection_json, detections_for_media
 from monitor.storage.models import Media
 
-logger = logging.getLogger(__name__)
 MIN_TARGETS_FOR_POOL = 8  # docs/performance.md: the pool pays for its start from about 30 min of audio
 
 
@@ -53,6 +52,9 @@ class ScanRow:
     detections: list[dict] | None = None
     closest: list[dict] | None = None
     reused: bool = False
+
+    def fail(self, reason: str) -> None:
+        self.error = reason
 
     def as_json(self) -> dict:
         return {
@@ -148,39 +150,31 @@ class Scanner:
         return [future.result() for future in futures]
 
     def scan(self, target: str) -> ScanRow:
-        source = target if is_url(target) else str(Path(target).resolve())
-        row = ScanRow(source=source)
-        try:
-            sha256, size_bytes = self._ingest(target)
-        except LikenessError as error:
-            row.error = str(error)
+        """One target's row: its result, or its one-line error (a bad target never raises)."""
+        row = ScanRow(source=printable(target) if is_url(target) else _local_source(target))
+        stored = None
+        with item_failures(row.fail, row.source):
+            stored = self._ingest(target)
+        if stored is None:
             return row
-        return self.scan_stored(sha256, size_bytes, Seen(source))
+        return self.scan_stored(*stored, Seen(row.source))
 
     def scan_stored(self, sha256: str, size_bytes: int, seen: Seen) -> ScanRow:
         """Analyse content already in the store (once per analysis key) and record where it was seen."""
         row = ScanRow(source=seen.source, sha256=sha256)
-        try:
-            with self._content_lock(sha256):  # the same bytes twice at once: the second reuses the first's result
-                media = self._record_sighting(sha256, size_bytes, seen)
-                if media.analysis_key == self.key:
-                    row.reused = True
-                    return self._stored_result(media, row)
-                try:
-                    analysis = self._analyse(self.store.path_for(row.sha256))
-                except LikenessError as error:
-                    self._save_failure(media.id, str(error))
-                    raise
-                return self._save_analysis(media.id, analysis, row)
-        except LikenessError as error:
-            row.error = str(error)
-            return row
-        except Exception as error:  # a bug must not stop the batch: the item says what happened
-            if os.environ.get("LIKENESS_DEBUG"):
+        with item_failures(row.fail, seen.source), self._content_lock(sha256):
+            # the same bytes twice at once: the second reuses the first's result
+            media = self._record_sighting(sha256, size_bytes, seen)
+            if media.analysis_key == self.key:
+                row.reused = True
+                return self._stored_result(media, row)
+            try:
+                analysis = self._analyse(self.store.path_for(row.sha256))
+            except LikenessError as error:
+                self._save_failure(media.id, str(error))
                 raise
-            logger.debug("scanning %s failed", seen.source, exc_info=True)  # no traceback unless asked for
-            row.error = unexpected(error)
-            return row
+            return self._save_analysis(media.id, analysis, row)
+        return row
 
     def _analyse(self, path: Path) -> Analysis:
         if self._pool is not None:
@@ -249,3 +243,13 @@ class Scanner:
         if modality == "voice":
             return self.config.voice.threshold, voice.voice_model_version()
         return self.config.face.threshold, face.face_model_version()
+
+
+def _local_source(target: str) -> str:
+    """A local target as its sightings name it: the absolute path with links resolved (where they resolve),
+    printable (a name's bytes that are not UTF-8 escaped)."""
+    try:
+        path = Path(target).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop: the file's own refusal will say so
+        path = Path(os.path.abspath(target))
+    return printable(str(path))

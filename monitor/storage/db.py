@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from enrollment.errors import LikenessError
+from enrollment.errors import LikenessError, error_line
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -55,7 +55,7 @@ def upgrade(engine: Engine) -> None:
             settings.attributes["connection"] = connection
             command.upgrade(settings, "head")
     except SQLAlchemyError as error:
-        raise DatabaseError(f"cannot prepare the database: {str(error).splitlines()[0]}") from None
+        raise DatabaseError(f"cannot prepare the database: {error_line(error)}") from None
 
 
 def is_current(engine: Engine) -> bool:
@@ -68,7 +68,7 @@ def is_current(engine: Engine) -> bool:
                 return False
             current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as error:
-        raise DatabaseError(f"cannot open the database: {str(error).splitlines()[0]}") from None
+        raise DatabaseError(f"cannot open the database: {error_line(error)}") from None
     return current == _head_revision()
 
 
