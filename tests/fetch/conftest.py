@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,29 @@ def request_starts(monkeypatch) -> list[float]:
 
     monkeypatch.setattr(Fetcher, "_hop", timed_hop)
     return starts
+
+
+@dataclass
+class InFlight:
+    now: int = 0
+    most: int = 0
+
+
+@pytest.fixture
+def requests_in_flight(monkeypatch) -> InFlight:
+    """How many requests a Fetcher had in flight at once (``most``), counted where it sends them
+    (``Fetcher._hop``, inside its turn). The server's count would race its own threads: on a loaded machine a
+    handler may not have counted its request done when the client, answered already, sends the next one."""
+    counted = InFlight()
+    hop = Fetcher._hop
+
+    async def counted_hop(fetcher, *args, **keywords):
+        counted.now += 1
+        counted.most = max(counted.most, counted.now)
+        try:
+            return await hop(fetcher, *args, **keywords)
+        finally:
+            counted.now -= 1
+
+    monkeypatch.setattr(Fetcher, "_hop", counted_hop)
+    return counted

@@ -10,20 +10,20 @@ from tests.support.fetching import fetch
 from tests.support.http_server import held_until_concurrent, page, slow
 
 
-def test_per_host_concurrency_is_never_exceeded(server, config, store):
+def test_per_host_concurrency_is_never_exceeded(server, config, store, requests_in_flight):
     for n in range(6):  # the first two requests wait for each other: that two may overlap is certain, not timing
         server.routes[f"/p{n}"] = held_until_concurrent(2, slow(0.15, page()))
     fetch(config.replace("fetch", per_host_concurrency=2, respect_robots_txt=False), store,
           *[("page", server.url(f"/p{n}")) for n in range(6)])
-    assert server.max_active == 2
+    assert requests_in_flight.most == 2
 
 
-def test_global_concurrency_is_never_exceeded(server, config, store):
+def test_global_concurrency_is_never_exceeded(server, config, store, requests_in_flight):
     for n in range(3):
         server.routes[f"/p{n}"] = slow(0.15, page())
     fetch(config.replace("fetch", per_host_concurrency=3, max_concurrency=1, respect_robots_txt=False), store,
           *[("page", server.url(f"/p{n}")) for n in range(3)])
-    assert server.max_active == 1
+    assert requests_in_flight.most == 1
 
 
 def test_request_starts_to_one_host_are_spaced(server, config, store, request_starts):
