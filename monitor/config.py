@@ -55,6 +55,7 @@ class CrawlSettings:
     default_depth: int
     max_pages_per_run: int
     max_files_per_run: int
+    max_host_failures: int
     jitter_s: int
 
 

@@ -29,8 +29,10 @@ from enrollment.errors import LikenessError, printable, shown
 from enrollment.models import utc_now
 from monitor.config import Config
 from monitor.pipeline.guard import item_failures
+from monitor.pipeline.media_budget import MediaBudget
 from monitor.pipeline.record import Seen, record_sighting
 from monitor.pipeline.scan import Scanner, ScanRow
+from monitor.pipeline.url_states import downloaded, never_tried_first, url_states
 from monitor.sources import PARSERS, detect_kind
 from monitor.sources.folder import walk
 from monitor.sources.platform import PlatformPages
@@ -101,6 +103,7 @@ class Crawl:
         self._analyse = analyse
         for sha256, size_bytes, seen in self._unanalysed():
             analyse(sha256, size_bytes, seen)
+        self._budget = MediaBudget(self.config)
         async with Fetcher(self.config, self.store) as fetcher:
             self._platforms = PlatformPages(self.config, fetcher)
             await asyncio.gather(*(self._crawl_source(source, fetcher) for source in sources))
@@ -155,7 +158,7 @@ class Crawl:
                 await self._get_media(source, fetcher, source.url, None, None)
             else:
                 await self._crawl_documents(source, fetcher)
-        for failure in failures:
+        for failure in failures + self._budget.skipped_lines(source.id):
             self._error(source.url, failure)
         self._flush_pages()
         with self.sessions.begin() as session:
@@ -174,13 +177,14 @@ class Crawl:
             budget = self.config.crawl.max_pages_per_run - len(visited)
             level = [(url, kind) for url, kind in dict(level).items() if url not in visited][:max(budget, 0)]
             visited.update(url for url, _kind in level)
-            states = self._url_states([url for url, _kind in level])
+            states = url_states(self.sessions, [url for url, _kind in level])
             results = await asyncio.gather(*(self._visit(source, fetcher, url, kind, states.get(url))
                                              for url, kind in level))
             self._flush_pages()
             media = [(url, page_url, title) for _links, found in results for url, page_url, title in found]
-            downloaded = self._downloaded([url for url, _page, _title in media])
-            await asyncio.gather(*(self._get_media(source, fetcher, url, page_url, title, url in downloaded)
+            stored = downloaded(self.sessions, [url for url, _page, _title in media])
+            media = never_tried_first(self.sessions, media)
+            await asyncio.gather(*(self._get_media(source, fetcher, url, page_url, title, url in stored)
                                    for url, page_url, title in media))
             next_level, deeper = [], []
             for links, _found in results:
@@ -225,7 +229,7 @@ class Crawl:
         again: platforms sign media URLs anew on every visit, so each visit would download them all again."""
         links = state[2] if state else None
         settled = links and links["kind"] == "platform" and links["media"] and not links["pages"]
-        if settled and self._downloaded(links["media"]) >= set(links["media"]):
+        if settled and downloaded(self.sessions, links["media"]) >= set(links["media"]):
             return self._follow(source, url, links)
         exchange, found = await self._platforms.visit(url, extractor, source.ignore_robots)
         self.report.pages_fetched += 1
@@ -250,27 +254,19 @@ class Crawl:
             followed.append((link, "sitemap" if is_sitemap else "auto", is_sitemap))
         return followed, media
 
-    def _downloaded(self, urls: list[str]) -> set[str]:
-        """Those of ``urls`` whose content is in the store already (one query per 500)."""
-        found: set[str] = set()
-        with self.sessions() as session:
-            for start in range(0, len(urls), 500):
-                found.update(session.scalars(select(UrlState.url).where(
-                    UrlState.url.in_(urls[start : start + 500]), UrlState.sha256.is_not(None))))
-        return found
-
     async def _get_media(self, source: Source, fetcher, url: str, page_url: str | None, title: str | None,
-                         downloaded: bool = False) -> None:
+                         stored: bool = False) -> None:
         if url in self._seen_media or self.stop.is_set():
             return
         self._seen_media.add(url)
         self.report.media_found += 1
-        if downloaded or self._downloaded([url]):  # downloaded before: not again
+        if stored or downloaded(self.sessions, [url]):  # downloaded before: not again
             return
-        if self.report.media_new >= self.config.crawl.max_files_per_run:
-            self._error(url, "skipped: crawl.max_files_per_run reached")
-            return
-        exchange = await fetcher.get_media(url, ignore_robots=source.ignore_robots)
+        async with self._budget.turn(source.id, url) as allowed:
+            if not allowed or self.stop.is_set():
+                return
+            exchange = await fetcher.get_media(url, ignore_robots=source.ignore_robots)
+            self._budget.done(url, failed=bool(exchange.error))
         seen = Seen(url, source.id, page_url, title)
         self._record_media(source, exchange, seen)
         if exchange.error:
@@ -278,16 +274,6 @@ class Crawl:
             return
         self.report.media_new += 1
         self._analyse(exchange.sha256, exchange.size_bytes, seen, exchange)
-
-    def _url_states(self, urls: list[str]) -> dict[str, tuple[str | None, str | None, dict | None]]:
-        """(etag, last_modified, links) from the last visit of each URL that has one, in one query per level."""
-        states = {}
-        with self.sessions() as session:
-            for start in range(0, len(urls), 500):
-                rows = session.execute(select(UrlState.url, UrlState.etag, UrlState.last_modified, UrlState.links)
-                                       .where(UrlState.url.in_(urls[start : start + 500])))
-                states.update((url, (etag, modified, links)) for url, etag, modified, links in rows)
-        return states
 
     def _error(self, url: str, reason: str) -> None:
         with self._lock:
@@ -322,12 +308,15 @@ class Crawl:
             sha256=exchange.sha256, error=exchange.error, warc_path=warc_path,
             tls_certificate_sha256=self._certificate(session, exchange.tls_certificate),
         ))
-        if exchange.error or exchange.not_modified:
+        if exchange.not_modified or (exchange.error and kind != "media"):
             return
         state = session.scalar(select(UrlState).where(UrlState.url == exchange.url))
         if state is None:
             state = UrlState(url=exchange.url)
             session.add(state)
+        if exchange.error:  # a failed download: when, so that a later pass tries the links never tried first
+            state.last_status, state.last_fetched_at = exchange.status, exchange.fetched_at
+            return
         state.etag = exchange.headers.get("etag")
         state.last_modified = exchange.headers.get("last-modified")
         state.last_status, state.last_fetched_at = exchange.status, exchange.fetched_at
