@@ -4,7 +4,8 @@ Everything that came from outside — a file name, a URL, a server's answer, a l
 shown through :func:`printable`/:func:`shown`: escaped, never interpreted by a terminal, and cut short.
 """
 
-MAX_MESSAGE_CHARS = 300  # a whole error line, at most (docs/cli.md)
+MAX_ITEM_CHARS = 300  # one item's error in a batch (a scan target, a crawled URL), and its line on stderr
+MAX_MESSAGE_CHARS = 1000  # any error message: a command's one error may name several things (each authority …)
 MAX_EXCERPT_CHARS = 120  # a quoted excerpt of outside text (a server's answer, a library's message)
 
 
@@ -16,7 +17,7 @@ class LikenessError(Exception):
     """
 
     def __init__(self, message: object = "") -> None:
-        super().__init__(shown(str(message)))
+        super().__init__(shown(str(message), MAX_MESSAGE_CHARS))
 
 
 class MediaError(LikenessError):
@@ -47,7 +48,7 @@ def printable(text: str) -> str:
     return "".join(_escaped(char) for char in text)
 
 
-def shown(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+def shown(text: str, limit: int = MAX_ITEM_CHARS) -> str:
     """:func:`printable` ``text`` in at most ``limit`` characters (≥ 2), cut with '…'."""
     text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -12,6 +12,7 @@ class MediaLimits:
     max_file_bytes: int
     max_duration_s: float
     max_image_pixels: int
+    max_image_side_px: int
     max_frame_side_px: int
     frame_every_s: float
 

@@ -63,7 +63,8 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
         "voice": [used(config.voice, SCAN_VOICE_SETTINGS),
                   voice.voice_model_version() if len(gallery.voice_ids) else None],
         "face": [used(config.face, SCAN_FACE_SETTINGS), face.face_model_version() if len(gallery.face_ids) else None],
-        "media": used(config.media, ("max_duration_s", "max_image_pixels", "max_frame_side_px", "frame_every_s")),
+        "media": used(config.media, ("max_duration_s", "max_image_pixels", "max_image_side_px", "max_frame_side_px",
+                                     "frame_every_s")),
         "scan": config.scan.__dict__,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()

@@ -35,7 +35,7 @@ def cohort_add(app: App, paths: tuple[Path, ...], by_folder: bool, as_json: bool
         added = sum(row["added"] for row in rows)
         for row in rows:
             if not row["added"]:
-                warn(f"{shown_name(row['file'])}: {row['reason']}", "skipped")
+                warn(f"{shown_name(row['file'])}: {row['reason']}", "skipped", item=True)
         click.echo(f"{added} of {len(rows)} files added to the comparison population")
 
     emit(rows, as_json, human)

@@ -41,11 +41,12 @@ def emit(data, as_json: bool, human: Callable[[], None]) -> None:
         human()
 
 
-def warn(message: str, prefix: str = "error") -> None:
-    """One line on stderr, printable and at most 300 characters, whatever the message quotes."""
-    from enrollment.errors import shown
+def warn(message: str, prefix: str = "error", item: bool = False) -> None:
+    """One line on stderr, printable, whatever the message quotes; at most 300 characters for one ``item`` of a
+    batch (``error: <file or URL>: <reason>``), 1000 for a command's error."""
+    from enrollment.errors import MAX_ITEM_CHARS, MAX_MESSAGE_CHARS, shown
 
-    click.echo(shown(f"{prefix}: {message}"), err=True)
+    click.echo(shown(f"{prefix}: {message}", MAX_ITEM_CHARS if item else MAX_MESSAGE_CHARS), err=True)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")

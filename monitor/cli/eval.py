@@ -49,7 +49,7 @@ def eval_command(app: App, directory: str, transforms: tuple[str, ...], impostor
         sys.exit(USAGE_EXIT_CODE)
     # an unreadable file is part of measuring a folder, not a failure of the command (as in `crawl`)
     for row in report["skipped"]:
-        warn(f"{shown_name(row['file'])}: {row['reason']}", "warning")
+        warn(f"{shown_name(row['file'])}: {row['reason']}", "warning", item=True)
     emit(report, as_json, lambda: _print_report(report["results"]))
 
 

@@ -151,7 +151,7 @@ def enroll_face(app: App, performer_id: int, images: tuple[str, ...], pick: str 
 
 
 def _refused(file: str | Path, reason: str) -> None:
-    warn(f"{shown_name(file)}: {reason}")
+    warn(f"{shown_name(file)}: {reason}", item=True)
 
 
 def _print_enrolled(rows: list[dict], as_json: bool) -> None:

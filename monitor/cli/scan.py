@@ -25,7 +25,7 @@ def scan(app: App, targets: tuple[str, ...], workers: int | None, as_json: bool)
                             on_warning=lambda text: warn(text, "warning"))
     for row in rows:
         if row["error"]:
-            warn(f"{shown_name(row['source'])}: {row['error']}")
+            warn(f"{shown_name(row['source'])}: {row['error']}", item=True)
     emit(rows, as_json, lambda: _print_scan(rows))
     send_after_command(app)
     if any(row["error"] for row in rows):

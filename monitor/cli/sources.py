@@ -104,7 +104,7 @@ def crawl(app: App, source_ids: tuple[int, ...], workers: int | None, as_json: b
     with spinner("crawling", enabled=not as_json) as advance:
         report = crawl_sources(app.context, list(source_ids), workers, on_media=lambda row: advance(row["source"]))
     for error in report["errors"]:  # a 404 or a refused file is part of crawling, not a failure of the command
-        warn(f"{shown_name(error['url'])}: {error['reason']}", "warning")
+        warn(f"{shown_name(error['url'])}: {error['reason']}", "warning", item=True)
 
     def human() -> None:
         click.echo(f"{report['sources']} sources, {report['pages_fetched']} pages, {report['media_found']} media "

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from enrollment import face, voice
-from enrollment.errors import LikenessError, printable
+from enrollment.errors import LikenessError, printable, shown
 from enrollment.models import utc_now
 from monitor.alerts.outbox import enqueue
 from monitor.analysis.analyse import Analysis, analyse, analysis_key
@@ -54,7 +54,7 @@ class ScanRow:
     reused: bool = False
 
     def fail(self, reason: str) -> None:
-        self.error = reason
+        self.error = shown(reason)
 
     def as_json(self) -> dict:
         return {
