@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -32,11 +33,12 @@ from monitor.matching.gallery import Gallery
 from monitor.matching.voice_cohort import scoring_gallery, sync_cohort_dir
 from monitor.pipeline.guard import item_failures
 from monitor.pipeline.record import Seen, record_sighting, save_match
-from monitor.storage import custody
+from monitor.storage import claims, custody
 from monitor.storage.content_store import ContentStore
 from monitor.storage.detections import detection_json, detections_for_media
 from monitor.storage.models import Media
 
+CLAIM_POLL_S = 0.5  # how often a scan waiting for another process's analysis of the same content looks again
 MIN_TARGETS_FOR_POOL = 8  # docs/performance.md: the pool pays for its start from about 30 min of audio
 
 
@@ -93,6 +95,8 @@ class Scanner:
         with sessions() as session:
             self.gallery: Gallery = scoring_gallery(session, config.voice)
         self.key = analysis_key(config, self.gallery)
+        # a claim older than the longest an analysis may run is its holder's, lost with its machine
+        self.claim_lease_s = config.workers.item_timeout_s + 60.0
 
     @property
     def in_flight(self) -> int:
@@ -163,8 +167,9 @@ class Scanner:
         """Analyse content already in the store (once per analysis key) and record where it was seen."""
         row = ScanRow(source=seen.source, sha256=sha256)
         with item_failures(row.fail, seen.source), self._content_lock(sha256):
-            # the same bytes twice at once: the second reuses the first's result
-            media = self._record_sighting(sha256, size_bytes, seen)
+            # the same bytes twice at once: in this process the lock, across processes the claim, makes the
+            # second wait for the first's result and reuse it
+            media = self._claimed_or_done(self._record_sighting(sha256, size_bytes, seen))
             if media.analysis_key == self.key:
                 row.reused = True
                 return self._stored_result(media, row)
@@ -173,8 +178,28 @@ class Scanner:
             except LikenessError as error:
                 self._save_failure(media.id, str(error))
                 raise
+            except BaseException:  # a bug, Ctrl-C: the claim goes, the media stays unanalysed for the next pass
+                with self.sessions.begin() as session:
+                    claims.release(session, sha256, self.key)
+                raise
             return self._save_analysis(media.id, analysis, row)
         return row
+
+    def _claimed_or_done(self, media: Media) -> Media:
+        """``media`` once it is analysed under this key, or once this process holds its analysis claim
+        (monitor.storage.claims); meanwhile another process analyses it, and this waits."""
+        while True:
+            if media.analysis_key == self.key:
+                return media
+            if claims.claim(self.sessions, media.sha256, self.key, self.claim_lease_s):
+                with self.sessions.begin() as session:  # the holder may have finished just before
+                    media = session.get(Media, media.id)
+                    if media.analysis_key == self.key:
+                        claims.release(session, media.sha256, self.key)
+                return media
+            time.sleep(CLAIM_POLL_S)
+            with self.sessions() as session:
+                media = session.get(Media, media.id)
 
     def _analyse(self, path: Path) -> Analysis:
         if self._pool is not None:
@@ -213,6 +238,7 @@ class Scanner:
         with self.sessions.begin() as session:
             media = session.get(Media, media_id)
             media.error, media.analysis_key, media.analysed_at = reason, self.key, utc_now()
+            claims.release(session, media.sha256, self.key)
 
     def _save_analysis(self, media_id: int, analysis: Analysis, row: ScanRow) -> ScanRow:
         with self.sessions.begin() as session:
@@ -220,6 +246,7 @@ class Scanner:
             media.media_type, media.duration_s = analysis.media_type, analysis.duration_s
             media.closest, media.error = analysis.closest, None
             media.analysis_key, media.analysed_at = self.key, utc_now()
+            claims.release(session, media.sha256, self.key)  # with the result: a waiter sees one or the other
             detections = [
                 save_match(session, media, match, *self._threshold_and_model(match.modality))
                 for match in analysis.matches

@@ -274,3 +274,19 @@ class CohortMember(Base):
     embeddings: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: the file held no usable voice or face
     model_version: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class AnalysisClaim(Base):
+    """Who is analysing a content under an analysis key right now: one claim per (content, key) across every
+    process and machine, so that two scans or crawls that meet the same new bytes analyse them once (the other
+    waits for the result). Removed with the result, in the same transaction; a claim whose process is gone is
+    taken over (monitor.storage.claims)."""
+
+    __tablename__ = "analysis_claims"
+    __table_args__ = (UniqueConstraint("sha256", "analysis_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    analysis_key: Mapped[str] = mapped_column(String(64))
+    claimed_by: Mapped[str] = mapped_column(String(300))  # host:pid of the claiming process
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
