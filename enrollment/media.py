@@ -155,13 +155,21 @@ def _check_pixels(width_px: int, height_px: int, limits: MediaLimits) -> None:
         )
 
 
-def open_container(path: Path):  # -> av.container.InputContainer
+@contextmanager
+def open_container(path: Path) -> Iterator:  # -> av.container.InputContainer
+    """``path`` opened with PyAV, for a ``with`` block in which any error FFmpeg raises (a damaged file can make
+    any call fail: demuxing, decoding, resampling) becomes a one-line :class:`MediaError`."""
     import av
 
     try:
-        return av.open(str(path), mode="r")
-    except av.error.FFmpegError as error:
+        container = av.open(str(path), mode="r", metadata_errors="replace")  # tags in any encoding
+    except (av.error.FFmpegError, ValueError) as error:
         raise MediaError(f"not a readable audio, video or image file ({ffmpeg_reason(error)})") from None
+    with container:
+        try:
+            yield container
+        except (av.error.FFmpegError, UnicodeDecodeError) as error:
+            raise MediaError(f"corrupt media ({ffmpeg_reason(error)})") from None
 
 
 def _probe_container(path: Path, limits: MediaLimits) -> MediaInfo:
