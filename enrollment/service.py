@@ -58,6 +58,10 @@ def add_performer(
         raise ValueError("a performer needs a name")
     if not consent_by.strip():
         raise ValueError("--consent-by must name who gave consent")
+    for what, text in (("a performer's name", name), ("--consent-by", consent_by), ("--agency", agency_name or ""),
+                       *(("an e-mail address", email) for email in emails)):
+        if not text.isprintable():  # a line break, a terminal escape, bytes of a name that were not UTF-8
+            raise ValueError(f"{what} must be printable text, without line breaks or control characters")
     performer = Performer(name=name.strip())
     if agency_name:
         agency = session.scalar(select(Agency).where(Agency.name == agency_name.strip()))
@@ -76,6 +80,8 @@ def record_consent(
     document_name: str | None = None,
     document_sha256: str | None = None,
 ) -> Consent:
+    if not consented_by.isprintable():
+        raise ValueError("who consented must be named in printable text, without line breaks or control characters")
     consent = Consent(consented_by=consented_by.strip(), document_name=document_name, document_sha256=document_sha256)
     performer.consents.append(consent)
     session.flush()

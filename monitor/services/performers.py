@@ -41,9 +41,12 @@ def add_performer(ctx: Context, name: str, consent_by: str, emails: tuple[str, .
 def record_consent(ctx: Context, performer_id: int, consented_by: str, document: Path | None = None) -> dict:
     """Record a further consent for an existing performer → ``{"performer_id", "consented_by"}``."""
     document_name, document_sha256 = _store_document(ctx, document)
-    with ctx.sessions.begin() as session:
-        performer = registry.get_performer(session, performer_id)
-        registry.record_consent(session, performer, consented_by, document_name, document_sha256)
+    try:
+        with ctx.sessions.begin() as session:
+            performer = registry.get_performer(session, performer_id)
+            registry.record_consent(session, performer, consented_by, document_name, document_sha256)
+    except ValueError as error:
+        raise LikenessError(str(error)) from None
     audit.record(ctx, "performer.consent", f"performer {performer_id}", consented_by=consented_by,
                  document_sha256=document_sha256)
     return {"performer_id": performer_id, "consented_by": consented_by}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from enrollment.errors import LikenessError, NotFound
+from enrollment.errors import LikenessError, NotFound, printable
 from monitor.fetch.download import is_url
 from monitor.services import audit
 from monitor.services.context import Context
@@ -53,6 +53,10 @@ def add_source(ctx: Context, url_or_path: str, kind: str = "auto", every_s: int 
         raise LikenessError("--every must be at least 60 s: be polite to the sites you watch")
     if kind not in KINDS:
         raise LikenessError(f"kind must be one of {', '.join(KINDS)}")
+    for what, text in (("a source's URL or folder", url_or_path), ("--name", name or "")):
+        if not text.isprintable():  # a line break, a terminal escape, bytes of a name that were not UTF-8
+            raise LikenessError(f"{what} must be printable text (a folder whose name is not UTF-8: watch the one "
+                                f"above it): {printable(text)}")
     url, kind = _where_and_kind(ctx, url_or_path, kind, ignore_robots)
     with ctx.sessions.begin() as session:
         added = Source(kind=kind, url=url, name=name, every_s=every_s,

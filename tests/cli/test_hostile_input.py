@@ -128,3 +128,17 @@ def test_a_hostile_file_name_given_to_enrol_is_escaped_in_its_error(tmp_path, ma
     assert run.code == 1
     assert len(run.stderr_lines) == 1 and "no\\nsuch\\x1b.wav" in run.stderr_lines[0]
     assert is_one_short_line(run.stderr_lines[0])
+
+
+@pytest.mark.parametrize("args", [
+    ("performer", "add", "Evil\x1b[31mName", "--consent-by", "me"),
+    ("performer", "add", "Two\nLines", "--consent-by", "me"),
+    ("performer", "add", "Ada", "--consent-by", "me\x07"),
+    ("source", "add", "/tmp/folder-\udce9"),  # a folder name that is not UTF-8, as Python holds it
+    ("source", "add", "http://example.com/\x1b[2J", "--kind", "page"),
+])
+def test_text_that_is_kept_and_shown_again_must_be_printable(likeness, args):
+    refused = likeness(*args)
+    assert refused.exit_code == 1
+    assert refused.stderr.count("\n") == 1 and "must be printable text" in refused.stderr
+    assert is_one_short_line(refused.stderr.rstrip("\n"))
