@@ -15,11 +15,12 @@ import asyncio
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -39,6 +40,7 @@ from monitor.sources.platform import PlatformPages
 from monitor.storage.content_store import ContentStore
 from monitor.storage.models import Fetch, Media, Sighting, Source, TlsCertificate, UrlState
 
+T = TypeVar("T")
 SITEMAP_SUFFIXES = (".xml", ".xml.gz", ".txt")
 
 
@@ -178,13 +180,13 @@ class Crawl:
             level = [(url, kind) for url, kind in dict(level).items() if url not in visited][:max(budget, 0)]
             visited.update(url for url, _kind in level)
             states = url_states(self.sessions, [url for url, _kind in level])
-            results = await asyncio.gather(*(self._visit(source, fetcher, url, kind, states.get(url))
-                                             for url, kind in level))
+            results = await asyncio.gather(*(self._one(url, self._visit(source, fetcher, url, kind, states.get(url)),
+                                                        ([], [])) for url, kind in level))
             self._flush_pages()
             media = [(url, page_url, title) for _links, found in results for url, page_url, title in found]
             stored = downloaded(self.sessions, [url for url, _page, _title in media])
             media = never_tried_first(self.sessions, media)
-            await asyncio.gather(*(self._get_media(source, fetcher, url, page_url, title, url in stored)
+            await asyncio.gather(*(self._one(url, self._get_media(source, fetcher, url, page_url, title, url in stored))
                                    for url, page_url, title in media))
             next_level, deeper = [], []
             for links, _found in results:
@@ -195,6 +197,12 @@ class Crawl:
                 continue
             depth += 1
             level = deeper if depth <= source.depth else []
+
+    async def _one(self, url: str, work: Awaitable[T], empty: T | None = None) -> T | None:
+        """One page or media link of a source: its failure (a bug too) is its own error, not the source's end."""
+        with item_failures(lambda reason: self._error(url, reason), url):
+            return await work
+        return empty
 
     async def _visit(self, source: Source, fetcher, url: str, kind: str, state: tuple | None) -> tuple[list, list]:
         """Fetch one document; return its links as (url, kind, same_depth) and its media as (url, page, title).
