@@ -3,19 +3,18 @@
 Seeds of each format are made here (audio and video through PyAV, images through Pillow); Hypothesis flips,
 overwrites, inserts and cuts bytes, then the file goes through what a scan does to it: probe, then decode
 (image, audio, the first video frames). Anything but a :class:`MediaError` is a defect. The examples are
-derandomised (the same in every run); ``LIKENESS_FUZZ_EXAMPLES=5000`` fuzzes longer, with new examples each time.
+derandomised (tests/support/fuzzing.py).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -24,12 +23,10 @@ from enrollment.media import decode_audio, load_image, probe
 from enrollment.video_frames import iter_video_frames
 from monitor.config import load_config
 from monitor.demo.synthetic import write_audio, write_video
+from tests.support.fuzzing import fuzz
 from tests.support.hostile import is_one_short_line
 
-EXAMPLES = int(os.environ.get("LIKENESS_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="LIKENESS_FUZZ_EXAMPLES" not in os.environ,
-                database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = fuzz(40)
 VIDEO_FRAMES_READ = 3
 
 

@@ -2,29 +2,27 @@
 printable line, never an exception.
 
 Name resolution is replaced by a refusal (no test leaves the loopback interface), so every URL is taken as
-far as the address rules: parsing, scheme and host checks, ports, IDNA, percent-escapes. Derandomised;
-``LIKENESS_FUZZ_EXAMPLES=5000`` fuzzes longer, with new examples each time.
+far as the address rules: parsing, scheme and host checks, ports, IDNA, percent-escapes. Derandomised
+(tests/support/fuzzing.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from unittest import mock
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.config import load_config
 from monitor.fetch.addresses import ResolveFailed
 from monitor.fetch.http import Fetcher
 from monitor.storage.content_store import ContentStore
+from tests.support.fuzzing import fuzz
 from tests.support.hostile import UNPARSABLE_URLS, is_one_short_line
 
-EXAMPLES = int(os.environ.get("LIKENESS_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="LIKENESS_FUZZ_EXAMPLES" not in os.environ,
-                database=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(150)
 PIECES = ("http://", "https://", "ftp://", "[", "]", "::1", "@", ":", "%", "%00", "%zz", "#", "?", "/", "\\", "..",
           "xn--", "\u202e", "\x00", "\n", " ", "127.0.0.1", "0x7f.1", "2130706433", "localhost", ":0", ":65536",
           "user:pass@", "a" * 300, "é", "\udcff")

@@ -3,26 +3,23 @@ sends, they return absolute http(s) URLs without duplicates, never an exception 
 
 Seeds are real documents of each kind (tests/support/documents.py); Hypothesis splices hostile fragments
 into them (markup, entities, encodings, NULs, huge numbers, bidi and control characters) or sends bytes
-and text of its own. Derandomised; ``LIKENESS_FUZZ_EXAMPLES=5000`` fuzzes longer, with new examples each time.
+and text of its own. Derandomised (tests/support/fuzzing.py).
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.fetch.download import is_url
 from monitor.sources import PARSERS, detect_kind
 from monitor.sources.links import absolute, srcset_urls
 from tests.support.documents import PODCAST, SITE, SM, html
+from tests.support.fuzzing import fuzz
 
-EXAMPLES = int(os.environ.get("LIKENESS_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="LIKENESS_FUZZ_EXAMPLES" not in os.environ,
-                database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = fuzz(150)
 CONTENT_TYPES = (None, "", "text/html", "text/html; charset=utf-16", "application/rss+xml; charset=bogus",
                  "application/xml", "text/plain; charset=latin-1", "application/gzip", "audio/mpeg")
 HOSTILE = (
