@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from enrollment import face, quality, voice
-from enrollment.errors import ConsentMissing, MediaError, NotFound
+from enrollment.errors import ConsentMissing, MediaError, NotFound, printable
 from enrollment.media import decode_audio, load_image, probe, sha256_file
 from enrollment.models import (
     Agency,
@@ -109,7 +109,8 @@ def remove_performer(session: Session, performer_id: int) -> None:
     session.flush()
 
 
-def _consenting_performer(session: Session, performer_id: int) -> Performer:
+def consenting_performer(session: Session, performer_id: int) -> Performer:
+    """The performer, once they exist and have a recorded consent; else NotFound or ConsentMissing."""
     performer = get_performer(session, performer_id)
     if not performer.consents:
         raise ConsentMissing(
@@ -123,8 +124,8 @@ def enroll_voice(
     session: Session, performer_id: int, path: Path, settings: VoiceSettings, limits: MediaLimits
 ) -> EnrolResult:
     """Check one reference recording and, if it passes every gate, store its embedding."""
-    performer = _consenting_performer(session, performer_id)
-    result = EnrolResult(file=str(path), accepted=False)
+    performer = consenting_performer(session, performer_id)
+    result = EnrolResult(file=printable(str(path)), accepted=False)
     try:
         sha256 = sha256_file(path)
         if session.scalar(select(VoiceReference.id).where(
@@ -159,7 +160,7 @@ def enroll_voice(
     clean = voice.mean_embedding(partials.embeddings)
     reference = VoiceReference(
         source_sha256=sha256,
-        source_name=Path(path).name,
+        source_name=printable(Path(path).name),
         embedding=to_blob(clean),
         condition_embeddings=to_blob(voice.condition_embeddings(wav, clean, settings)),
         speech_s=speech.speech_s,
@@ -216,8 +217,8 @@ def enroll_face(
     pick_largest: bool = False,
 ) -> EnrolResult:
     """Check one reference photo (exactly one face of at least ``min_face_px``) and store it."""
-    performer = _consenting_performer(session, performer_id)
-    result = EnrolResult(file=str(path), accepted=False)
+    performer = consenting_performer(session, performer_id)
+    result = EnrolResult(file=printable(str(path)), accepted=False)
     try:
         sha256 = sha256_file(path)
         if session.scalar(select(FaceReference.id).where(
@@ -242,7 +243,7 @@ def enroll_face(
     embedding = face.encode_faces(rgb, [chosen])[0]
     reference = FaceReference(
         source_sha256=sha256,
-        source_name=Path(path).name,
+        source_name=printable(Path(path).name),
         embedding=to_blob(embedding),
         face_px=chosen.size_px,
         quality={"box": chosen.as_list(), "faces_in_photo": len(boxes), "image_px": list(rgb.shape[1::-1])},

@@ -8,8 +8,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from enrollment import service as registry
-from enrollment.errors import LikenessError
+from enrollment.errors import LikenessError, printable
 from enrollment.service import EnrolResult
+from monitor.pipeline.guard import item_failures
 from monitor.services import audit
 from monitor.services.context import Context
 from monitor.storage.content_store import ContentStore
@@ -98,15 +99,21 @@ def _enrol_files(ctx: Context, performer_id: int, modality: str, files: list[str
                  enrol_one: Callable[[Session, Path], EnrolResult]) -> list[dict]:
     """One transaction per file: a refused file leaves nothing behind and stops nothing. ``on_refused(file,
     reason)`` as each refused file is done, with the file as given."""
+    with ctx.sessions() as session:  # no such performer, or no consent: one error for the whole command
+        registry.consenting_performer(session, performer_id)
     rows = []
     for file in files:
         path = Path(file)
-        with ctx.sessions.begin() as session:
-            result = enrol_one(session, path)
-        if result.accepted:  # kept, for alerts and evidence reports to show the reference beside what was found
-            ContentStore(ctx.config.store_dir).add_file(path, ctx.config.media.max_file_bytes)
-            audit.record(ctx, f"enrol.{modality}", f"performer {performer_id}", file=str(path))
-        elif on_refused is not None:
+        failed: list[str] = []  # a bug with one file is that file's reason, and the next file goes on
+        with item_failures(failed.append, str(file)):
+            with ctx.sessions.begin() as session:
+                result = enrol_one(session, path)
+            if result.accepted:  # kept, for alerts and evidence reports to show the reference beside what was found
+                ContentStore(ctx.config.store_dir).add_file(path, ctx.config.media.max_file_bytes)
+                audit.record(ctx, f"enrol.{modality}", f"performer {performer_id}", file=result.file)
+        if failed:
+            result = EnrolResult(file=printable(str(file)), accepted=False, reason=failed[0])
+        if not result.accepted and on_refused is not None:
             on_refused(file, result.reason)
         rows.append(result.as_json())
     return rows

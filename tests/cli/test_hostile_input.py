@@ -142,3 +142,13 @@ def test_text_that_is_kept_and_shown_again_must_be_printable(likeness, args):
     assert refused.exit_code == 1
     assert refused.stderr.count("\n") == 1 and "must be printable text" in refused.stderr
     assert is_one_short_line(refused.stderr.rstrip("\n"))
+
+
+def test_a_reference_whose_file_name_is_not_utf8_is_enrolled_under_its_escaped_name(tmp_path, likeness, make_speech,
+                                                                                    make_performer):
+    performer_id = make_performer("Ada Voice")
+    reference = os.fsdecode(not_utf8_name(tmp_path, make_speech("reference", texts=(0, 1)).read_bytes()))
+    enrolled = likeness("enroll", "voice", performer_id, reference, "--json")
+    assert enrolled.exit_code == 0, enrolled.stderr
+    [row] = enrolled.json
+    assert row["accepted"] and row["file"].endswith("b-\\xe9t\\xe9.wav")
