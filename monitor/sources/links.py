@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
+from enrollment.errors import printable
 from monitor.sources.base import Found
 
 AUDIO_EXTENSIONS = frozenset({"mp3", "m4a", "aac", "ogg", "oga", "opus", "wav", "flac", "weba"})
@@ -113,10 +114,11 @@ def is_media_url(url: str) -> bool:
 
 
 def clean_title(text: object) -> str | None:
-    """Whitespace collapsed, cut to :data:`MAX_TITLE_CHARS`; None when empty or not text."""
+    """Whitespace collapsed, anything a terminal could act on escaped (a title is shown as given by a stranger),
+    cut to :data:`MAX_TITLE_CHARS`; None when empty or not text."""
     if not isinstance(text, str):
         return None
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return text[:MAX_TITLE_CHARS] or None
 
 
