@@ -8,6 +8,7 @@ in worker processes (monitor.analysis.workers) while this process stores items a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -174,16 +175,21 @@ class Scanner:
                 row.reused = True
                 return self._stored_result(media, row)
             try:
-                analysis = self._analyse(self.store.path_for(row.sha256))
-            except LikenessError as error:
-                self._save_failure(media.id, str(error))
-                raise
-            except BaseException:  # a bug, Ctrl-C: the claim goes, the media stays unanalysed for the next pass
-                with self.sessions.begin() as session:
+                return self._analysed(media, row)
+            except BaseException:  # a bug, Ctrl-C, the database gone: the claim goes, the media waits for a pass
+                with contextlib.suppress(Exception), self.sessions.begin() as session:
                     claims.release(session, sha256, self.key)
                 raise
-            return self._save_analysis(media.id, analysis, row)
         return row
+
+    def _analysed(self, media: Media, row: ScanRow) -> ScanRow:
+        """Analyse claimed ``media`` and store the result, or the failure and its reason (then raised)."""
+        try:
+            analysis = self._analyse(self.store.path_for(media.sha256))
+        except LikenessError as error:
+            self._save_failure(media.id, str(error))
+            raise
+        return self._save_analysis(media.id, analysis, row)
 
     def _claimed_or_done(self, media: Media) -> Media:
         """``media`` once it is analysed under this key, or once this process holds its analysis claim
