@@ -202,14 +202,20 @@ def test_a_crawl_killed_midway_loses_nothing_and_duplicates_nothing(likeness, si
     site.add("/c.mp3", late_clone, "audio/mpeg", delay_s=HANG_S)  # still downloading when the process dies
     likeness("source", "add", f"{site.url}/index.html", "--kind", "page")
 
-    crawler = subprocess.Popen([str(Path(sys.executable).parent / "likeness"), "crawl", "--json"],
-                               env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stderr_path = home / "crawler-stderr.txt"
+    with open(stderr_path, "wb") as stderr:  # the crawler's, and its fork server's and workers' after it dies
+        crawler = subprocess.Popen([str(Path(sys.executable).parent / "likeness"), "crawl", "--json"],
+                                   env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 300  # a safety net: the process may be slow to start on a loaded machine
     while _count(Fetch, Fetch.kind == "media") < 2:
         assert time.monotonic() < deadline and crawler.poll() is None, "the crawl should be mid-way"
         time.sleep(0.1)
     crawler.send_signal(signal.SIGKILL)
     crawler.wait(60)
+    while _held_open(stderr_path):  # until the orphaned fork server and workers have all gone
+        assert time.monotonic() < deadline, "the crawler's helper processes should end with it"
+        time.sleep(0.1)
+    assert "Traceback" not in stderr_path.read_text(errors="replace")
 
     site.routes["/c.mp3"].delay_s = 0
     report = _crawl(likeness)
@@ -217,3 +223,17 @@ def test_a_crawl_killed_midway_loses_nothing_and_duplicates_nothing(likeness, si
     assert site.requested("/a.mp3") == 1 and site.requested("/b.mp3") == 1  # never downloaded twice
     assert _count(Media) == 3 and _count(Detection) == 2 and _count(Sighting) == 3
     assert _count(Media, Media.analysis_key.is_(None)) == 0
+
+
+def _held_open(path: Path) -> bool:
+    """Whether any process has ``path`` open (read from /proc)."""
+    import os
+
+    target = str(path.resolve())
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) == target for fd in fd_dir.iterdir()):
+                return True
+        except OSError:  # the process ended meanwhile, or is not ours to look into
+            continue
+    return False
