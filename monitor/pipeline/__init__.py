@@ -4,6 +4,8 @@
 (on the worker pool when there are many) and records the media, where it was seen, its detections,
 the alert outbox and custody entries in one transaction per item (``record``). ``crawl`` is one pass
 over the sources, feeding what it finds to the same scan; ``scheduler`` runs crawls and alert sends
-on their schedules. It imports ``alerts`` (the outbox), ``analysis``, ``matching``, ``sources``,
-``fetch``, ``storage``, ``monitor.config`` and ``enrollment``.
+on their schedules. Each item runs inside ``guard`` (its failure is its own line, never the batch's
+end); a crawl's downloads are budgeted by ``media_budget`` and ordered by what ``url_states``
+remembers. It imports ``alerts`` (the outbox), ``analysis``, ``matching``, ``sources``, ``fetch``,
+``storage``, ``monitor.config`` and ``enrollment``.
 """
