@@ -33,7 +33,7 @@ from monitor.pipeline.guard import item_failures
 from monitor.pipeline.media_budget import MediaBudget
 from monitor.pipeline.record import Seen, record_sighting
 from monitor.pipeline.scan import Scanner, ScanRow
-from monitor.pipeline.url_states import downloaded, never_tried_first, url_states
+from monitor.pipeline.url_states import download_states, downloaded, never_tried_first, url_states
 from monitor.sources import PARSERS, detect_kind
 from monitor.sources.folder import walk
 from monitor.sources.platform import PlatformPages
@@ -184,8 +184,8 @@ class Crawl:
                                                         ([], [])) for url, kind in level))
             self._flush_pages()
             media = [(url, page_url, title) for _links, found in results for url, page_url, title in found]
-            stored = downloaded(self.sessions, [url for url, _page, _title in media])
-            media = never_tried_first(self.sessions, media)
+            stored, failed = download_states(self.sessions, [url for url, _page, _title in media])
+            media = never_tried_first(media, failed)
             await asyncio.gather(*(self._one(url, self._get_media(source, fetcher, url, page_url, title, url in stored))
                                    for url, page_url, title in media))
             next_level, deeper = [], []

@@ -17,7 +17,7 @@ def downloaded(sessions: sessionmaker[Session], urls: list[str]) -> set[str]:
     """Those of ``urls`` whose content is in the store already."""
     found: set[str] = set()
     with sessions() as session:
-        for batch in _batches(urls):
+        for batch in _batches(list(dict.fromkeys(urls))):
             found.update(session.scalars(select(UrlState.url).where(
                 UrlState.url.in_(batch), UrlState.sha256.is_not(None))))
     return found
@@ -37,17 +37,29 @@ def url_states(sessions: sessionmaker[Session], urls: list[str]) -> dict[str, Va
     return states
 
 
-def never_tried_first(sessions: sessionmaker[Session], media: list[tuple]) -> list[tuple]:
-    """``media`` (tuples whose first item is a URL) in the same order, except that URLs whose download failed
-    before go last, the longest ago first: a run capped by ``crawl.max_files_per_run`` then reaches new links
-    instead of trying the same failing ones every time."""
+def download_states(sessions: sessionmaker[Session], urls: list[str]) -> tuple[set[str], dict[str, datetime]]:
+    """Of ``urls`` (repeats allowed): those whose content is in the store already, and those whose download
+    failed before, with when (one query per batch of distinct URLs)."""
+    stored: set[str] = set()
     failed: dict[str, datetime] = {}
     with sessions() as session:
-        for batch in _batches([item[0] for item in media]):
-            failed.update(session.execute(select(UrlState.url, UrlState.last_fetched_at).where(
-                UrlState.url.in_(batch), UrlState.sha256.is_(None), UrlState.last_fetched_at.is_not(None))).all())
+        for batch in _batches(list(dict.fromkeys(urls))):
+            rows = session.execute(select(UrlState.url, UrlState.sha256, UrlState.last_fetched_at)
+                                   .where(UrlState.url.in_(batch)))
+            for url, sha256, fetched_at in rows:
+                if sha256 is not None:
+                    stored.add(url)
+                elif fetched_at is not None:
+                    failed[url] = _aware(fetched_at)
+    return stored, failed
+
+
+def never_tried_first(media: list[tuple], failed: dict[str, datetime]) -> list[tuple]:
+    """``media`` (tuples whose first item is a URL) in the same order, except that URLs whose download failed
+    before (``failed``: when) go last, the longest ago first: a run capped by ``crawl.max_files_per_run``
+    then reaches new links instead of trying the same failing ones every time."""
     never = datetime.min.replace(tzinfo=UTC)
-    return sorted(media, key=lambda item: (item[0] in failed, _aware(failed.get(item[0])) or never))
+    return sorted(media, key=lambda item: (item[0] in failed, failed.get(item[0], never)))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
