@@ -134,6 +134,11 @@ class EvidenceSettings:
     timestamp_timeout_s: float
 
 
+@dataclass(frozen=True)
+class CredentialsSettings:
+    trust_anchors: str
+
+
 SECTIONS: dict[str, type] = {
     "storage": StorageSettings,
     "media": MediaLimits,
@@ -146,6 +151,7 @@ SECTIONS: dict[str, type] = {
     "smtp": SmtpSettings,
     "evidence": EvidenceSettings,
     "workers": WorkerSettings,
+    "credentials": CredentialsSettings,
 }
 
 
@@ -163,6 +169,7 @@ class Config:
     smtp: SmtpSettings
     evidence: EvidenceSettings
     workers: WorkerSettings
+    credentials: CredentialsSettings
 
     @property
     def database_url(self) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from monitor.demo.synthetic import PERFORMER_VOICE, TEXTS, synthesise, write_audio
+from tests.support.content_credentials import CredentialsPki
 from tests.support.paths import SHARED_DATA
 from tests.support.website import POLITE_FETCH, Website
 
@@ -79,6 +80,12 @@ def astronaut_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("photos") / "astronaut.png"
     Image.fromarray(data.astronaut()).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def credentials_pki(tmp_path_factory) -> CredentialsPki:
+    """A root CA and a C2PA signer under it (tests.support.content_credentials), for signing test media."""
+    return CredentialsPki(tmp_path_factory.mktemp("c2pa"))
 
 
 # ------------------------------------------------------------------------------------ home and CLI

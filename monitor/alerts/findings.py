@@ -43,7 +43,7 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
             page_title=sighting.page_title if sighting is not None else None,
             source_name=(source.name or source.url) if source is not None else None,
             curve=[(float(t), float(score)) for t, score in details.get("curve", [])] or None,
-            tier=details.get("tier"), **_population(details),
+            tier=details.get("tier"), **_population(details), content_credentials=media.content_credentials,
             found_face_jpeg=found_face(config, media, details) if detection.modality == "face" else None,
             reference_face_jpeg=reference_face(session, config, alert.performer_id) if detection.modality == "face"
             else None,

@@ -23,6 +23,7 @@ class Finding:
     image: 0, 0). ``curve``: voice only, ``[(time_s, score), …]`` one point per scoring window.
     ``found_face_jpeg`` / ``reference_face_jpeg``: face only, small crops (JPEG bytes) when available.
     ``tier``: "same_voice" | "soundalike" for voice once populations exist; None otherwise.
+    ``content_credentials``: what the media's C2PA manifest declares (monitor.analysis.credentials), or None.
     """
 
     detection_id: int
@@ -45,6 +46,7 @@ class Finding:
     population_rank: float | None = None
     population_size: int | None = None
     curve: list[tuple[float, float]] | None = None
+    content_credentials: dict | None = None
     found_face_jpeg: bytes | None = field(default=None, repr=False)
     reference_face_jpeg: bytes | None = field(default=None, repr=False)
 

@@ -185,6 +185,13 @@ def _review_link(settings: AlertSettings, detection_id: int) -> str | None:
     return safe_href(f"{base}/detections/{detection_id}") if base else None
 
 
+def _credentials_words(finding: Finding) -> str:
+    """What the media's Content Credentials declare, in one cleaned sentence ("" without any)."""
+    from monitor.storage.detections import credentials_text  # sqlalchemy: not on the way to `--help`
+
+    return clean(credentials_text(finding.content_credentials), 2 * MAX_TITLE_CHARS)
+
+
 def _finding_view(finding: Finding, settings: AlertSettings) -> dict:
     """Everything the templates show of one finding, as ready-made strings (the templates only lay out)."""
     found_human, found_iso = when(finding.found_at)
@@ -201,6 +208,7 @@ def _finding_view(finding: Finding, settings: AlertSettings) -> dict:
         "score": score_words(finding.score, clean(finding.modality, 20)),
         "population": population_words(finding),
         "tier": TIER_WORDS.get(finding.tier or "", clean(finding.tier, 40)) if finding.tier else None,
+        "credentials": _credentials_words(finding),
         "detail": (f"{SIMILARITY_WORDS.get(finding.modality, 'similarity')} {finding.similarity:.3f}; "
                    f"alert threshold {finding.threshold:.2f}"),
         "page_title": clean(finding.page_title),

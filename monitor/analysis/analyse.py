@@ -15,6 +15,7 @@ import numpy as np
 from enrollment import face, voice, voice_stream
 from enrollment.conditions import CONDITIONS_VERSION
 from enrollment.media import SAMPLE_RATE_HZ, iter_audio_chunks, load_image, probe
+from monitor.analysis.credentials import credentials_version, read_credentials
 from monitor.config import Config
 from monitor.matching.face_population import add_face_populations
 from monitor.matching.gallery import Calibration, Gallery, Match, match_faces, match_voice
@@ -34,6 +35,7 @@ class Analysis:
     closest: list[dict] = field(default_factory=list)
     speech_s: float | None = None
     faces_seen: int | None = None
+    content_credentials: dict | None = None  # monitor.analysis.credentials.read_credentials
 
 
 def voice_calibration(config: Config) -> Calibration:
@@ -66,12 +68,14 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
         "media": used(config.media, ("max_duration_s", "max_image_pixels", "max_image_side_px", "max_frame_side_px",
                                      "frame_every_s")),
         "scan": config.scan.__dict__,
+        "credentials": credentials_version(config.credentials),
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def analyse(path: Path, config: Config, gallery: Gallery) -> Analysis:
-    """Decode, embed and match one file. Raises MediaError (one line) when it cannot be read."""
+    """Decode, embed and match one file, and read its Content Credentials. Raises MediaError (one line) when
+    it cannot be read."""
     info = probe(path, config.media)
     result = Analysis(info.media_type, info.duration_s)
     if info.media_type == "image":
@@ -83,6 +87,7 @@ def analyse(path: Path, config: Config, gallery: Gallery) -> Analysis:
             _add_video_faces(path, config, gallery, result)
     add_face_populations(result.matches, gallery)
     result.matches.sort(key=lambda match: -match.score)
+    result.content_credentials = read_credentials(path, config.credentials)
     return result
 
 

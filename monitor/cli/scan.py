@@ -33,11 +33,15 @@ def scan(app: App, targets: tuple[str, ...], workers: int | None, as_json: bool)
 
 
 def _print_scan(rows: list[dict]) -> None:
+    from monitor.storage.detections import credentials_text
+
     for row in rows:
         if row["error"]:
             continue
         length = f"{row['duration_s']:.1f} s " if row["duration_s"] else ""
         click.echo(f"{row['source']}: {length}{row['media_type']}")
+        if row["content_credentials"]:
+            click.echo(f"  {credentials_text(row['content_credentials'])}")
         for d in row["detections"]:
             spans = ", ".join(f"{s['start_s']:.1f}-{s['end_s']:.1f} s" for s in d["segments"])
             click.echo(f"  DETECTION {d['id']}: {d['performer_name']} ({d['modality']}) "

@@ -54,6 +54,7 @@ class ScanRow:
     error: str | None = None
     detections: list[dict] | None = None
     closest: list[dict] | None = None
+    content_credentials: dict | None = None
     reused: bool = False
 
     def fail(self, reason: str) -> None:
@@ -68,6 +69,7 @@ class ScanRow:
             "error": self.error,
             "detections": self.detections or [],
             "closest": self.closest or [],
+            "content_credentials": self.content_credentials,
         }
 
 
@@ -232,6 +234,7 @@ class Scanner:
 
     def _stored_result(self, media: Media, row: ScanRow) -> ScanRow:
         row.media_type, row.duration_s, row.closest = media.media_type, media.duration_s, media.closest
+        row.content_credentials = media.content_credentials
         if media.error:
             row.error = media.error
             return row
@@ -251,6 +254,7 @@ class Scanner:
             media = session.get(Media, media_id)
             media.media_type, media.duration_s = analysis.media_type, analysis.duration_s
             media.closest, media.error = analysis.closest, None
+            media.content_credentials = analysis.content_credentials
             media.analysis_key, media.analysed_at = self.key, utc_now()
             claims.release(session, media.sha256, self.key)  # with the result: a waiter sees one or the other
             detections = [
@@ -264,12 +268,14 @@ class Scanner:
                 "models": {"voice": voice.voice_model_version() if len(self.gallery.voice_ids) else None,
                            "face": face.face_model_version() if len(self.gallery.face_ids) else None},
                 "performers_compared": len(self.gallery.names),
+                "content_credentials": analysis.content_credentials,
                 "detections": [{"id": d.id, "performer_id": d.performer_id, "modality": d.modality,
                                 "score": round(d.score, 4), "threshold": d.threshold} for d in detections]},
                            actor=self.actor)
             session.flush()
             row.detections = [detection_json(d, row.source) for d in detections]
         row.media_type, row.duration_s, row.closest = analysis.media_type, analysis.duration_s, analysis.closest
+        row.content_credentials = analysis.content_credentials
         return row
 
     def _threshold_and_model(self, modality: str) -> tuple[float, str]:

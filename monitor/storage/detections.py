@@ -1,4 +1,5 @@
-"""Detection rows read back: the DETECTION object of the CLI contract, with the population sentence.
+"""Detection rows read back: the DETECTION object of the CLI contract, with the population and credentials
+sentences.
 
 Recorded by :mod:`monitor.pipeline.record`; listed and reviewed by :mod:`monitor.services.detections`.
 """
@@ -31,10 +32,12 @@ def detection_json(detection: Detection, source: str | None = None) -> dict:
             "source": source,
             "media_type": media.media_type,
             "duration_s": round(media.duration_s, 2) if media.duration_s is not None else None,
+            "content_credentials": media.content_credentials,
         },
         "segments": detection.segments,
         "status": detection.status,
         "created_at": detection.created_at.isoformat(timespec="seconds"),
+        "credentials_text": credentials_text(media.content_credentials),
     } | _population(detection)
 
 
@@ -60,6 +63,27 @@ def population_text(detection: Detection) -> str | None:
     if population["closer_than"] == compared:
         return f"closer to {name}'s {whose} than all {compared} other {others} compared"
     return f"closer to {name}'s {whose} than {population['percentile']:.1f} % of {compared} other {others}"
+
+
+def credentials_text(credentials: dict | None) -> str | None:
+    """One sentence on what a media's Content Credentials declare and how far they can be believed, or None
+    without any: "Content Credentials signed by OpenAI (OpenAI), a signer your trust anchors vouch for, declare it
+    AI-generated (trainedAlgorithmicMedia)"."""
+    if not credentials:
+        return None
+    signer = credentials.get("signer") or "an unnamed signer"
+    state = credentials.get("validation_state")
+    if state == "trusted":
+        how = f"signed by {signer}, a signer your trust anchors vouch for,"
+    elif state == "valid":
+        how = f"signed by {signer} (intact, but not a signer your trust anchors vouch for)"
+    else:
+        failures = credentials.get("failures") or ["unreadable"]
+        how = f"that fail their check ({failures[0]}: changed after signing, or not signed as they claim)"
+    if not credentials.get("ai_generated"):
+        return f"Content Credentials {how} do not declare it AI-generated"
+    kinds = sorted({a["digital_source_type"] for a in credentials.get("actions", []) if a.get("digital_source_type")})
+    return f"Content Credentials {how} declare it AI-generated" + (f" ({', '.join(kinds)})" if kinds else "")
 
 
 def detections_for_media(session: Session, media_id: int) -> list[Detection]:

@@ -46,6 +46,8 @@ class Media(Base):
     analysed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closest: Mapped[list | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # what its Content Credentials (C2PA) declare, as monitor.analysis.credentials reads them; None: none
+    content_credentials: Mapped[dict | None] = mapped_column(JSON)
 
     sightings: Mapped[list[Sighting]] = relationship(back_populates="media", cascade="all, delete-orphan")
 

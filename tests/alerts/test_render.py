@@ -155,6 +155,20 @@ def test_population_wording_appears_when_ranked() -> None:
     assert wording in message.text and wording in html_lib.unescape(message.html)
 
 
+def test_media_declared_ai_made_says_so_and_by_whom() -> None:
+    declared = {"validation_state": "valid", "signer": "Maker\u202e<b>Corp</b>", "claim_generator": "Gen 1",
+                "ai_generated": True, "failures": ["signingCredential.untrusted"],
+                "actions": [{"action": "c2pa.created", "digital_source_type": "trainedAlgorithmicMedia",
+                             "software_agent": None}]}
+
+    message = render([voice_finding(content_credentials=declared)], settings())
+
+    assert ("Provenance: Content Credentials signed by Maker<b>Corp</b> (intact, but not a signer your trust "
+            "anchors vouch for) declare it AI-generated (trainedAlgorithmicMedia).") in message.text
+    assert "Maker&lt;b&gt;Corp&lt;/b&gt;" in message.html and "\u202e" not in message.html
+    assert "Provenance" not in render([voice_finding()], settings()).text
+
+
 def test_score_bands_and_tiers() -> None:
     assert "likely the same voice" in render([voice_finding(score=0.8)], settings()).text
     assert "possibly the same voice" in render([voice_finding(score=0.6)], settings()).text

@@ -152,6 +152,7 @@ def _from_code() -> dict[str, Any]:
     from enrollment.service import EnrolResult
     from monitor.alerts.outbox import alert_json
     from monitor.alerts.sender import SendReport
+    from monitor.analysis.credentials import summarise_manifest
     from monitor.evaluation.metrics import summarise
     from monitor.evaluation.run import EvalReport
     from monitor.matching.gallery import VOICE_TIERS, Calibration, Gallery, match_faces
@@ -167,9 +168,14 @@ def _from_code() -> dict[str, Any]:
     [match] = found.matches
     population = rank_among(0.9, np.array([0.1, 0.2, 0.95]))
     now = datetime.now(UTC)
+    declared = summarise_manifest({"signature_info": {"common_name": "Maker", "issuer": "Maker Inc"},
+                                     "claim_generator_info": [{"name": "Gen", "version": "1"}],
+                                     "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
+                                         {"action": "c2pa.created", "softwareAgent": "Model 2",
+                                          "digitalSourceType": "trainedAlgorithmicMedia"}]}}]}, "trusted", [])
 
     def detection(modality: str, details: dict) -> dict:
-        media = SimpleNamespace(sha256="0" * 64, media_type="audio", duration_s=21.93)
+        media = SimpleNamespace(sha256="0" * 64, media_type="audio", duration_s=21.93, content_credentials=declared)
         return detection_json(SimpleNamespace(
             id=1, performer_id=1, performer=SimpleNamespace(name="Ada"), modality=modality, score=match.score,
             similarity=match.similarity, media=media, segments=match.segments, status="new", created_at=now,
@@ -180,7 +186,7 @@ def _from_code() -> dict[str, Any]:
     alert = SimpleNamespace(id=1, status="pending", performer_id=1, performer=SimpleNamespace(name="Ada"),
                             media_id=1, detection_id=1, created_at=now, deliveries=[delivery])
     return {
-        "scan": ScanRow(source="x").as_json() | {"closest": found.closest},
+        "scan": ScanRow(source="x", content_credentials=declared).as_json() | {"closest": found.closest},
         "crawl": CrawlReport().as_json(),
         "voice detection": detection("voice", {"tier": VOICE_TIERS[0], "normalised_score": 5.0,
                                                "population": population}),

@@ -18,7 +18,7 @@ from monitor.storage.models import Media, Sighting
 pytestmark = pytest.mark.slow
 
 DETECTION_KEYS = {"id", "performer_id", "performer_name", "modality", "score", "similarity", "media", "segments",
-                  "status", "created_at"}
+                  "status", "created_at", "credentials_text"}
 VOICE_KEYS = DETECTION_KEYS | {"tier", "normalised_score", "population", "population_text"}  # a voice adds these
 
 
@@ -41,7 +41,7 @@ def test_a_performer_speaking_in_any_container_is_detected(likeness, ada, make_s
     assert detection["population_text"].startswith("closer to Ada")
     assert detection["score"] >= 0.5 and detection["status"] == "new"
     assert detection["media"] == {"sha256": row["sha256"], "source": str(found), "media_type": "audio",
-                                  "duration_s": row["duration_s"]}
+                                  "duration_s": row["duration_s"], "content_credentials": None}
     [segment] = detection["segments"]
     assert segment["start_s"] < 1.5 and segment["end_s"] > row["duration_s"] - 2.5
 

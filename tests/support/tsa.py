@@ -80,8 +80,10 @@ def _name(common_name: str) -> x509.Name:
 
 
 def make_certificate(subject: str, key: PrivateKey, issuer: x509.Certificate | None, issuer_key: PrivateKey, *,
-                     ca: bool, eku_critical: bool = True) -> x509.Certificate:
-    """A certificate valid from a day ago for two days: a CA (``ca=True``) or a TSA signer (timeStamping EKU)."""
+                     ca: bool, eku_critical: bool = True,
+                     usage: x509.ObjectIdentifier = ExtendedKeyUsageOID.TIME_STAMPING) -> x509.Certificate:
+    """A certificate valid from a day ago for two days: a CA (``ca=True``) or a signer whose extended key usage
+    is ``usage`` (default timeStamping: a TSA)."""
     now = dt.datetime.now(dt.UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(_name(subject))
@@ -101,8 +103,7 @@ def make_certificate(subject: str, key: PrivateKey, issuer: x509.Certificate | N
     else:
         builder = builder.add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False),
                                         critical=True)
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
-                                        critical=eku_critical)
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=eku_critical)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
