@@ -24,17 +24,20 @@ TABLE_WIDTH = 150  # characters, when printing to a file or a pipe
               help="People who are none of the identities (default DIR/_impostors): a file each, or a folder each.")
 @click.option("--enrol", type=click.IntRange(min=1), default=None, metavar="N",
               help="References per identity: its first N files in sorted order (default 3 recordings, 1 photo).")
+@click.option("--roster", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Enrol N people of the impostors as extra performers (the first N in sorted order); the false "
+                   "alarms per file are then those of a roster of that size.")
 @click.option("--plot-dir", type=click.Path(file_okay=False), default=".", show_default=True,
               help="Where det_voice.png and det_face.png are written.")
 @json_option
 @click.pass_obj
 def eval_command(app: App, directory: str, transforms: tuple[str, ...], impostors_dir: str | None,
-                 enrol: int | None, plot_dir: str, as_json: bool) -> None:
+                 enrol: int | None, roster: int, plot_dir: str, as_json: bool) -> None:
     """Measure detection quality on DIR: one folder of recordings and/or photos per person.
 
     The first files of each folder are enrolled; the others must match that person and no one else, and
     every file of DIR/_impostors must match no one. Prints EER, false alarms and recall at the configured
-    thresholds, and writes DET curves.
+    thresholds, per comparison and per file, and writes DET curves.
     """
     from monitor.cli.progress import spinner
     from monitor.evaluation.run import EvalInputError
@@ -43,7 +46,7 @@ def eval_command(app: App, directory: str, transforms: tuple[str, ...], impostor
     try:
         with spinner("evaluating", enabled=not as_json) as advance:
             report = evaluate(app.context, Path(directory), transforms, Path(impostors_dir) if impostors_dir else None,
-                              enrol, Path(plot_dir), on_file=advance)
+                              enrol, Path(plot_dir), on_file=advance, roster=roster)
     except EvalInputError as error:
         warn(str(error))
         sys.exit(USAGE_EXIT_CODE)
@@ -53,8 +56,29 @@ def eval_command(app: App, directory: str, transforms: tuple[str, ...], impostor
     emit(report, as_json, lambda: _print_report(report["results"]))
 
 
-def _percent(rate: float) -> str:
-    return f"{100 * rate:.2f}"
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{100 * rate:.2f}"
+
+
+def _per_file_table(rows: list[dict]):  # -> rich.table.Table
+    """Per transform, what a scan of each file decides: false alarms per stranger file, wrong performers per
+    genuine file, and recall, at each operating point, in %."""
+    from rich.table import Table
+
+    first = rows[0]["per_file"]
+    points = list(rows[0]["thresholds"])
+    extra = f" ({first['extra_performers']} of them from the impostors)" if first["extra_performers"] else ""
+    table = Table(title=f"per file, as a scan decides: {first['performers']} performers enrolled{extra}",
+                  title_justify="left")
+    for header in ("transform", "genuine files", "stranger files",
+                   *(f"{name} {what} %" for name in points for what in ("FA/file", "wrong/file", "recall"))):
+        table.add_column(header, justify="left" if header == "transform" else "right", no_wrap=True)
+    for row in rows:
+        per_file = row["per_file"]
+        table.add_row(row["transform"], str(per_file["genuine_files"]), str(per_file["stranger_files"]),
+                      *(_percent(per_file[rate][name]) for name in points
+                        for rate in ("false_alarm_rate", "wrong_performer_rate", "recall")))
+    return table
 
 
 def _print_report(results: list[dict]) -> None:
@@ -85,6 +109,7 @@ def _print_report(results: list[dict]) -> None:
                           _percent(row["recall_at_1pct_fa"]),
                           *(_percent(at[name][rate]) for name in points for rate in ("false_alarm_rate", "recall")))
         console.print(table)
+        console.print(_per_file_table(rows))
         notes = []
         if modality == "face":
             notes += [f"{row['transform']}: no face found in {row['no_face_found']} trial photos"

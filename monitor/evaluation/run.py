@@ -131,13 +131,16 @@ def _split_by_modality(layout: Layout, config: Config, on_file: Callable[[str], 
 
 
 def evaluate(layout: Layout, transforms: list[str], config: Config, enrol: int | None = None,
-             plot_dir: Path = Path("."), on_file: Callable[[str], None] = lambda _label: None) -> EvalReport:
+             plot_dir: Path = Path("."), on_file: Callable[[str], None] = lambda _label: None,
+             roster: int = 0) -> EvalReport:
     """Measure every modality DIR has files of, under each transform it knows; write its DET plot.
 
     ``enrol``: references per identity (default 3 voice clips, 1 photo). ``transforms`` from
     :func:`resolve_transforms`; a name a modality's table does not know is left out for that modality.
-    ``on_file`` is told of each file as it is read (progress).
+    ``on_file`` is told of each file as it is read (progress). ``roster``: people of the impostors enrolled
+    as extra performers (monitor.evaluation.roster), for false alarms per file at that roster size.
     """
+    from monitor.evaluation.roster import enrol_roster
     from monitor.evaluation.trials import face_trials, voice_trials
 
     by_modality, skipped, sha256_of = _split_by_modality(layout, config, on_file)
@@ -148,16 +151,19 @@ def evaluate(layout: Layout, transforms: list[str], config: Config, enrol: int |
         if not files.identities or not names:  # nothing of this kind in DIR, or nothing asked of it
             continue
         references = enrol or DEFAULT_ENROL[modality]
+        files, extra = enrol_roster(files, roster)
         if modality == "voice":
             trials = voice_trials(files, names, references, config, set(sha256_of.values()), sha256_of, on_file)
         else:
             trials = face_trials(files, names, references, config, on_file)
-        report.results += _summarise(trials, Path(plot_dir) / PLOT_NAMES[modality], layout.directory.name)
+        n_extra = len([name for name in extra if name in trials.identities])
+        report.results += _summarise(trials, Path(plot_dir) / PLOT_NAMES[modality], layout.directory.name, n_extra)
     return report
 
 
-def _summarise(trials: ModalityTrials, plot_path: Path, dataset: str) -> list[dict]:
+def _summarise(trials: ModalityTrials, plot_path: Path, dataset: str, n_extra: int = 0) -> list[dict]:
     """One result dict per transform, and the DET plot of those that have both kinds of trial."""
+    from monitor.evaluation.roster import per_file_summary
     results, curves, operating_points = [], {}, {}
     for transform, scores in trials.scores.items():
         skipped = trials.skipped + scores.skipped
@@ -176,6 +182,7 @@ def _summarise(trials: ModalityTrials, plot_path: Path, dataset: str) -> list[di
             if transform == "clean" or (not operating_points and transform == next(iter(trials.scores))):
                 operating_points = {f"{name} ({transform})": (rates.false_alarm_rate, rates.miss_rate)
                                     for name, rates in summary.at_thresholds.items()}
+        row["per_file"] = per_file_summary(scores.per_file, len(trials.identities), n_extra, trials.thresholds)
         row["files_skipped"] = len(skipped)
         row["skipped"] = skipped[:MAX_LISTED_SKIPPED]
         row["det_plot"] = None

@@ -52,6 +52,8 @@ class TransformScores:
     impostor: list[float] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"file", "reason"}: trial files not scored here
     no_face_found: int = 0  # faces only: trial photos where no face was found (scored NO_FACE_SCORE)
+    # each trial file's own identity column (None: an impostor file) and best score against every identity
+    per_file: list[tuple[int | None, list[float]]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,7 +92,9 @@ def _decoded(paths: list[Path], load: Callable[[Path], np.ndarray], on_file: OnF
 
 
 def _add_trial(scores: TransformScores, best: np.ndarray, own: int | None) -> None:
-    """File the best score against each identity, ``best`` (P,), as one target (column ``own``) and impostors."""
+    """File the best score against each identity, ``best`` (P,), as one target (column ``own``) and impostors,
+    and as one file's scores."""
+    scores.per_file.append((own, best.tolist()))
     for column, value in enumerate(best.tolist()):
         (scores.target if column == own else scores.impostor).append(float(value))
 

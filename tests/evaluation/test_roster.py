@@ -1,0 +1,86 @@
+"""``likeness eval --roster N``: impostors enrolled as extra performers, and false alarms counted per file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE
+from monitor.evaluation.roster import enrol_roster, per_file_summary
+from monitor.evaluation.trials import ModalityFiles
+
+THRESHOLDS = {"same_voice": 5.0, "soundalike": 3.0}
+
+
+def test_the_first_impostor_labels_become_performers_and_the_rest_stay_strangers() -> None:
+    files = ModalityFiles(identities={"ada": [Path("ada/1.wav")]},
+                          impostors=[("zed", Path("z.wav")), ("amy", Path("amy/1.wav")), ("amy", Path("amy/2.wav")),
+                                     ("bob", Path("b.wav"))])
+
+    enrolled, extra = enrol_roster(files, 2)
+
+    assert extra == ["amy", "bob"]
+    assert enrolled.identities == {"ada": [Path("ada/1.wav")], "amy": [Path("amy/1.wav"), Path("amy/2.wav")],
+                                   "bob": [Path("b.wav")]}
+    assert enrolled.impostors == [("zed", Path("z.wav"))]
+
+
+def test_a_roster_never_takes_the_last_stranger_nor_hides_a_namesake() -> None:
+    files = ModalityFiles(identities={"ada": [Path("ada/1.wav")]},
+                          impostors=[("ada", Path("other-ada.wav")), ("bob", Path("b.wav"))])
+
+    enrolled, extra = enrol_roster(files, 10)
+
+    assert extra == ["_roster/ada"] and enrolled.impostors == [("bob", Path("b.wav"))]
+    assert enrol_roster(files, 0) == (files, [])
+
+
+def test_a_file_is_a_false_alarm_when_anyone_reaches_the_threshold() -> None:
+    per_file = [
+        (0, [9.0, 1.0, 0.0]),  # genuine, found at same_voice, nobody else
+        (0, [4.0, 3.5, 0.0]),  # genuine, soundalike only, and a wrong performer at soundalike
+        (1, [0.0, 2.0, 0.0]),  # genuine, missed
+        (None, [1.0, 2.0, 3.2]),  # a stranger reaching soundalike against one performer
+        (None, [1.0, 2.0, 2.9]),  # a stranger below every threshold
+    ]
+
+    summary = per_file_summary(per_file, n_performers=3, n_extra=1, thresholds=THRESHOLDS)
+
+    assert summary == {
+        "performers": 3, "extra_performers": 1, "genuine_files": 3, "stranger_files": 2,
+        "false_alarm_rate": {"same_voice": 0.0, "soundalike": 0.5},
+        "wrong_performer_rate": {"same_voice": 0.0, "soundalike": 0.3333},
+        "recall": {"same_voice": 0.3333, "soundalike": 0.6667},
+    }
+
+
+def test_rates_without_files_of_a_kind_are_none() -> None:
+    summary = per_file_summary([(0, [9.0])], n_performers=1, n_extra=0, thresholds=THRESHOLDS)
+
+    assert summary["false_alarm_rate"] == {"same_voice": None, "soundalike": None}
+    assert summary["wrong_performer_rate"] == {"same_voice": 0.0, "soundalike": 0.0}
+
+
+@pytest.mark.slow
+def test_eval_with_a_roster_reports_per_file_rates_for_that_many_performers(likeness, make_speech, tmp_path) -> None:
+    root = tmp_path / "agency"
+    for folder in ("ada", "bob", "_impostors"):
+        (root / folder).mkdir(parents=True)
+    for name, voice_name in (("ada", PERFORMER_VOICE), ("bob", OTHER_VOICE)):
+        for text in range(4):
+            make_speech(f"agency/{name}/clip{text}", voice=voice_name, texts=(text,))
+    for label, voice_name in (("cat", "en+f2"), ("dan", "en+m3"), ("eve", "en+f5")):
+        make_speech(f"agency/_impostors/{label}", voice=voice_name, texts=(0,))
+
+    result = likeness("eval", root, "--roster", "2", "--plot-dir", tmp_path, "--json")
+
+    assert result.exit_code == 0, result.stderr
+    [voice] = result.json["results"]
+    assert voice["identities"] == 4
+    per_file = voice["per_file"]
+    assert (per_file["performers"], per_file["extra_performers"]) == (4, 2)
+    assert (per_file["genuine_files"], per_file["stranger_files"]) == (2, 1)
+    assert set(per_file["recall"]) == set(per_file["false_alarm_rate"]) == {"same_voice", "soundalike"}
+    table = likeness("eval", root, "--roster", "2", "--plot-dir", tmp_path)
+    assert "4 performers enrolled (2 of them from the impostors)" in table.stdout
