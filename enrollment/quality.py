@@ -6,8 +6,11 @@ face descriptor from a 40-pixel face is noise; references are refused rather tha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from enrollment import voice
 from enrollment.face import FaceBox
 from enrollment.settings import FaceSettings, VoiceSettings
 from enrollment.voice import Speech, rms_dbfs
@@ -15,6 +18,34 @@ from enrollment.voice import Speech, rms_dbfs
 FULL_SCALE = 0.99  # a sample at or beyond this magnitude counts as clipped
 FLATNESS_FRAME_SAMPLES = 512
 MIN_MINORITY_FRACTION = 0.2  # a second voice must hold this share of the windows to count
+
+
+@dataclass(frozen=True)
+class VoiceReferenceCheck:
+    """A reference recording's verdict: ``reason`` to refuse it (None: accepted), the figures measured, and
+    the speech and partials found on the way (None where a gate stopped before them)."""
+
+    reason: str | None
+    figures: dict
+    speech: Speech | None = None
+    partials: voice.Partials | None = None
+
+
+def check_voice_reference(wav: np.ndarray, settings: VoiceSettings) -> VoiceReferenceCheck:
+    """Every gate a reference recording (float32 mono 16 kHz) must pass to be enrolled, in order: sound,
+    enough speech, one speaker. Enrolment and ``likeness eval`` both decide with it."""
+    reason, figures = recording_problem(wav, settings)
+    if reason is not None:
+        return VoiceReferenceCheck(reason, figures)
+    speech = voice.find_speech(wav, settings)
+    reason, speech_figures = speech_problem(speech, settings)
+    figures |= speech_figures
+    if reason is not None:
+        return VoiceReferenceCheck(reason, figures, speech)
+    partials = voice.embed_partials(speech, settings)
+    windows = voice.window_embeddings(partials, settings.window_partials)
+    reason, speaker_figures = speakers_problem(windows.embeddings, settings)
+    return VoiceReferenceCheck(reason, figures | speaker_figures, speech, partials)
 
 
 def recording_problem(wav: np.ndarray, settings: VoiceSettings) -> tuple[str | None, dict]:

@@ -142,20 +142,13 @@ def enroll_voice(
         result.reason = str(error)
         return result
 
-    reason, figures = quality.recording_problem(wav, settings)
-    if reason is None:
-        speech = voice.find_speech(wav, settings)
-        result.speech_s = round(speech.speech_s, 2)
-        reason, speech_figures = quality.speech_problem(speech, settings)
-        figures |= speech_figures
-    if reason is None:
-        partials = voice.embed_partials(speech, settings)
-        windows = voice.window_embeddings(partials, settings.window_partials)
-        reason, speaker_figures = quality.speakers_problem(windows.embeddings, settings)
-        figures |= speaker_figures
-    if reason is not None:
-        result.reason = reason
+    checked = quality.check_voice_reference(wav, settings)
+    if checked.speech is not None:
+        result.speech_s = round(checked.speech.speech_s, 2)
+    if checked.reason is not None:
+        result.reason = checked.reason
         return result
+    speech, partials, figures = checked.speech, checked.partials, checked.figures
 
     clean = voice.mean_embedding(partials.embeddings)
     reference = VoiceReference(

@@ -23,7 +23,8 @@ TABLE_WIDTH = 150  # characters, when printing to a file or a pipe
 @click.option("--impostors", "impostors_dir", default=None, metavar="DIR2",
               help="People who are none of the identities (default DIR/_impostors): a file each, or a folder each.")
 @click.option("--enrol", type=click.IntRange(min=1), default=None, metavar="N",
-              help="References per identity: its first N files in sorted order (default 3 recordings, 1 photo).")
+              help="References per identity: its first N files in sorted order that enrolment accepts (default 3 "
+                   "recordings, 1 photo).")
 @click.option("--roster", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Enrol N people of the impostors as extra performers (the first N in sorted order); the false "
                    "alarms per file are then those of a roster of that size.")
@@ -60,6 +61,17 @@ def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{100 * rate:.2f}"
 
 
+def _predicted_note(row: dict) -> str:
+    """"clean: per-comparison rates predict FA per file: same_voice 0.00 % (measured 0.00 %), … ; at 1000
+    performers: …"."""
+    per_file = row["per_file"]
+    at_roster = "; ".join(f"{name} {_percent(rate)} % (measured {_percent(per_file['false_alarm_rate'][name])} %)"
+                          for name, rate in per_file["predicted_false_alarm_rate"].items())
+    at_many = "; ".join(f"{name} {_percent(rate)} %"
+                        for name, rate in per_file["predicted_false_alarm_rate_at_1000"].items())
+    return f"{row['transform']}: per-comparison rates predict FA per file: {at_roster}; at 1000 performers: {at_many}"
+
+
 def _per_file_table(rows: list[dict]):  # -> rich.table.Table
     """Per transform, what a scan of each file decides: false alarms per stranger file, wrong performers per
     genuine file, and recall, at each operating point, in %."""
@@ -68,10 +80,11 @@ def _per_file_table(rows: list[dict]):  # -> rich.table.Table
     first = rows[0]["per_file"]
     points = list(rows[0]["thresholds"])
     extra = f" ({first['extra_performers']} of them from the impostors)" if first["extra_performers"] else ""
-    table = Table(title=f"per file, as a scan decides: {first['performers']} performers enrolled{extra}",
+    table = Table(title=f"per file, as a scan decides against {first['performers']} performers enrolled{extra}: "
+                        "FA = strangers' files with a detection, wrong = genuine files with one against someone else",
                   title_justify="left")
-    for header in ("transform", "genuine files", "stranger files",
-                   *(f"{name} {what} %" for name in points for what in ("FA/file", "wrong/file", "recall"))):
+    for header in ("transform", "genuine", "strangers",
+                   *(f"{name} {what} %" for name in points for what in ("FA", "wrong", "recall"))):
         table.add_column(header, justify="left" if header == "transform" else "right", no_wrap=True)
     for row in rows:
         per_file = row["per_file"]
@@ -118,6 +131,7 @@ def _print_report(results: list[dict]) -> None:
             notes += [f"{row['transform']}: skipped {item['file']}: {item['reason']}" for item in row["skipped"]]
             if row["files_skipped"] > len(row["skipped"]):
                 notes.append(f"{row['transform']}: {row['files_skipped'] - len(row['skipped'])} more skipped (--json)")
+        notes += [_predicted_note(row) for row in rows]
         if plot := next((row["det_plot"] for row in rows if row["det_plot"]), None):
             notes.append(f"DET curves: {plot}")
         for note in notes:

@@ -14,7 +14,10 @@ judged as a scan judges it (a performer is detected when their best score reache
 * ``recall``: the share of genuine files whose own performer reaches the threshold.
 
 Each is given per operating point (voice: ``same_voice`` and ``soundalike``, the latter being any
-detection; face: ``default``).
+detection; face: ``default``). Beside them, what the per-comparison rate predicts if comparisons were
+independent: a stranger's file against P performers raises a false alarm with probability
+``1 - (1 - p)^P``, p being the share of (stranger file, performer) comparisons that reach the threshold;
+the prediction is given for the roster measured (to check it) and for 1,000 performers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from dataclasses import replace
 import numpy as np
 
 from monitor.evaluation.trials import ModalityFiles
+
+PREDICTED_ROSTER = 1000  # the roster a prediction is also given for: a large agency's
 
 
 def enrol_roster(files: ModalityFiles, roster: int) -> tuple[ModalityFiles, list[str]]:
@@ -72,4 +77,21 @@ def per_file_summary(per_file: list[tuple[int | None, list[float]]], n_performer
         "wrong_performer_rate": {name: share([others_best(own, best) >= t for own, best in genuine])
                                  for name, t in thresholds.items()},
         "recall": {name: share([float(best[own]) >= t for own, best in genuine]) for name, t in thresholds.items()},
+    } | _predicted(strangers, n_performers, thresholds)
+
+
+def _predicted(strangers: list[np.ndarray], n_performers: int, thresholds: dict[str, float]) -> dict:
+    """``comparison_false_alarm_rate`` p per operating point, and the per-file rates ``1 - (1 - p)^P`` it predicts
+    for this roster (``predicted_false_alarm_rate``) and for ``PREDICTED_ROSTER`` performers."""
+    if not strangers:
+        empty = dict.fromkeys(thresholds)
+        return {"comparison_false_alarm_rate": empty, "predicted_false_alarm_rate": empty,
+                f"predicted_false_alarm_rate_at_{PREDICTED_ROSTER}": empty}
+    scores = np.concatenate(strangers)
+    rates = {name: float(np.mean(scores >= t)) for name, t in thresholds.items()}
+    return {
+        "comparison_false_alarm_rate": {name: round(p, 5) for name, p in rates.items()},
+        "predicted_false_alarm_rate": {name: round(1 - (1 - p) ** n_performers, 4) for name, p in rates.items()},
+        f"predicted_false_alarm_rate_at_{PREDICTED_ROSTER}": {
+            name: round(1 - (1 - p) ** PREDICTED_ROSTER, 4) for name, p in rates.items()},
     }

@@ -5,7 +5,8 @@ none of them: each file is its own person, unless it sits in a sub-folder (one p
 whose name starts with ``_`` or ``.`` are ignored. Files are told apart by content (enrollment.media.probe):
 images are faces, audio and video are voices.
 
-Per identity and modality, the first ``enrol`` files in sorted order are its references and the rest are
+Per identity and modality, the first ``enrol`` files in sorted order are its references (voices: the first
+that enrolment accepts, enough speech and one voice; the refused stay trials) and the rest are
 its target trials; they are also impostor trials against every other identity, as is every impostor file
 against every identity. The result, per modality and transform, is monitor.evaluation.metrics's summary
 (EER, recall at 1 % false alarms, rates at the configured operating points), plus a DET plot per modality.

@@ -121,19 +121,29 @@ class _CleanImpostors:
 
 
 def _voice_references(files: ModalityFiles, enrol: int, config: Config, on_file: OnFile,
-                      skipped: list[dict]) -> dict[str, list[np.ndarray]]:
-    """Identity → its usable references' embeddings, each (K, 256) (one row per listening condition), from the
-    first ``enrol`` files of each; files that do not decode or hold too little speech are added to ``skipped``.
-    Identities without a usable reference are absent."""
+                      skipped: list[dict]) -> tuple[dict[str, list[np.ndarray]], set[Path]]:
+    """Identity → its references' embeddings, each (K, 256) (one row per listening condition), and the files
+    they came from: the first ``enrol`` files of each identity that enrolment accepts (enough speech, no
+    silence, clipping or second voice: enrollment.quality), as an agency would enrol its clearest clips.
+    Files refused on the way are noted in ``skipped`` and stay trials; identities without a usable reference
+    are absent."""
+    from enrollment.quality import check_voice_reference
+
     references: dict[str, list[np.ndarray]] = {}
+    used: set[Path] = set()
     for identity, paths in files.identities.items():
-        for path, wav in _decoded(paths[:enrol], lambda p: decode_audio(p, config.media), on_file, skipped):
-            partials = _partials(wav, config)
-            if not len(partials):
-                skipped.append(_skip(path, "too little speech (reference)"))
-                continue
-            references.setdefault(identity, []).append(voice.embeddings_in_conditions(wav, partials, config.voice))
-    return references
+        for path in paths:
+            if len(references.get(identity, ())) == enrol:
+                break
+            for _path, wav in _decoded([path], lambda p: decode_audio(p, config.media), on_file, skipped):
+                checked = check_voice_reference(wav, config.voice)
+                if checked.reason is not None:
+                    skipped.append(_skip(path, f"not enrolled: {checked.reason}"))
+                    continue
+                embeddings = voice.embeddings_in_conditions(wav, checked.partials, config.voice)
+                references.setdefault(identity, []).append(embeddings)
+                used.add(path)
+    return references, used
 
 
 def _windows_per_transform(path: Path, wav: np.ndarray, clean_partials: voice.Partials | None, transforms: list[str],
@@ -245,19 +255,21 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
                  known_sha256: set[str], sha256_of: dict[Path, str], on_file: OnFile) -> ModalityTrials:
     """Score every voice trial file against every identity's voiceprint, once per transform.
 
-    The first ``enrol`` files of each identity make its voiceprint (K, 256) per condition. The population
-    is the shipped cohort (less any member whose file is among ``known_sha256``: a file is never compared
-    with itself) plus every impostor file, clean; a trial leaves out the members of its own identity.
+    The first ``enrol`` files of each identity that enrolment accepts make its voiceprint (K, 256) per
+    condition. The population is the shipped cohort (less any member whose file is among ``known_sha256``: a
+    file is never compared with itself) plus every impostor file, clean; a trial leaves out the members of its
+    own identity.
     A trial's score against an identity is its best window's s-norm (units: population deviations).
     """
     skipped: list[dict] = []
-    references = _voice_references(files, enrol, config, on_file, skipped)
+    references, reference_files = _voice_references(files, enrol, config, on_file, skipped)
     names = [name for name in files.identities if name in references]
     skipped += [_skip(f"{name}/", "no usable reference recording: identity left out")
                 for name in files.identities if name not in references]
 
     per_transform = {name: TransformScores() for name in transforms}
-    trial_files = [(path, identity, identity) for identity in names for path in files.identities[identity][enrol:]]
+    trial_files = [(path, identity, identity) for identity in names for path in files.identities[identity]
+                   if path not in reference_files]
     trial_files += [(path, None, label) for label, path in files.impostors]
     trials, impostors = _voice_trial_windows(trial_files, names, transforms, config, sha256_of, on_file, skipped,
                                              per_transform)

@@ -52,6 +52,10 @@ def test_a_file_is_a_false_alarm_when_anyone_reaches_the_threshold() -> None:
         "false_alarm_rate": {"same_voice": 0.0, "soundalike": 0.5},
         "wrong_performer_rate": {"same_voice": 0.0, "soundalike": 0.3333},
         "recall": {"same_voice": 0.3333, "soundalike": 0.6667},
+        # 1 of the strangers' 6 comparisons reaches soundalike: 1 - (5/6)^3 for 3 performers
+        "comparison_false_alarm_rate": {"same_voice": 0.0, "soundalike": 0.16667},
+        "predicted_false_alarm_rate": {"same_voice": 0.0, "soundalike": 0.4213},
+        "predicted_false_alarm_rate_at_1000": {"same_voice": 0.0, "soundalike": 1.0},
     }
 
 
@@ -59,6 +63,7 @@ def test_rates_without_files_of_a_kind_are_none() -> None:
     summary = per_file_summary([(0, [9.0])], n_performers=1, n_extra=0, thresholds=THRESHOLDS)
 
     assert summary["false_alarm_rate"] == {"same_voice": None, "soundalike": None}
+    assert summary["predicted_false_alarm_rate_at_1000"] == {"same_voice": None, "soundalike": None}
     assert summary["wrong_performer_rate"] == {"same_voice": 0.0, "soundalike": 0.0}
 
 
