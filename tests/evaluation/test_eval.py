@@ -3,7 +3,7 @@
 Small folders are made at test time from espeak speech and two photos; they show the command working
 (synthetic voices say nothing of accuracy, README "Calibration"). The real figures are asserted on
 ``../shared/data`` (tests marked ``shared_data``, skipped where it is absent). Measured there with the
-defaults: voice clean EER 0, same_voice 0 false alarms / recall 1.0, soundalike 0.8 % false alarms /
+defaults: voice clean EER 0, same_voice 0.1 % false alarms / recall 1.0, soundalike 1.0 % false alarms /
 recall 1.0; faces recall 1.0 and no false alarm at "default".
 """
 
@@ -185,8 +185,8 @@ def test_shared_voices_clean(shared_voice_eval: dict) -> None:
     assert clean["identities"] == 6 and clean["n_target"] == 42 and clean["n_impostor"] >= 950
     assert clean["eer"] <= 0.01  # measured 0
     same_voice, soundalike = clean["at_thresholds"]["same_voice"], clean["at_thresholds"]["soundalike"]
-    assert same_voice["false_alarm_rate"] <= 0.005 and same_voice["recall"] >= 0.95  # measured 0 and 1.0
-    assert soundalike["false_alarm_rate"] <= 0.02 and soundalike["recall"] >= 0.99  # measured 0.0084 and 1.0
+    assert same_voice["false_alarm_rate"] <= 0.005 and same_voice["recall"] >= 0.95  # measured 0.001 and 1.0
+    assert soundalike["false_alarm_rate"] <= 0.02 and soundalike["recall"] >= 0.99  # measured 0.0104 and 1.0
 
 
 @pytest.mark.slow
@@ -195,7 +195,7 @@ def test_shared_voices_degraded(shared_voice_eval: dict) -> None:
     results = _results(shared_voice_eval)
 
     eers = {name: results["voice", name]["eer"] for name in ROBUST_TRANSFORMS}
-    assert all(eer <= 0.05 for eer in eers.values()), eers  # measured at most 3.4 % (noise_10db)
+    assert all(eer <= 0.05 for eer in eers.values()), eers  # measured at most 4.1 % (pitch_down_5)
 
 
 @pytest.mark.slow
