@@ -123,7 +123,7 @@ def face_photos() -> dict[str, list[Path]]:
 def photo_faces(path: Path, settings: FaceSettings, limits: MediaLimits) -> tuple[list[face.FaceBox], np.ndarray]:
     """Boxes and descriptors (F, 128) of every face detected in a photo, largest first. Cached."""
     rgb = load_image(path, limits)
-    boxes = face.detect_faces(rgb, settings.upsample)
+    boxes = face.detect_faces(rgb, settings.upsample, settings.detector)
     return boxes, face.encode_faces(rgb, boxes)
 
 

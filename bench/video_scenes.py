@@ -70,7 +70,7 @@ def _person(name: str, photo, enrol_photo: Path | None) -> Person:
     photo = photo.convert("RGB")
     photo.thumbnail((900, 900))
     rgb = np.asarray(photo)
-    box = face.detect_faces(rgb, 1)[0]
+    box = face.detect_faces(rgb, 1, "hog")[0]  # HOG's box, as the video has always been drawn
     height, width = box.bottom - box.top, box.right - box.left
     top, bottom = max(0, box.top - int(0.7 * height)), min(rgb.shape[0], box.bottom + int(1.3 * height))
     left, right = max(0, box.left - int(0.9 * width)), min(rgb.shape[1], box.right + int(0.9 * width))

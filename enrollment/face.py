@@ -1,7 +1,11 @@
-"""Face embeddings: dlib's detector and its 128-d ResNet descriptor, through face_recognition.
+"""Face embeddings: a face detector, then dlib's 5-point landmarks and 128-d ResNet descriptor.
 
-Reference photos and scanned frames go through the same two calls. Descriptors are compared by
-Euclidean distance (dlib's metric: 0.6 is its usual same-person limit); ``similarity = 1 - distance``.
+Two detectors, chosen by ``face.detector``: YuNet (``"yunet"``, enrollment.face_yunet: faces from about
+14 px, tilted or partly covered) and dlib's HOG detector through face_recognition (``"hog"``: upright
+faces from about 40 px at upsample 1). Both give the same square boxes, which dlib's landmarks and
+descriptor then describe alike. Reference photos and scanned frames go through the same calls with the
+same detector. Descriptors are compared by Euclidean distance (dlib's metric: 0.6 is its usual
+same-person limit); ``similarity = 1 - distance``.
 
 face_recognition calls ``quit()`` when its model package fails to import, hiding the cause; the
 loader here imports the pieces one by one and raises :class:`ModelUnavailable` naming the real one.
@@ -16,13 +20,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from enrollment import face_yunet
 from enrollment.errors import ModelUnavailable
+from enrollment.settings import FACE_DETECTORS
 
 EMBEDDING_SIZE = 128
 # dlib's HOG detector slides an 80 × 80 px window: it finds faces down to about 80 px at upsample 0,
 # ~40 px at upsample 1 and ~20 px at 2. Each doubling halves the smallest face and quadruples the cost.
 # A picture with no face is searched once more at upsample + 1 when its longer side, after the
 # configured upsampling, is at most this: small pictures are where faces are missed, and cheap to double.
+# ``upsample`` and this retry are HOG's: YuNet searches every picture at its own size (enrollment.face_yunet).
 RETRY_MAX_SIDE_PX = 1000
 # face_recognition's face_encodings crops each face to dlib's defaults: 150 px, 25 % padding
 CHIP_SIZE_PX = 150
@@ -74,26 +81,37 @@ def _api_module():  # -> face_recognition.api, which holds the loaded dlib model
     return sys.modules["face_recognition.api"]
 
 
-def detect_faces(rgb: np.ndarray, upsample: int) -> list[FaceBox]:
+def detect_faces(rgb: np.ndarray, upsample: int, detector: str = "yunet", turned: bool = True) -> list[FaceBox]:
     """Faces in an image, uint8 RGB of shape (height, width, 3) or grey (height, width); largest first.
 
-    ``upsample`` doubles the image that many times before detection (finds smaller faces, slower).
-    On grey the detector's gradients come from one channel instead of the strongest of three: about
-    1.5× faster, and the same faces on the benchmark video (bench.video_throughput).
+    ``detector``: ``"yunet"`` or ``"hog"`` (``face.detector``). ``upsample`` is HOG's: it doubles the image
+    that many times before detection (finds smaller faces, slower); YuNet ignores it. ``turned`` is
+    YuNet's: it also searches the image turned 40° either way, for tilted faces (about 5× the cost; HOG
+    ignores it). On grey HOG's gradients come from one channel instead of the strongest of three (about
+    1.5× faster, the same faces on the benchmark video, bench.video_throughput); YuNet reads grey as three
+    equal channels, and finds a third fewer faces than on RGB.
     """
-    boxes = [FaceBox(*box) for box in face_api().face_locations(rgb, number_of_times_to_upsample=upsample)]
+    if _checked(detector) == "yunet":
+        boxes = [FaceBox(*map(int, row)) for row in face_yunet.find_faces(rgb, turned)]
+    else:
+        boxes = [FaceBox(*box) for box in face_api().face_locations(rgb, number_of_times_to_upsample=upsample)]
     return sorted(boxes, key=lambda box: box.size_px, reverse=True)
 
 
-def detect_faces_in(image: np.ndarray, upsample: int, regions: list[tuple[int, int, int, int]]) -> list[FaceBox]:
+def detect_faces_in(image: np.ndarray, upsample: int, regions: list[tuple[int, int, int, int]],
+                    detector: str = "yunet", turned: bool = True) -> list[FaceBox]:
     """:func:`detect_faces` run on each region (top, right, bottom, left in ``image``'s pixels) instead
     of the whole image.
 
     ``image`` uint8 (height, width, 3) or (height, width). Boxes come back in ``image``'s pixels,
     largest first. A face is found when it lies inside a region with a little context around it, as
-    the detector's 80 px window (at the region's pyramid levels) needs; regions should not overlap,
-    or a face in both is returned twice.
+    HOG's 80 px window (at the region's pyramid levels) needs; YuNet searches each region with
+    face_yunet.REGION_CONTEXT_PX more around it and keeps the faces centred in the region. Regions should
+    not overlap, or a face in both is returned twice.
     """
+    if _checked(detector) == "yunet":
+        found = [FaceBox(*map(int, row)) for row in face_yunet.find_faces_in(image, regions, turned)]
+        return sorted(found, key=lambda box: box.size_px, reverse=True)
     height, width = image.shape[:2]
     found = []
     for region_top, region_right, region_bottom, region_left in regions:
@@ -103,22 +121,31 @@ def detect_faces_in(image: np.ndarray, upsample: int, regions: list[tuple[int, i
             continue
         crop = np.ascontiguousarray(image[top:bottom, left:right])
         found += [FaceBox(box.top + top, box.right + left, box.bottom + top, box.left + left)
-                  for box in detect_faces(crop, upsample)]
+                  for box in detect_faces(crop, upsample, "hog")]
     return sorted(found, key=lambda box: box.size_px, reverse=True)
 
 
-def detect_faces_adaptive(rgb: np.ndarray, upsample: int, retry_max_side_px: int = RETRY_MAX_SIDE_PX) -> list[FaceBox]:
-    """:func:`detect_faces`, tried once more at ``upsample + 1`` when it finds no face in a small picture.
+def detect_faces_adaptive(rgb: np.ndarray, upsample: int, retry_max_side_px: int = RETRY_MAX_SIDE_PX,
+                          detector: str = "yunet") -> list[FaceBox]:
+    """:func:`detect_faces`, tried once more at ``upsample + 1`` when HOG finds no face in a small picture.
 
     ``rgb`` uint8 (height, width, 3). The retry happens only when the picture's longer side, doubled
     ``upsample`` times, is at most ``retry_max_side_px`` (0: never), so the retry costs at most a
     detection on a picture of twice that side (0.12 s for a 400 × 300 picture at upsample 1, on 2 cores).
-    Boxes are in ``rgb``'s pixels.
+    YuNet is not retried: it already finds faces down to about 14 px, and smaller ones would not be
+    described usefully. Boxes are in ``rgb``'s pixels.
     """
-    boxes = detect_faces(rgb, upsample)
-    if not boxes and max(rgb.shape[:2]) * 2**upsample <= retry_max_side_px:
-        boxes = detect_faces(rgb, upsample + 1)
+    boxes = detect_faces(rgb, upsample, detector)
+    if detector == "hog" and not boxes and max(rgb.shape[:2]) * 2**upsample <= retry_max_side_px:
+        boxes = detect_faces(rgb, upsample + 1, detector)
     return boxes
+
+
+def _checked(detector: str) -> str:
+    """``detector`` if it is one of FACE_DETECTORS; ValueError otherwise (the config refuses it first)."""
+    if detector not in FACE_DETECTORS:
+        raise ValueError(f"face detector must be one of {', '.join(FACE_DETECTORS)}, not {detector!r}")
+    return detector
 
 
 def encode_faces(rgb: np.ndarray, boxes: list[FaceBox]) -> np.ndarray:
@@ -173,7 +200,13 @@ def face_similarity(found: np.ndarray, references: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def face_model_version() -> str:
-    """``face_recognition <version> dlib <version> weights:<sha256 prefix of the descriptor model>``."""
+    """``face_recognition <version> dlib <version> weights:<sha256 prefix of the descriptor model>``.
+
+    The descriptor's: what stored descriptors (references, the face population) depend on. The detector
+    only chooses the box the landmarks start from; descriptors on YuNet's and on HOG's boxes of a face are
+    0.05 apart (median, at most 0.11: enrollment.face_yunet), so they stay comparable. The detector and
+    yuface's version are in the analysis key instead (monitor.analysis.analyse, monitor.video.faces.METHOD).
+    """
     from importlib.metadata import version
 
     from enrollment.media import sha256_file

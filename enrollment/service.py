@@ -227,7 +227,7 @@ def enroll_face(
         result.reason = str(error)
         return result
 
-    boxes = face.detect_faces(rgb, settings.upsample)
+    boxes = face.detect_faces(rgb, settings.upsample, settings.detector)
     reason = quality.face_problem(boxes, pick_largest, settings)
     if reason is not None:
         result.reason = reason

@@ -6,6 +6,9 @@ builds these objects from it. Field names carry their units.
 
 from dataclasses import dataclass
 
+# face.detector's choices (enrollment.face): YuNet, or dlib's HOG detector (the project's first, kept as a fallback)
+FACE_DETECTORS = ("yunet", "hog")
+
 
 @dataclass(frozen=True)
 class MediaLimits:
@@ -39,6 +42,7 @@ class VoiceSettings:
 
 @dataclass(frozen=True)
 class FaceSettings:
+    detector: str  # one of FACE_DETECTORS
     min_face_px: int
     upsample: int
     calibration_center: float

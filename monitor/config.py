@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from enrollment.errors import LikenessError, error_line
-from enrollment.settings import FaceSettings, MediaLimits, VoiceSettings
+from enrollment.settings import FACE_DETECTORS, FaceSettings, MediaLimits, VoiceSettings
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 DEFAULT_HOME = Path("likeness-data")
@@ -139,6 +139,9 @@ class CredentialsSettings:
     trust_anchors: str
 
 
+# Settings that take one of a few words: (section, name) → the words.
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {("face", "detector"): FACE_DETECTORS}
+
 SECTIONS: dict[str, type] = {
     "storage": StorageSettings,
     "media": MediaLimits,
@@ -245,4 +248,7 @@ def _build(cls: type, values: dict, section: str):
     if set(values) != names:
         missing, extra = names - set(values), set(values) - names
         raise ConfigError(f"config/default.toml [{section}] is out of step with the code: {missing or extra}")
+    for (choice_section, name), words in CHOICES.items():
+        if choice_section == section and values[name] not in words:
+            raise ConfigError(f"{section}.{name} must be one of {', '.join(words)}, not {values[name]!r}")
     return cls(**values)

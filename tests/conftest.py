@@ -73,12 +73,26 @@ def grace_hopper_path() -> Path:
 
 @pytest.fixture(scope="session")
 def astronaut_path(tmp_path_factory) -> Path:
-    """scikit-image's astronaut (Eileen Collins), 512×512; the detector also finds a patch on her suit."""
+    """scikit-image's astronaut (Eileen Collins), 512×512; dlib's HOG detector also finds a patch on her suit."""
     from PIL import Image
     from skimage import data
 
     path = tmp_path_factory.mktemp("photos") / "astronaut.png"
     Image.fromarray(data.astronaut()).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_people_path(tmp_path_factory, astronaut_path: Path, grace_hopper_path: Path) -> Path:
+    """912×512: the astronaut on the left, Grace Hopper on the right, her face the larger (about 145 px)."""
+    from PIL import Image
+
+    together = Image.new("RGB", (512 + 400, 512))
+    with Image.open(astronaut_path) as astronaut, Image.open(grace_hopper_path) as hopper:
+        together.paste(astronaut.convert("RGB"), (0, 0))
+        together.paste(hopper.convert("RGB").resize((400, 469)), (512, 43))
+    path = tmp_path_factory.mktemp("photos") / "two-people.png"
+    together.save(path)
     return path
 
 

@@ -24,7 +24,7 @@ from monitor.video.faces import analyse_video_faces
 
 SCAN_VOICE_SETTINGS = ("vad_aggressiveness", "partial_stride_s", "window_partials", "calibration_center",
                        "calibration_slope", "threshold", "same_voice_threshold", "cohort_top_n")
-SCAN_FACE_SETTINGS = ("upsample", "calibration_center", "calibration_slope", "threshold")
+SCAN_FACE_SETTINGS = ("detector", "upsample", "calibration_center", "calibration_slope", "threshold")
 
 
 @dataclass
@@ -126,9 +126,9 @@ def _faces_in(rgb: np.ndarray, config: Config, retry_upsampled: bool = False) ->
     (face.detect_faces_adaptive).
     """
     if retry_upsampled:
-        boxes = face.detect_faces_adaptive(rgb, config.face.upsample)
+        boxes = face.detect_faces_adaptive(rgb, config.face.upsample, detector=config.face.detector)
     else:
-        boxes = face.detect_faces(rgb, config.face.upsample)
+        boxes = face.detect_faces(rgb, config.face.upsample, config.face.detector)
     return face.encode_faces(rgb, boxes), np.array([box.as_list() for box in boxes], dtype=np.int64).reshape(-1, 4)
 
 

@@ -300,7 +300,7 @@ def face_trials(files: ModalityFiles, transforms: list[str], enrol: int, config:
     owners: list[str] = []
     for identity, paths in files.identities.items():
         for path, rgb in _decoded(paths[:enrol], lambda p: load_image(p, config.media), on_file, skipped):
-            boxes = face.detect_faces(rgb, config.face.upsample)
+            boxes = face.detect_faces(rgb, config.face.upsample, config.face.detector)
             if not boxes:
                 skipped.append(_skip(path, "no face found (reference)"))
                 continue
@@ -329,7 +329,8 @@ def face_trials(files: ModalityFiles, transforms: list[str], enrol: int, config:
         for name in transforms:
             scores = per_transform[name]
             degraded = apply_image(name, rgb, seed=seed)
-            found = face.encode_faces(degraded, face.detect_faces_adaptive(degraded, config.face.upsample))
+            found = face.encode_faces(degraded, face.detect_faces_adaptive(degraded, config.face.upsample,
+                                                                           detector=config.face.detector))
             best = np.full(len(names), NO_FACE_SCORE, np.float32)
             if len(found):
                 per_reference = face.face_similarity(found, reference_matrix).max(axis=0)  # (R,)

@@ -48,7 +48,7 @@ def embed_face_photo(path: Path, settings: FaceSettings, limits: MediaLimits) ->
     (1, 128) float32, or (0, 128). One person per photo, as a label says: the detector's other finds in a
     portrait are mostly false faces (a shirt's pattern, a badge)."""
     rgb = load_image(path, limits)
-    boxes = face.detect_faces_adaptive(rgb, settings.upsample)[:1]  # largest first
+    boxes = face.detect_faces_adaptive(rgb, settings.upsample, detector=settings.detector)[:1]  # largest first
     return face.encode_faces(rgb, [box for box in boxes if box.size_px >= settings.min_face_px])
 
 

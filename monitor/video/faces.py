@@ -1,12 +1,19 @@
 """A video's faces: sampled frames → faces → tracks → matches against the gallery.
 
 The video is sampled every ``media.frame_every_s`` seconds (enrollment.video_frames). Each
-sampled frame gets the faces the plain way would give it (dlib's HOG detector on the whole frame,
-then a descriptor for every face), but without redoing what a second of video did not change:
+sampled frame gets the faces the plain way would give it (the configured detector, ``face.detector``,
+on the whole frame, then a descriptor for every face), but without redoing what a second of video did
+not change:
 
-- **Detection on grey.** The detector runs on the frame's luma plane, not on RGB: its gradients
-  come from one channel instead of the strongest of three (1.5× faster; the same faces on the
-  benchmark video). Photos, and enrolment, still use RGB.
+- **HOG on grey.** HOG runs on the frame's luma plane, not on RGB: its gradients come from one
+  channel instead of the strongest of three (1.5× faster; the same faces on the benchmark video).
+  YuNet runs on RGB, as for photos: on grey it finds a third fewer faces (91 against 133 of 240 on
+  bench.face_detection's scenes). What changed is always measured on grey.
+- **Upright faces.** YuNet searches frames as they are, not also turned 40° either way as it searches
+  a photo (enrollment.face_yunet.TURNS_DEG): that would cost about 5× per frame, and a track needs its
+  face in some of its frames, not all. Upright only, YuNet finds more small and upright faces than
+  HOG and fewer tilted 20-40° (43 against 52 of 78 on bench.face_detection's scenes; 133 against 125
+  of 240 in all).
 - **Only what changed is searched.** The frame is compared, tile by tile, with what its faces were
   last searched in (monitor.video.frame_changes). Faces in unchanged parts are kept as they were, with
   their descriptors; changed parts, and the surroundings of known faces that they touch, are
@@ -16,8 +23,8 @@ then a descriptor for every face), but without redoing what a second of video di
   and the known faces move with the picture. A face kept through a fade keeps the descriptor of
   the frame it was described in.
 - **Known large faces are followed cheaply.** A known face of at least ``FOLLOW_MIN_FACE_PX`` that
-  touches a change is looked for again around where it was at upsample 0 (a quarter of the cost per
-  pixel); the changes around it are then accounted for. Only when it is not found there is its
+  touches a change is looked for again around where it was (HOG: at upsample 0, a quarter of the cost
+  per pixel); the changes around it are then accounted for. Only when it is not found there is its
   surrounding searched as any other change.
 - **A descriptor is computed again only when the face changed.** A face found again where a face
   was a second before is aligned as the descriptor network sees it (a 150 px chip). When a 15 × 15
@@ -35,12 +42,13 @@ face (monitor.video.face_tracks, monitor.video.track_matching), as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from enrollment import face
+from enrollment import face, face_yunet
 from enrollment.video_frames import SampledFrame, sample_video_frames
 from monitor.config import Config
 from monitor.matching.gallery import Calibration, Gallery, Match, ModalityResult
@@ -72,14 +80,15 @@ CHIP_CHANGE_LEVEL = 4.0
 THUMBNAIL_BLOCK_PX = 10
 MIN_SAME_FACE_IOU = 0.3
 # A known face at least this large (its box's shorter side, px) that touches a change is looked for again
-# around where it was at upsample 0, which finds faces down to 65-80 px (monitor.video.frame_changes.grown).
+# around where it was (monitor.video.frame_changes.grown); HOG at upsample 0, which finds faces down to 65-80 px.
 FOLLOW_MIN_FACE_PX = 100
 # After a frame that no zoom explained, this many sampled frames are not searched for one (40 ms each): a
 # person walking changes as much of a frame as a zoom does. A whole-frame search (a new shot) ends the rest.
 ZOOM_REST_FRAMES = 3
-# What decides a video's faces, for the analysis key (monitor.analysis.analyse): changing any of it redoes analyses.
-METHOD = {"detector": "HOG on grey, changed tiles only, camera shift, fades and zooms allowed for",
-          "changes": frame_changes.SETTINGS,
+# What decides a video's faces (and YuNet's, a photo's too), for the analysis key (monitor.analysis.analyse): changing
+# any of it redoes analyses.
+METHOD = {"detector": "HOG on grey, YuNet on RGB, changed tiles only, camera shift, fades and zooms allowed for",
+          "yunet": [face_yunet.yunet_version(), face_yunet.SETTINGS], "changes": frame_changes.SETTINGS,
           "reuse": [CHIP_CHANGE_LEVEL, THUMBNAIL_BLOCK_PX, MIN_SAME_FACE_IOU], "follow_min_face_px": FOLLOW_MIN_FACE_PX,
           "zoom_rest_frames": ZOOM_REST_FRAMES}
 
@@ -120,7 +129,7 @@ def analyse_video_faces(path: Path, config: Config, gallery: Gallery, calibratio
     """Every sampled frame's faces → tracks → matches. None for an empty face gallery (nothing is decoded)."""
     if len(gallery.face_ids) == 0:
         return None
-    finder = VideoFaceFinder(config.face.upsample)
+    finder = VideoFaceFinder(config.face.upsample, config.face.detector)
     encodings, boxes, times = [], [], []
     found_faces = VideoFaces()
     for frame in sample_video_frames(path, config.media):
@@ -189,8 +198,9 @@ class FinderStats:
 class VideoFaceFinder:
     """The faces of one video's sampled frames, given in time order."""
 
-    def __init__(self, upsample: int) -> None:
-        self.upsample = upsample
+    def __init__(self, upsample: int, detector: str = "yunet") -> None:
+        self.upsample = upsample  # HOG's (enrollment.face.detect_faces)
+        self.detector = detector
         self.stats = FinderStats()
         self._reference: np.ndarray | None = None  # grey (height, width): what each part was last searched in
         self._known = _Known.none()
@@ -199,13 +209,15 @@ class VideoFaceFinder:
     def faces(self, frame: SampledFrame) -> tuple[np.ndarray, np.ndarray]:
         """Boxes (N, 4: top, right, bottom, left px of the sampled frame) and descriptors (N, 128) float32."""
         grey = frame.grey()
+        # what the detector searches; RGB is converted only when something is searched
+        picture = (lambda: grey) if self.detector == "hog" else frame.rgb
         self.stats.frames += 1
         found, kept = None, _Known.none()
         if self._reference is not None and self._reference.shape == grey.shape:
-            found, kept = self._search_changes(grey)
+            found, kept = self._search_changes(grey, picture)
         if found is None:  # the first frame, a new size, or most of the frame changed
             kept = _Known.none()
-            found = _rows(face.detect_faces(grey, self.upsample))
+            found = _rows(face.detect_faces(picture(), self.upsample, self.detector, turned=False))
             self._reference = grey.copy()
             self._zoom_rest = 0  # a new shot may zoom from its start
             self.stats.whole_frame_searches += 1
@@ -220,8 +232,10 @@ class VideoFaceFinder:
                              np.concatenate([kept.thumbnails, new.thumbnails]))
         return self._known.boxes.copy(), self._known.descriptors.copy()
 
-    def _search_changes(self, grey: np.ndarray) -> tuple[np.ndarray | None, _Known]:
-        """Faces found where ``grey`` changed (None: search the whole frame), and the known faces kept."""
+    def _search_changes(self, grey: np.ndarray,
+                        picture: Callable[[], np.ndarray]) -> tuple[np.ndarray | None, _Known]:
+        """Faces found in ``picture()`` (the frame as the detector reads it) where ``grey`` changed (None:
+        search the whole frame), and the known faces kept."""
         changed = changed_tiles(self._reference, grey)
         if changed.mean() > SHIFT_TRY_FRACTION:
             changed = self._follow_camera(grey, changed)
@@ -233,10 +247,10 @@ class VideoFaceFinder:
         found, followed, lost = [], [], []
         for box in self._known.boxes[touched]:
             around = grown(box, grey.shape)
-            # a large face is looked for again around where it was, at upsample 0 (faces down to 65-80 px):
+            # a large face is looked for again around where it was; HOG at upsample 0 (faces down to 65-80 px):
             # a quarter of the configured search's cost per pixel. The changes inside are then accounted for
             if min(box[2] - box[0], box[1] - box[3]) >= FOLLOW_MIN_FACE_PX:
-                again = face.detect_faces_in(grey, 0, [around])
+                again = face.detect_faces_in(picture(), 0, [around], self.detector, turned=False)
                 if again:
                     found += again
                     followed.append(around)
@@ -246,7 +260,8 @@ class VideoFaceFinder:
         regions = search_regions(changed & ~explained, grey.shape, np.asarray(lost, dtype=np.int64))
         if regions is None:
             return None, _Known.none()
-        found += face.detect_faces_in(grey, self.upsample, regions)
+        if regions:
+            found += face.detect_faces_in(picture(), self.upsample, regions, self.detector, turned=False)
         for top, right, bottom, left in regions + followed:
             self._reference[top:bottom, left:right] = grey[top:bottom, left:right]
         self.stats.unchanged_frames += not regions and not followed

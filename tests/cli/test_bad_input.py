@@ -280,14 +280,14 @@ def test_enrol_voice_refuses_two_speakers_in_one_clip(tmp_path: Path, likeness, 
 
 @pytest.mark.slow
 def test_enrol_face_refuses_each_unusable_photo_and_picks_the_largest_face_only_when_asked(
-    tmp_path: Path, likeness, performer_id: int, grace_hopper_path: Path, astronaut_path: Path
+    tmp_path: Path, likeness, performer_id: int, grace_hopper_path: Path, two_people_path: Path
 ) -> None:
     with Image.open(grace_hopper_path) as photo:
         photo.resize((photo.width * 3 // 10, photo.height * 3 // 10)).save(tmp_path / "small-face.png")
     files = {
         "good": grace_hopper_path,
         "no face": noise_image(tmp_path / "no-face.jpg"),
-        "two faces": astronaut_path,
+        "two faces": two_people_path,
         "face under 80 px": tmp_path / "small-face.png",
         "20000×20000 image": png_header_only(tmp_path / "huge.png", 20_000, 20_000),
         "corrupt JPEG": garble(grace_hopper_path, tmp_path / "corrupt.jpg", 1 / 3, 1 / 3),
@@ -308,7 +308,7 @@ def test_enrol_face_refuses_each_unusable_photo_and_picks_the_largest_face_only_
     assert_refused(rows, expected)
 
     assert [p["face_photos"] for p in likeness("performer", "list", "--json").json] == [1], "only the good photo"
-    picked = enrol(likeness, "face", performer_id, {"two faces": astronaut_path}, "--pick", "largest")
+    picked = enrol(likeness, "face", performer_id, {"two faces": two_people_path}, "--pick", "largest")
     assert picked["two faces"]["accepted"], picked["two faces"]["reason"]
 
 
@@ -358,6 +358,14 @@ def test_an_unknown_setting_in_config_is_refused_with_one_line_naming_it(home: P
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [f"error: {home / 'config.toml'}: unknown setting media.max_duration"]
+
+
+def test_a_face_detector_that_does_not_exist_is_refused_with_one_line_naming_the_choices(home: Path, likeness) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[face]\ndetector = "cnn"\n')
+    result = likeness("performer", "list")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == ["error: face.detector must be one of yunet, hog, not 'cnn'"]
 
 
 def test_a_ten_hour_recording_is_refused_at_once_and_a_photo_without_a_face_finds_nothing(

@@ -98,13 +98,29 @@ def test_a_photo_with_one_face_gives_one_128d_reference(likeness, make_performer
         assert reference.face_px >= 80
 
 
-def test_several_faces_are_refused_unless_the_largest_is_picked(likeness, make_performer, astronaut_path):
+def test_several_faces_are_refused_unless_the_largest_is_picked(home, likeness, make_performer, astronaut_path):
+    """With the HOG detector, which also finds a patch on the astronaut's suit (YuNet: the next test)."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[face]\ndetector = "hog"\n')
     performer_id = make_performer("Eileen Collins")
     refused = likeness("enroll", "face", performer_id, astronaut_path, "--json")
     assert refused.exit_code == 1
     assert "faces found; use --pick largest" in refused.json[0]["reason"]
     picked = likeness("enroll", "face", performer_id, astronaut_path, "--pick", "largest", "--json")
     assert picked.exit_code == 0 and picked.json[0]["accepted"]
+
+
+def test_a_photo_of_two_people_is_refused_unless_the_largest_face_is_picked(likeness, make_performer,
+                                                                           two_people_path):
+    performer_id = make_performer("Grace Hopper")
+    refused = likeness("enroll", "face", performer_id, two_people_path, "--json")
+    assert refused.exit_code == 1
+    assert refused.json[0]["reason"] == "2 faces found; use --pick largest to enrol the largest"
+    picked = likeness("enroll", "face", performer_id, two_people_path, "--pick", "largest", "--json")
+    assert picked.exit_code == 0 and picked.json[0]["accepted"]
+    with open_database(load_config().database_url)() as session:
+        [reference] = session.scalars(select(FaceReference)).all()
+        assert reference.quality["box"][3] >= 512  # hers, on the right
 
 
 def test_removing_a_performer_erases_every_reference_embedding_and_detection(

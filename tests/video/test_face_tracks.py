@@ -191,18 +191,23 @@ def _small_photo(grace_hopper_path: Path, path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_small_face_in_a_small_photo_is_found_by_upsampling_once_more(likeness, make_performer, grace_hopper_path,
-                                                                        tmp_path):
+def test_a_small_face_in_a_small_photo_is_found_by_upsampling_once_more(home, likeness, make_performer,
+                                                                        grace_hopper_path, tmp_path):
+    """With the HOG detector; YuNet finds her without upsampling."""
     from PIL import Image
 
     from enrollment import face
 
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[face]\ndetector = "hog"\n')
     photo = _small_photo(grace_hopper_path, tmp_path / "small.png")
     rgb = np.asarray(Image.open(photo))
-    assert face.detect_faces(rgb, upsample=1) == []  # the configured upsampling alone misses her
-    assert face.detect_faces_adaptive(rgb, upsample=1, retry_max_side_px=0) == []
-    [box] = face.detect_faces_adaptive(rgb, upsample=1)
+    assert face.detect_faces(rgb, upsample=1, detector="hog") == []  # the configured upsampling alone misses her
+    assert face.detect_faces_adaptive(rgb, upsample=1, retry_max_side_px=0, detector="hog") == []
+    [box] = face.detect_faces_adaptive(rgb, upsample=1, detector="hog")
     assert box.size_px < 40
+    [found] = face.detect_faces(rgb, upsample=1, detector="yunet")
+    assert abs(found.top - box.top) < 8 and abs(found.left - box.left) < 8
 
     performer_id = make_performer("Grace Hopper", face=[grace_hopper_path])
     [row] = likeness("scan", photo, "--json").json
@@ -213,7 +218,9 @@ def test_a_large_picture_is_not_searched_again(monkeypatch):
     from enrollment import face
 
     calls = []
-    monkeypatch.setattr(face, "detect_faces", lambda rgb, upsample: calls.append(upsample) or [])
-    face.detect_faces_adaptive(np.zeros((300, 400, 3), np.uint8), upsample=1)
-    face.detect_faces_adaptive(np.zeros((600, 800, 3), np.uint8), upsample=1)  # 1600 px once doubled: too dear
+    monkeypatch.setattr(face, "detect_faces", lambda rgb, upsample, detector: calls.append(upsample) or [])
+    face.detect_faces_adaptive(np.zeros((300, 400, 3), np.uint8), upsample=1, detector="hog")
+    face.detect_faces_adaptive(np.zeros((600, 800, 3), np.uint8), upsample=1, detector="hog")  # 1600 px: too dear
     assert calls == [1, 2, 1]
+    face.detect_faces_adaptive(np.zeros((300, 400, 3), np.uint8), upsample=1, detector="yunet")  # never upsampled
+    assert calls == [1, 2, 1, 1]
