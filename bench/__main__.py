@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import crawl_throughput, memory, pool_throughput, report, video_throughput, voice_throughput
+from bench import crawl_throughput, face_detection, memory, pool_throughput, report, video_throughput, voice_throughput
 from bench.report import table
 from enrollment import voice  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads anywhere)
 
@@ -98,8 +98,9 @@ def voice_report(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+# --only NAME: its key in the results
 PARTS = {"voice": "voice_throughput", "crawl": "crawl_throughput", "video": "video_throughput",
-         "pool": "pool_throughput", "memory": "memory"}  # --only NAME: its key in the results
+         "faces": "face_detection", "pool": "pool_throughput", "memory": "memory"}
 
 
 def _run_part(part: str, scratch: Path, options: argparse.Namespace) -> dict[str, Any]:
@@ -112,6 +113,9 @@ def _run_part(part: str, scratch: Path, options: argparse.Namespace) -> dict[str
     if part == "video":
         _progress("video faces")
         return video_throughput.run(scratch, log=_progress)
+    if part == "faces":
+        _progress("face detection: YuNet and HOG on still scenes")
+        return face_detection.run(log=_progress)
     if part == "pool":
         _progress("worker pool")
         return pool_throughput.run(scratch, log=_progress)
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the scanned recording (default 10)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
-    parser.add_argument("--only", choices=("voice", "crawl", "video", "pool", "memory"), default=None,
+    parser.add_argument("--only", choices=tuple(PARTS), default=None,
                         help="run one benchmark only")
     parser.add_argument("--podcast-hours", type=float, default=3.0, help="length of the memory benchmark's podcast")
     options = parser.parse_args(argv)
@@ -180,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(crawl_throughput.report_lines(results["crawl_throughput"])))
         print()
     for key, title, lines in (("video_throughput", "Video faces", report.video_lines),
+                              ("face_detection", "Face detection", face_detection.report_lines),
                               ("pool_throughput", "Worker pool", report.pool_lines),
                               ("memory", "Memory on long media", report.memory_lines)):
         if key in results:
