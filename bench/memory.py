@@ -136,8 +136,8 @@ def _whole_file_voice(path: Path, config, gallery, result) -> None:
     array, then speech detection, partials and windows over all of it."""
     from enrollment import voice
     from enrollment.media import SAMPLE_RATE_HZ, decode_audio
-    from monitor.analysis.analyse import voice_calibration
-    from monitor.matching.gallery import match_voice
+    from monitor.analysis.analyse import voice_calibration, voice_chance
+    from monitor.matching.voice_match import match_voice
 
     wav = decode_audio(path, config.media)
     result.duration_s = wav.size / SAMPLE_RATE_HZ
@@ -148,7 +148,7 @@ def _whole_file_voice(path: Path, config, gallery, result) -> None:
     windows = voice.window_embeddings(voice.embed_partials(speech, config.voice), config.voice.window_partials)
     decided = match_voice(windows.embeddings, windows.start_s, windows.end_s, gallery, voice_calibration(config),
                           config.scan.merge_gap_s, config.scan.closest_per_modality,
-                          config.voice.same_voice_threshold)
+                          config.voice.same_voice_threshold, voice_chance(config))
     result.matches += decided.matches
     result.closest += decided.closest
 

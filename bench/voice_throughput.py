@@ -229,10 +229,10 @@ def measure_stages(work: Path, audio: Path, duration_s: float, templates: dict[i
     """The project's voice pipeline stage by stage, each stage ``repeats`` times (fastest and median)."""
     from enrollment import voice
     from enrollment.media import decode_audio, probe
-    from monitor.analysis.analyse import voice_calibration
+    from monitor.analysis.analyse import voice_calibration, voice_chance
     from monitor.config import load_config
-    from monitor.matching.gallery import match_voice
     from monitor.matching.voice_cohort import scoring_gallery
+    from monitor.matching.voice_match import match_voice
     from monitor.storage.content_store import ContentStore
     from monitor.storage.db import open_database
 
@@ -256,7 +256,8 @@ def measure_stages(work: Path, audio: Path, duration_s: float, templates: dict[i
         sessions.kw["bind"].dispose()
         stages[f"match_voice, {n:,} performers"], _ = time_runs(lambda g=gallery: match_voice(
             windows.embeddings, windows.start_s, windows.end_s, g, voice_calibration(config),
-            config.scan.merge_gap_s, config.scan.closest_per_modality), repeats)
+            config.scan.merge_gap_s, config.scan.closest_per_modality, config.voice.same_voice_threshold,
+            voice_chance(config)), repeats)
     for timed in stages.values():
         timed["x_realtime"] = duration_s / max(timed["best_s"], 1e-9)
     return {"stages": stages, "speech_s": speech.speech_s, "partials": len(partials), "windows": len(windows)}

@@ -35,6 +35,9 @@ class VoiceSettings:
     calibration_slope: float
     threshold: float
     same_voice_threshold: float
+    chance_at_center: float
+    chance_tenfold_snorm: float
+    max_false_alarms_per_file: float
     cohort_dir: str
     shipped_cohort: bool
     cohort_top_n: int

@@ -24,6 +24,8 @@ class Finding:
     ``found_face_jpeg`` / ``reference_face_jpeg``: face only, small crops (JPEG bytes) when available.
     ``tier``: "same_voice" | "soundalike" for voice once populations exist; None otherwise.
     ``content_credentials``: what the media's C2PA manifest declares (monitor.analysis.credentials), or None.
+    ``chance_text``: voice only, how often a stranger's file reaches this score against the roster, in words
+    (monitor.matching.voice_chance); None for detections made before it was measured.
     """
 
     detection_id: int
@@ -47,6 +49,7 @@ class Finding:
     population_size: int | None = None
     curve: list[tuple[float, float]] | None = None
     content_credentials: dict | None = None
+    chance_text: str | None = None
     found_face_jpeg: bytes | None = field(default=None, repr=False)
     reference_face_jpeg: bytes | None = field(default=None, repr=False)
 

@@ -207,6 +207,7 @@ def _finding_view(finding: Finding, settings: AlertSettings) -> dict:
         "modality": clean(finding.modality, 20),
         "score": score_words(finding.score, clean(finding.modality, 20)),
         "population": population_words(finding),
+        "chance": clean(finding.chance_text, 2 * MAX_TITLE_CHARS) if finding.chance_text else None,
         "tier": TIER_WORDS.get(finding.tier or "", clean(finding.tier, 40)) if finding.tier else None,
         "credentials": _credentials_words(finding),
         "detail": (f"{SIMILARITY_WORDS.get(finding.modality, 'similarity')} {finding.similarity:.3f}; "

@@ -18,12 +18,15 @@ from enrollment.media import SAMPLE_RATE_HZ, iter_audio_chunks, load_image, prob
 from monitor.analysis.credentials import credentials_version, read_credentials
 from monitor.config import Config
 from monitor.matching.face_population import add_face_populations
-from monitor.matching.gallery import Calibration, Gallery, Match, match_faces, match_voice
+from monitor.matching.gallery import Calibration, Gallery, Match, match_faces
+from monitor.matching.voice_chance import ChanceModel
+from monitor.matching.voice_match import match_voice
 from monitor.video.faces import METHOD as VIDEO_FACES_METHOD
 from monitor.video.faces import analyse_video_faces
 
 SCAN_VOICE_SETTINGS = ("vad_aggressiveness", "partial_stride_s", "window_partials", "calibration_center",
-                       "calibration_slope", "threshold", "same_voice_threshold", "cohort_top_n")
+                       "calibration_slope", "threshold", "same_voice_threshold", "cohort_top_n", "chance_at_center",
+                       "chance_tenfold_snorm", "max_false_alarms_per_file")
 SCAN_FACE_SETTINGS = ("detector", "upsample", "calibration_center", "calibration_slope", "threshold")
 
 
@@ -40,6 +43,12 @@ class Analysis:
 
 def voice_calibration(config: Config) -> Calibration:
     return Calibration(config.voice.calibration_center, config.voice.calibration_slope, config.voice.threshold)
+
+
+def voice_chance(config: Config) -> ChanceModel:
+    """How likely a stranger's file reaches a voice score against the roster (monitor.matching.voice_chance)."""
+    return ChanceModel(config.voice.calibration_center, config.voice.chance_at_center,
+                       config.voice.chance_tenfold_snorm, config.voice.max_false_alarms_per_file)
 
 
 def face_calibration(config: Config) -> Calibration:
@@ -60,7 +69,7 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
         "voice_population": [gallery.cohort_digest, CONDITIONS_VERSION],
         "face_population": gallery.face_cohort_digest,
         # how matches are decided
-        "method": {"voice": "s-norm windows, lenient VAD retry, streamed in blocks",
+        "method": {"voice": "s-norm speaker turns, lenient VAD retry, streamed in blocks",
                    "face": ["tracks", "population rank", VIDEO_FACES_METHOD]},
         "voice": [used(config.voice, SCAN_VOICE_SETTINGS),
                   voice.voice_model_version() if len(gallery.voice_ids) else None],
@@ -103,7 +112,7 @@ def _analyse_voice(path: Path, config: Config, gallery: Gallery, result: Analysi
     windows = voice.window_embeddings(streamed.partials, config.voice.window_partials)
     decided = match_voice(windows.embeddings, windows.start_s, windows.end_s, gallery, voice_calibration(config),
                           config.scan.merge_gap_s, config.scan.closest_per_modality,
-                          config.voice.same_voice_threshold)
+                          config.voice.same_voice_threshold, voice_chance(config))
     result.matches += decided.matches
     result.closest += decided.closest
 

@@ -22,6 +22,7 @@ the prediction is given for the roster measured (to check it) and for 1,000 perf
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -29,6 +30,11 @@ import numpy as np
 from monitor.evaluation.trials import ModalityFiles
 
 PREDICTED_ROSTER = 1000  # the roster a prediction is also given for: a large agency's
+# The stranger comparisons' tail is fitted over these s-norm scores (from where strangers come close to where
+# few do), each reached by at least CHANCE_FIT_MIN_HITS comparisons; CHANCE_CENTER is voice.calibration_center's.
+CHANCE_FIT_SCORES = np.arange(1.0, 4.51, 0.25)
+CHANCE_FIT_MIN_HITS = 5
+CHANCE_CENTER = 2.5
 
 
 def enrol_roster(files: ModalityFiles, roster: int) -> tuple[ModalityFiles, list[str]]:
@@ -50,16 +56,21 @@ def enrol_roster(files: ModalityFiles, roster: int) -> tuple[ModalityFiles, list
     return replace(files, identities=identities, impostors=strangers), [names[label] for label in chosen]
 
 
-def per_file_summary(per_file: list[tuple[int | None, list[float]]], n_performers: int, n_extra: int,
-                     thresholds: dict[str, float]) -> dict:
+def per_file_summary(per_file: list[tuple[int | None, list[float], int]], n_performers: int, n_extra: int,
+                     thresholds: dict[str, float],
+                     roster_thresholds: Callable[[int, int], dict[str, float]] | None = None) -> dict:
     """Rates per file (see the module docstring) from each trial file's best score per performer.
 
     ``per_file``: (the file's own performer column, None for a stranger; its best score against each of the
-    ``n_performers`` columns, in the modality's units); ``thresholds``: operating point → threshold.
-    Rates are None where there is no file of that kind.
+    ``n_performers`` columns, in the modality's units; the speaker turns it was decided on); ``thresholds``:
+    operating point → threshold per comparison; ``roster_thresholds``: (performers, turns) → the thresholds a
+    scan decides a file with (None: ``thresholds``). Rates are None where there is no file of that kind.
     """
-    genuine = [(own, np.asarray(best)) for own, best in per_file if own is not None]
-    strangers = [np.asarray(best) for own, best in per_file if own is None]
+    def decided_by(turns: int, performers: int = n_performers) -> dict[str, float]:
+        return roster_thresholds(performers, turns) if roster_thresholds else thresholds
+
+    genuine = [(own, np.asarray(best), decided_by(turns)) for own, best, turns in per_file if own is not None]
+    strangers = [(np.asarray(best), decided_by(turns)) for own, best, turns in per_file if own is None]
 
     def share(hits: list[bool]) -> float | None:
         return round(float(np.mean(hits)), 4) if hits else None
@@ -72,26 +83,48 @@ def per_file_summary(per_file: list[tuple[int | None, list[float]]], n_performer
         "extra_performers": n_extra,
         "genuine_files": len(genuine),
         "stranger_files": len(strangers),
-        "false_alarm_rate": {name: share([float(best.max()) >= t for best in strangers])
-                             for name, t in thresholds.items()},
-        "wrong_performer_rate": {name: share([others_best(own, best) >= t for own, best in genuine])
-                                 for name, t in thresholds.items()},
-        "recall": {name: share([float(best[own]) >= t for own, best in genuine]) for name, t in thresholds.items()},
-    } | _predicted(strangers, n_performers, thresholds)
+        "thresholds": {name: round(t, 3) for name, t in decided_by(1).items()},
+        "false_alarm_rate": {name: share([float(best.max()) >= at[name] for best, at in strangers])
+                             for name in thresholds},
+        "wrong_performer_rate": {name: share([others_best(own, best) >= at[name] for own, best, at in genuine])
+                                 for name in thresholds},
+        "recall": {name: share([float(best[own]) >= at[name] for own, best, at in genuine]) for name in thresholds},
+    } | _predicted([best for best, _at in strangers], n_performers, decided_by)
 
 
-def _predicted(strangers: list[np.ndarray], n_performers: int, thresholds: dict[str, float]) -> dict:
-    """``comparison_false_alarm_rate`` p per operating point, and the per-file rates ``1 - (1 - p)^P`` it predicts
-    for this roster (``predicted_false_alarm_rate``) and for ``PREDICTED_ROSTER`` performers."""
+def _predicted(strangers: list[np.ndarray], n_performers: int,
+               decided_by: Callable[[int, int], dict[str, float]]) -> dict:
+    """``comparison_false_alarm_rate`` p per operating point (at this roster's thresholds for a file of one turn),
+    the per-file rates ``1 - (1 - p)^P`` it predicts for this roster (``predicted_false_alarm_rate``) and for
+    ``PREDICTED_ROSTER`` performers (at their thresholds), and ``chance_fit``: the straight line through the
+    log10 share of comparisons reaching each score (monitor.matching.voice_chance), where they are enough."""
+    here, large = decided_by(1, n_performers), decided_by(1, PREDICTED_ROSTER)
     if not strangers:
-        empty = dict.fromkeys(thresholds)
+        empty = dict.fromkeys(here)
         return {"comparison_false_alarm_rate": empty, "predicted_false_alarm_rate": empty,
-                f"predicted_false_alarm_rate_at_{PREDICTED_ROSTER}": empty}
+                f"predicted_false_alarm_rate_at_{PREDICTED_ROSTER}": empty, "chance_fit": None}
     scores = np.concatenate(strangers)
-    rates = {name: float(np.mean(scores >= t)) for name, t in thresholds.items()}
+
+    def predicted(at: dict[str, float], performers: int) -> dict[str, float]:
+        return {name: round(1 - (1 - float(np.mean(scores >= t))) ** performers, 4) for name, t in at.items()}
+
     return {
-        "comparison_false_alarm_rate": {name: round(p, 5) for name, p in rates.items()},
-        "predicted_false_alarm_rate": {name: round(1 - (1 - p) ** n_performers, 4) for name, p in rates.items()},
-        f"predicted_false_alarm_rate_at_{PREDICTED_ROSTER}": {
-            name: round(1 - (1 - p) ** PREDICTED_ROSTER, 4) for name, p in rates.items()},
+        "comparison_false_alarm_rate": {name: round(float(np.mean(scores >= t)), 5) for name, t in here.items()},
+        "predicted_false_alarm_rate": predicted(here, n_performers),
+        f"predicted_false_alarm_rate_at_{PREDICTED_ROSTER}": predicted(large, PREDICTED_ROSTER),
+        "chance_fit": chance_fit(scores),
     }
+
+
+def chance_fit(scores: np.ndarray, center: float = CHANCE_CENTER) -> dict | None:
+    """``{"at_center", "tenfold_snorm"}`` (voice.chance_at_center, voice.chance_tenfold_snorm): the line through
+    log10 of the share of ``scores`` (stranger × performer comparisons) reaching each of CHANCE_FIT_SCORES, over
+    the scores at least CHANCE_FIT_MIN_HITS comparisons reach; None with fewer than three such scores."""
+    reached = np.array([np.sum(scores >= at) for at in CHANCE_FIT_SCORES])
+    usable = reached >= CHANCE_FIT_MIN_HITS
+    if usable.sum() < 3:
+        return None
+    slope, intercept = np.polyfit(CHANCE_FIT_SCORES[usable] - center, np.log10(reached[usable] / len(scores)), 1)
+    if slope >= 0:
+        return None
+    return {"at_center": float(f"{10 ** intercept:.3g}"), "tenfold_snorm": round(float(-1 / slope), 3)}

@@ -183,7 +183,8 @@ def _summarise(trials: ModalityTrials, plot_path: Path, dataset: str, n_extra: i
             if transform == "clean" or (not operating_points and transform == next(iter(trials.scores))):
                 operating_points = {f"{name} ({transform})": (rates.false_alarm_rate, rates.miss_rate)
                                     for name, rates in summary.at_thresholds.items()}
-        row["per_file"] = per_file_summary(scores.per_file, len(trials.identities), n_extra, trials.thresholds)
+        row["per_file"] = per_file_summary(scores.per_file, len(trials.identities), n_extra, trials.thresholds,
+                                           trials.roster_thresholds)
         row["files_skipped"] = len(skipped)
         row["skipped"] = skipped[:MAX_LISTED_SKIPPED]
         row["det_plot"] = None

@@ -52,8 +52,9 @@ class TransformScores:
     impostor: list[float] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)  # {"file", "reason"}: trial files not scored here
     no_face_found: int = 0  # faces only: trial photos where no face was found (scored NO_FACE_SCORE)
-    # each trial file's own identity column (None: an impostor file) and best score against every identity
-    per_file: list[tuple[int | None, list[float]]] = field(default_factory=list)
+    # each trial file's own identity column (None: an impostor file), best score against every identity, and
+    # how many speaker turns it was decided on (voice; 1 for a photo)
+    per_file: list[tuple[int | None, list[float], int]] = field(default_factory=list)
 
 
 @dataclass
@@ -62,7 +63,9 @@ class ModalityTrials:
 
     ``identities``: the identities with at least one usable reference (their order is the score columns');
     ``thresholds``: operating point name → score; ``skipped``: files left out under every transform
-    (unreadable, or a reference with no speech or no face); ``scores``: transform → its trials.
+    (unreadable, or a reference with no speech or no face); ``scores``: transform → its trials;
+    ``roster_thresholds``: (performers, a file's turns) → the thresholds a scan decides that file with
+    (voice: raised for the roster, monitor.matching.voice_match); None: ``thresholds``.
     """
 
     modality: str
@@ -71,6 +74,7 @@ class ModalityTrials:
     thresholds: dict[str, float]
     skipped: list[dict]
     scores: dict[str, TransformScores]
+    roster_thresholds: Callable[[int, int], dict[str, float]] | None = None
 
 
 NO_SPEECH_SCORE = -100.0  # s-norm of a trial with no window to score: below any threshold (finite for the metrics)
@@ -91,10 +95,10 @@ def _decoded(paths: list[Path], load: Callable[[Path], np.ndarray], on_file: OnF
             skipped.append(_skip(path, str(error)))
 
 
-def _add_trial(scores: TransformScores, best: np.ndarray, own: int | None) -> None:
+def _add_trial(scores: TransformScores, best: np.ndarray, own: int | None, turns: int = 1) -> None:
     """File the best score against each identity, ``best`` (P,), as one target (column ``own``) and impostors,
-    and as one file's scores."""
-    scores.per_file.append((own, best.tolist()))
+    and as one file's scores (decided on ``turns`` speaker turns)."""
+    scores.per_file.append((own, best.tolist(), turns))
     for column, value in enumerate(best.tolist()):
         (scores.target if column == own else scores.impostor).append(float(value))
 
@@ -197,12 +201,21 @@ def _voice_trial_windows(trial_files: list[tuple[Path, str | None, str]], names:
 
 def _voice_thresholds(config: Config) -> dict[str, float]:
     """Operating point ("same_voice", "soundalike") → its threshold in s-norm units (the calibration inverted)."""
-    from monitor.matching.gallery import Calibration
+    return _voice_roster_thresholds(config)(1, 0)
 
-    return {tier: Calibration(config.voice.calibration_center, config.voice.calibration_slope,
-                              threshold).similarity_threshold
-            for tier, threshold in (("same_voice", config.voice.same_voice_threshold),
-                                    ("soundalike", config.voice.threshold))}
+
+def _voice_roster_thresholds(config: Config) -> Callable[[int, int], dict[str, float]]:
+    """(performers, a file's turns) → operating point → the s-norm a scan detects at (monitor.matching.voice_match);
+    0 comparisons: the calibrated thresholds alone."""
+    from monitor.analysis.analyse import voice_calibration, voice_chance
+    from monitor.matching.voice_match import roster_thresholds
+
+    def thresholds(performers: int, turns: int) -> dict[str, float]:
+        chance = voice_chance(config) if performers * turns else None
+        return roster_thresholds(voice_calibration(config), config.voice.same_voice_threshold, chance,
+                                 performers * turns)
+
+    return thresholds
 
 
 def _voice_population_cohort(config: Config, known_sha256: set[str], impostors: _CleanImpostors) -> VoiceCohort:
@@ -233,7 +246,8 @@ def _score_voice_trials(trials: list[VoiceTrial], prints: np.ndarray, cohort: Vo
     A trial is normalised against ``cohort`` less its own label's members; each population is
     built once (per label with members in the cohort, and once for every other label).
     """
-    from monitor.matching.voice_scores import best_per_performer, build_population
+    from monitor.matching.voice_match import turn_scores
+    from monitor.matching.voice_scores import build_population
 
     populations: dict[str, object] = {}
 
@@ -246,9 +260,11 @@ def _score_voice_trials(trials: list[VoiceTrial], prints: np.ndarray, cohort: Vo
 
     for own, label, windows in trials:
         for name, found in windows.items():
-            best = best_per_performer(found, population(label))[0] if len(found) else \
-                np.full(prints.shape[1], NO_SPEECH_SCORE, np.float32)
-            _add_trial(per_transform[name], best, own)
+            if not len(found):
+                _add_trial(per_transform[name], np.full(prints.shape[1], NO_SPEECH_SCORE, np.float32), own)
+                continue
+            turns, scored = turn_scores(found, population(label))
+            _add_trial(per_transform[name], scored.score.max(axis=0), own, len(turns))
 
 
 def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config: Config,
@@ -259,7 +275,8 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
     condition. The population is the shipped cohort (less any member whose file is among ``known_sha256``: a
     file is never compared with itself) plus every impostor file, clean; a trial leaves out the members of its
     own identity.
-    A trial's score against an identity is its best window's s-norm (units: population deviations).
+    A trial's score against an identity is its best speaker turn's s-norm (units: population deviations), as a
+    scan decides (monitor.matching.voice_match).
     """
     skipped: list[dict] = []
     references, reference_files = _voice_references(files, enrol, config, on_file, skipped)
@@ -273,13 +290,12 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
     trial_files += [(path, None, label) for label, path in files.impostors]
     trials, impostors = _voice_trial_windows(trial_files, names, transforms, config, sha256_of, on_file, skipped,
                                              per_transform)
-    thresholds = _voice_thresholds(config)
-    if not names:
-        return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
-
-    cohort = _voice_population_cohort(config, known_sha256, impostors)
-    _score_voice_trials(trials, _voiceprints(references, names), cohort, config, per_transform)
-    return ModalityTrials("voice", "s-norm", names, thresholds, skipped, per_transform)
+    result = ModalityTrials("voice", "s-norm", names, _voice_thresholds(config), skipped, per_transform,
+                            _voice_roster_thresholds(config))
+    if names:
+        cohort = _voice_population_cohort(config, known_sha256, impostors)
+        _score_voice_trials(trials, _voiceprints(references, names), cohort, config, per_transform)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------- face

@@ -26,14 +26,8 @@ from enrollment.face import EMBEDDING_SIZE as FACE_SIZE
 from enrollment.face import face_similarity
 from enrollment.models import FaceReference, Performer, Voiceprint, from_blob
 from enrollment.voice import EMBEDDING_SIZE as VOICE_SIZE
-from monitor.matching.voice_scores import (
-    VoicePopulation,
-    build_population,
-    population_rank,
-    score_windows,
-    window_sides,
-)
-from monitor.matching.voice_screening import candidate_columns, prepare
+from monitor.matching.voice_scores import VoicePopulation, build_population
+from monitor.matching.voice_screening import prepare
 
 VOICE_TIERS = ("same_voice", "soundalike")
 
@@ -153,49 +147,21 @@ def _per_performer_best(similarity: np.ndarray) -> np.ndarray:
     return similarity.max(axis=0) if similarity.size else np.zeros(similarity.shape[1], np.float32)
 
 
-def match_voice(
-    windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, gallery: Gallery,
-    calibration: Calibration, merge_gap_s: float, n_closest: int, same_voice_threshold: float = 1.0,
+def match_voice_windows(
+    windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, gallery: Gallery, calibration: Calibration,
+    merge_gap_s: float, n_closest: int,
 ) -> ModalityResult:
-    """Voice windows (W, 256) with their times against every voiceprint.
-
-    With a population (``gallery.voice_population``) a window's value is its normalised score, and a
-    match is tier "same_voice" from ``same_voice_threshold`` (a score) on, "soundalike" below it.
-    """
+    """Voice windows (W, 256) with their times against every voiceprint, window by window on the raw cosine:
+    a gallery without a comparison population (monitor.matching.voice_match decides with one)."""
     if len(windows) == 0 or len(gallery.voice_ids) == 0:
         return ModalityResult([], [])
-    population = gallery.voice_population
-    ids = gallery.voice_ids
-    if population is None:
-        values = similarity = windows @ gallery.voiceprints.T  # (W, P)
-    else:  # every performer's best first; whole columns only for those that match or come closest
-        sides = window_sides(windows, population)
-        candidates = candidate_columns(windows, population, calibration.similarity_threshold, n_closest, sides)
-        scored = score_windows(windows, population, candidates, sides)
-        values, similarity, ids = scored.score, scored.similarity, ids[candidates]
-    result = _decide("voice", values, start_s, end_s, ids, gallery, calibration, merge_gap_s, n_closest)
-    columns = {int(performer_id): column for column, performer_id in enumerate(ids)}
-    if population is not None:  # "similarity" stays the cosine; the value decided on is named for what it is
-        for closest in result.closest:
-            column = columns[closest["performer_id"]]
-            closest["normalised_score"] = closest["similarity"]
-            closest["similarity"] = round(float(similarity[int(np.argmax(values[:, column])), column]), 4)
+    similarity = windows @ gallery.voiceprints.T  # (W, P)
+    result = _decide("voice", similarity, start_s, end_s, gallery.voice_ids, gallery, calibration, merge_gap_s,
+                     n_closest)
+    columns = {int(performer_id): column for column, performer_id in enumerate(gallery.voice_ids)}
     for match in result.matches:
-        column = columns[match.performer_id]
-        match.details = {"curve": score_curve((start_s + end_s) / 2, calibration.score(values[:, column]))}
-        if population is None:
-            continue
-        best_window = int(np.argmax(values[:, column]))
-        condition = int(scored.condition[best_window, column])
-        similarity_in_condition = windows[best_window] @ population.prints[condition, candidates[column]]
-        match.similarity = float(similarity[best_window, column])
-        match.details |= {
-            "tier": VOICE_TIERS[0] if match.score >= same_voice_threshold else VOICE_TIERS[1],
-            "normalised_score": round(float(values[best_window, column]), 3),
-            "condition": VOICE_CONDITIONS[condition],
-            "population": population_rank(float(similarity_in_condition), int(candidates[column]), condition,
-                                          population),
-        }
+        column_scores = calibration.score(similarity[:, columns[match.performer_id]])
+        match.details = {"curve": score_curve((start_s + end_s) / 2, column_scores)}
     return result
 
 

@@ -49,6 +49,8 @@ def _population(detection: Detection) -> dict:
     if "population" in details or found:
         found |= {"normalised_score": details.get("normalised_score"), "population": details.get("population"),
                   "population_text": population_text(detection)}
+    if "chance" in details:  # voice detections decided on speaker turns against the roster
+        found |= {"chance": details["chance"], "chance_text": details["chance"].get("text")}
     return found
 
 

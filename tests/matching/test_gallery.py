@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.matching.gallery import Calibration, Gallery, match_faces, match_voice, merge_segments
+from monitor.matching.gallery import Calibration, Gallery, match_faces, merge_segments
+from monitor.matching.voice_match import match_voice
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

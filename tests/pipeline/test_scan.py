@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 DETECTION_KEYS = {"id", "performer_id", "performer_name", "modality", "score", "similarity", "media", "segments",
                   "status", "created_at", "credentials_text"}
-VOICE_KEYS = DETECTION_KEYS | {"tier", "normalised_score", "population", "population_text"}  # a voice adds these
+# a voice adds these
+VOICE_KEYS = DETECTION_KEYS | {"tier", "normalised_score", "population", "population_text", "chance", "chance_text"}
 
 
 @pytest.fixture
@@ -39,6 +40,9 @@ def test_a_performer_speaking_in_any_container_is_detected(likeness, ada, make_s
     assert detection["performer_id"] == ada and detection["modality"] == "voice"
     assert detection["tier"] == "same_voice" and detection["population"]["compared"] >= 124
     assert detection["population_text"].startswith("closer to Ada")
+    assert detection["chance"]["performers"] == 1 and detection["chance"]["per_file"] < 0.01
+    assert detection["chance_text"].startswith("a stranger's voice reaches this in about 1 of ")
+    assert detection["chance_text"].endswith("files like this one against your performer")
     assert detection["score"] >= 0.5 and detection["status"] == "new"
     assert detection["media"] == {"sha256": row["sha256"], "source": str(found), "media_type": "audio",
                                   "duration_s": row["duration_s"], "content_credentials": None}
