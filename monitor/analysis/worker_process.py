@@ -26,13 +26,10 @@ def work(conn: Connection, config: Config, gallery: Gallery) -> None:
     """A worker's life: one thread, then paths in; out ("ok", Analysis) or ("error", exception), with the
     CPU seconds this worker has used so far."""
     from monitor.analysis.analyse import analyse
-    from monitor.matching.voice_screening import prepare
 
     # Ctrl-C reaches the whole process group: the parent decides what stops, and lets running items finish
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     one_thread()
-    if gallery.voice_population is not None:
-        prepare(gallery.voice_population)  # where the parent had none to share: made here, before the first item
     while True:
         try:
             path = conn.recv()

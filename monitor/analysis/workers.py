@@ -47,7 +47,6 @@ from monitor.analysis.analyse import Analysis
 from monitor.analysis.worker_process import work
 from monitor.config import Config
 from monitor.matching.gallery import Gallery
-from monitor.matching.voice_screening import share
 
 START_METHOD = "forkserver"
 # imported once by the fork server, so that no worker pays for them: monitor.analysis.analyse (numpy, PyAV, the
@@ -118,8 +117,6 @@ class AnalysisPool:
         start_method = start_method or START_METHOD  # read here, so that a test can set another
         self.config = config
         self.gallery = gallery
-        if gallery.voice_population is not None:  # workers map the parent's 8-bit voiceprints, not a copy each
-            share(gallery.voice_population)
         self.size = workers
         self.item_timeout_s = config.workers.item_timeout_s  # 0 or less: no limit
         self.stats = PoolStats()

@@ -27,7 +27,6 @@ from enrollment.face import face_similarity
 from enrollment.models import FaceReference, Performer, Voiceprint, from_blob
 from enrollment.voice import EMBEDDING_SIZE as VOICE_SIZE
 from monitor.matching.voice_scores import VoicePopulation, build_population
-from monitor.matching.voice_screening import prepare
 
 VOICE_TIERS = ("same_voice", "soundalike")
 
@@ -111,7 +110,6 @@ def with_voice_population(gallery: Gallery, cohort: np.ndarray, cohort_digest: s
     if gallery.voice_conditions is not None and len(gallery.voice_ids):
         gallery.voice_population = build_population(gallery.voice_conditions, cohort, top_n,
                                                      known=gallery.voice_known_conditions)
-        prepare(gallery.voice_population)
     gallery.cohort_digest = cohort_digest
     return gallery
 

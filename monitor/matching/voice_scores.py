@@ -17,15 +17,14 @@ listening condition (enrollment.conditions) against the voiceprint and cohort of
 window's score is the best condition's. Shapes: K conditions, P performers, C cohort voices, W windows,
 D = 256.
 
-A scan asks which performers matter (monitor.matching.voice_screening: each performer's best over the windows,
-bounded from above in one cheap pass) and then scores only those exactly (score_windows with columns), so
-a gallery of 10,000 costs a few percent of a scan, not more than the scan itself.
+A scan scores a file's few speaker turns against every performer (monitor.matching.voice_match), and its
+windows only against the performers that matched or came closest (score_windows with columns), so a
+gallery of 10,000 costs a few percent of a scan, not more than the scan itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,9 +34,6 @@ WINDOW_CHUNK = 2048  # windows scored at once: bounds memory at W × P × K floa
 # than the rest of the matching (bench: +278 ms per 10-minute file and +1.3 s per command).
 MAX_PERFORMERS_SERVING = 500
 STD_FLOOR = 1e-3  # a population of identical scores must not divide by zero
-# Two float32 products of the same vectors, blocked differently, differ by at most about 256 · 2⁻²⁴
-FLOAT32_ERROR = 3e-5
-CACHED_SCORES = 1 << 18  # scores (float32) of a block of performers: 1 MiB, within a core's L2 cache
 
 
 @dataclass
@@ -48,8 +44,7 @@ class VoicePopulation:
     population; ``others`` (K, C + M, D) the cohort then those performers; ``mean_p``, ``std_p`` (K, P):
     the top-n statistics of each performer against ``others`` (never itself); ``top_n`` is the adaptive n;
     ``known`` (K, P) bool: which conditions each voiceprint exists in; ``serving_position`` (P,): each
-    performer's index in ``serving``, −1 for those who do not serve; ``screening``: what
-    monitor.matching.voice_screening derives from the prints (made once, shared with workers).
+    performer's index in ``serving``, −1 for those who do not serve.
     """
 
     prints: np.ndarray
@@ -61,7 +56,6 @@ class VoicePopulation:
     std_p: np.ndarray
     known: np.ndarray
     serving_position: np.ndarray
-    screening: Any = field(default=None, repr=False, compare=False)
 
 
 def build_population(prints: np.ndarray, cohort: np.ndarray, top_n: int,
@@ -137,7 +131,8 @@ WindowSides = list[list[_WindowSide]]  # per chunk of WINDOW_CHUNK windows, per 
 def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.ndarray | None = None,
                   sides: WindowSides | None = None) -> WindowScores:
     """S-norm of every window (W, D) against the performers ``columns`` (n,) (default: all), best condition
-    each. Holds (W, n) arrays: a large gallery asks voice_screening.candidate_columns (or best_per_performer) first."""
+    each. Holds (W, n) arrays: a scan scores its speakers' turns against every performer
+    (monitor.matching.voice_match) and windows only against the few performers that matched or came closest."""
     columns = np.arange(population.prints.shape[1]) if columns is None else np.asarray(columns, np.int64)
     parts = []
     sides = sides or window_sides(windows, population)
@@ -160,37 +155,9 @@ def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.
     return WindowScores(*(np.concatenate(arrays) for arrays in zip(*parts, strict=True)))
 
 
-def best_per_performer(windows: np.ndarray, population: VoicePopulation,
-                       sides: WindowSides | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each performer's best s-norm over the windows (W, D) and the conditions, (P,) float32, −inf for none;
-    and the steepest slope ``a_w + a_p`` (P,) of that s-norm in the cosine, over the windows and conditions.
-
-    The same values as ``score_windows(...).score.max(axis=0)`` without ever holding (W, P): performers are
-    taken in blocks whose (W, block) scores stay in the processor's cache, which is most of a large
-    gallery's cost (6× faster at 10,000 performers than whole-matrix passes).
-    """
-    n_performers = population.prints.shape[1]
-    best = np.full(n_performers, -np.inf, np.float32)
-    slope = np.zeros(n_performers, np.float32)
-    sides = sides or window_sides(windows, population)
-    for start, chunk_sides in zip(range(0, len(windows), WINDOW_CHUNK), sides, strict=True):
-        chunk = windows[start : start + WINDOW_CHUNK]
-        steepest = [max(float(side.scale.max()), float(side.own_scale.max(initial=0.0))) for side in chunk_sides]
-        block = max(64, CACHED_SCORES // len(chunk))
-        for first in range(0, n_performers, block):
-            columns = slice(first, min(first + block, n_performers))
-            for condition, side in enumerate(chunk_sides):
-                cosines = chunk @ population.prints[condition, columns].T
-                score, _ = _condition_scores(cosines, population, condition, side, columns)
-                np.maximum(best[columns], score.max(axis=0), out=best[columns])
-                np.maximum(slope[columns], steepest[condition] + 0.5 / population.std_p[condition, columns],
-                           out=slope[columns])
-    return best, slope
-
-
 def window_sides(windows: np.ndarray, population: VoicePopulation) -> WindowSides:
     """The windows' (W, D) side of the s-norm, for each chunk of WINDOW_CHUNK windows in every condition:
-    what candidate_columns and score_windows both need, computed once."""
+    what score_windows needs, computed once per set of windows."""
     return [_window_sides(windows[start : start + WINDOW_CHUNK], population)
             for start in range(0, len(windows), WINDOW_CHUNK)]
 
