@@ -8,9 +8,11 @@ monitor.matching.voice_scores) with a chance that falls tenfold every ``tenfold_
 fitted on the population (strangers' turns against enrolled LibriSpeech speakers, clean and degraded:
 docs/calibration.md; ``likeness eval --roster`` prints the fit for any folder). A file of T turns is
 compared with P performers, T × P comparisons, so a stranger's file raises a detection against someone
-with chance ``1 − (1 − p)^(T·P)``. The detection threshold is raised until that chance is at most
+with chance ``1 − (1 − p)^(T·P)``. The ``soundalike`` threshold is raised until that chance is at most
 ``voice.max_false_alarms_per_file``: it grows with the logarithm of the roster, and the per-file rate
-does not grow with it. Each voice detection carries its chance in words.
+does not grow with it, up to the ``same_voice`` threshold (monitor.matching.voice_match: past the scores
+strangers were measured at, the line is an extrapolation). Each voice detection carries its chance in
+words.
 """
 
 from __future__ import annotations

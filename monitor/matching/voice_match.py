@@ -2,9 +2,10 @@
 
 The windows are grouped into speakers' turns (monitor.matching.voice_turns), and each turn is scored as a
 whole against every performer (s-norm against the population, monitor.matching.voice_scores). A performer
-is detected when one turn's score reaches the tier's threshold, raised where needed so that a stranger's
-file of that many turns reaches it against any of the roster's performers with a chance of at most
-``voice.max_false_alarms_per_file`` (monitor.matching.voice_chance). The windows of the turns that reach
+is detected when one turn's score reaches the tier's threshold: ``same_voice``'s is fixed (verification
+grade); ``soundalike``'s is raised where needed so that a stranger's file of that many turns reaches it
+against any of the roster's performers with a chance of at most ``voice.max_false_alarms_per_file``
+(monitor.matching.voice_chance), up to ``same_voice``'s. The windows of the turns that reach
 it are the detection's segments; every window's score against the performer is its curve (the alert's
 picture), so timestamps stay those of the speaker's own windows.
 
@@ -60,11 +61,18 @@ def match_voice(windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, gal
 
 def roster_thresholds(calibration: Calibration, same_voice_threshold: float, chance: ChanceModel | None,
                       comparisons: int) -> dict[str, float]:
-    """Tier → the s-norm a turn must reach, for a file of ``comparisons`` (turns × performers): each tier's
-    calibrated threshold, or the chance threshold where that is higher (``chance`` None: the calibrated)."""
+    """Tier → the s-norm a turn must reach, for a file of ``comparisons`` (turns × performers).
+
+    ``same_voice`` is verification grade: its calibrated threshold, whatever the roster. ``soundalike`` is its
+    calibrated threshold raised to the chance threshold for the roster (``chance`` None: not raised), but never
+    above ``same_voice``'s: a turn of verification grade is always a detection. Past the scores strangers were
+    measured at, the chance model is an extrapolation, and it would otherwise ask a clean recording against
+    10,000 performers for more than it scores.
+    """
+    same_voice = replace(calibration, threshold=same_voice_threshold).similarity_threshold
     at_chance = chance.threshold(comparisons) if chance is not None else -np.inf
-    return {VOICE_TIERS[0]: max(replace(calibration, threshold=same_voice_threshold).similarity_threshold, at_chance),
-            VOICE_TIERS[1]: max(calibration.similarity_threshold, at_chance)}
+    return {VOICE_TIERS[0]: same_voice,
+            VOICE_TIERS[1]: max(calibration.similarity_threshold, min(at_chance, same_voice))}
 
 
 def match_voice_turns(windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, gallery: Gallery,

@@ -69,16 +69,19 @@ def test_the_chance_threshold_rises_with_the_roster_so_the_chance_per_file_stays
     assert chance.threshold(600) - chance.threshold(60) == pytest.approx(1.28, abs=0.01)
 
 
-def test_each_tier_keeps_its_calibrated_threshold_until_the_roster_asks_for_more() -> None:
+def test_soundalike_rises_with_the_roster_up_to_same_voice_which_stays_verification_grade() -> None:
     calibration = Calibration(center=2.5, slope=1.5, threshold=0.5)
     chance = ChanceModel(2.5, 0.0033, 1.28, 0.01)
+    same_voice = 2.5 + np.log(0.95 / 0.05) / 1.5
 
     small = roster_thresholds(calibration, 0.95, chance, comparisons=1)
+    middle = roster_thresholds(calibration, 0.95, chance, comparisons=40)
     large = roster_thresholds(calibration, 0.95, chance, comparisons=3000)
 
-    assert small["soundalike"] == pytest.approx(2.5)
-    assert small["same_voice"] == pytest.approx(2.5 + np.log(0.95 / 0.05) / 1.5)
-    assert large["soundalike"] == large["same_voice"] == pytest.approx(chance.threshold(3000))
+    assert small == pytest.approx({"same_voice": same_voice, "soundalike": 2.5})
+    assert middle == pytest.approx({"same_voice": same_voice, "soundalike": chance.threshold(40)})
+    assert 2.5 < chance.threshold(40) < same_voice < chance.threshold(3000)
+    assert large == pytest.approx({"same_voice": same_voice, "soundalike": same_voice})
 
 
 def test_the_chance_is_told_in_files_against_the_roster() -> None:
