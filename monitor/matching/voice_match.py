@@ -30,15 +30,15 @@ from monitor.matching.gallery import (
     score_curve,
 )
 from monitor.matching.voice_chance import ChanceModel, chance_words
-from monitor.matching.voice_scores import WindowScores, population_rank, score_windows
+from monitor.matching.voice_scores import VoicePopulation, WindowScores, population_rank, score_windows
 from monitor.matching.voice_turns import SpeakerTurns, speaker_turns
 
 
-def turn_scores(windows: np.ndarray, gallery_population) -> tuple[SpeakerTurns, WindowScores]:
+def turn_scores(windows: np.ndarray, population: VoicePopulation) -> tuple[SpeakerTurns, WindowScores]:
     """The file's turns and their scores against every performer: ``score``, ``condition``, ``similarity``
-    (T, P). ``windows`` (W, D), W ≥ 1; ``gallery_population``: a VoicePopulation."""
+    (T, P). ``windows`` (W, D), W ≥ 1."""
     turns = speaker_turns(windows)
-    return turns, score_windows(turns.embeddings, gallery_population)
+    return turns, score_windows(turns.embeddings, population)
 
 
 def match_voice(windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, gallery: Gallery,
@@ -48,8 +48,8 @@ def match_voice(windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, gal
 
     With a population (``gallery.voice_population``) each speaker's turn is decided on its normalised score
     (the module's docstring): tier "same_voice" from ``same_voice_threshold`` (a score) on, "soundalike" below,
-    both raised to ``chance``'s threshold for the roster (None: not raised). Without one, window by window on
-    the raw cosine (gallery.match_voice_windows).
+    from the calibrated threshold raised to ``chance``'s for the roster (None: not raised; roster_thresholds).
+    Without one, window by window on the raw cosine (gallery.match_voice_windows).
     """
     if len(windows) == 0 or len(gallery.voice_ids) == 0:
         return ModalityResult([], [])
@@ -114,7 +114,7 @@ def match_voice_turns(windows: np.ndarray, start_s: np.ndarray, end_s: np.ndarra
 
 
 def _turn_details(turns: SpeakerTurns, scored: WindowScores, turn: int, performer: int,
-                  thresholds: dict[str, float], chance: ChanceModel | None, population) -> dict:
+                  thresholds: dict[str, float], chance: ChanceModel | None, population: VoicePopulation) -> dict:
     """A voice detection's details (Detection.details): its tier, the turn it was decided on and how likely
     a stranger's file reaches its score by chance against the roster."""
     value = float(scored.score[turn, performer])
