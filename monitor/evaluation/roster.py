@@ -31,10 +31,9 @@ from monitor.evaluation.trials import ModalityFiles
 
 PREDICTED_ROSTER = 1000  # the roster a prediction is also given for: a large agency's
 # The stranger comparisons' tail is fitted over these s-norm scores (from where strangers come close to where
-# few do), each reached by at least CHANCE_FIT_MIN_HITS comparisons; CHANCE_CENTER is voice.calibration_center's.
+# few do), each reached by at least CHANCE_FIT_MIN_HITS comparisons.
 CHANCE_FIT_SCORES = np.arange(1.0, 4.51, 0.25)
 CHANCE_FIT_MIN_HITS = 5
-CHANCE_CENTER = 2.5
 
 
 def enrol_roster(files: ModalityFiles, roster: int) -> tuple[ModalityFiles, list[str]]:
@@ -58,13 +57,15 @@ def enrol_roster(files: ModalityFiles, roster: int) -> tuple[ModalityFiles, list
 
 def per_file_summary(per_file: list[tuple[int | None, list[float], int]], n_performers: int, n_extra: int,
                      thresholds: dict[str, float],
-                     roster_thresholds: Callable[[int, int], dict[str, float]] | None = None) -> dict:
+                     roster_thresholds: Callable[[int, int], dict[str, float]] | None = None,
+                     chance_center: float | None = None) -> dict:
     """Rates per file (see the module docstring) from each trial file's best score per performer.
 
     ``per_file``: (the file's own performer column, None for a stranger; its best score against each of the
     ``n_performers`` columns, in the modality's units; the speaker turns it was decided on); ``thresholds``:
     operating point → threshold per comparison; ``roster_thresholds``: (performers, turns) → the thresholds a
-    scan decides a file with (None: ``thresholds``). Rates are None where there is no file of that kind.
+    scan decides a file with (None: ``thresholds``); ``chance_center``: the score the strangers' tail is fitted
+    around (voice.calibration_center; None: no fit). Rates are None where there is no file of that kind.
     """
     def decided_by(turns: int, performers: int = n_performers) -> dict[str, float]:
         return roster_thresholds(performers, turns) if roster_thresholds else thresholds
@@ -89,15 +90,16 @@ def per_file_summary(per_file: list[tuple[int | None, list[float], int]], n_perf
         "wrong_performer_rate": {name: share([others_best(own, best) >= at[name] for own, best, at in genuine])
                                  for name in thresholds},
         "recall": {name: share([float(best[own]) >= at[name] for own, best, at in genuine]) for name in thresholds},
-    } | _predicted([best for best, _at in strangers], n_performers, decided_by)
+    } | _predicted([best for best, _at in strangers], n_performers, decided_by, chance_center)
 
 
-def _predicted(strangers: list[np.ndarray], n_performers: int,
-               decided_by: Callable[[int, int], dict[str, float]]) -> dict:
+def _predicted(strangers: list[np.ndarray], n_performers: int, decided_by: Callable[[int, int], dict[str, float]],
+               chance_center: float | None) -> dict:
     """``comparison_false_alarm_rate`` p per operating point (at this roster's thresholds for a file of one turn),
     the per-file rates ``1 - (1 - p)^P`` it predicts for this roster (``predicted_false_alarm_rate``) and for
     ``PREDICTED_ROSTER`` performers (at their thresholds), and ``chance_fit``: the straight line through the
-    log10 share of comparisons reaching each score (monitor.matching.voice_chance), where they are enough."""
+    log10 share of comparisons reaching each score around ``chance_center`` (monitor.matching.voice_chance), where
+    they are enough (None without a center)."""
     here, large = decided_by(1, n_performers), decided_by(1, PREDICTED_ROSTER)
     if not strangers:
         empty = dict.fromkeys(here)
@@ -112,11 +114,11 @@ def _predicted(strangers: list[np.ndarray], n_performers: int,
         "comparison_false_alarm_rate": {name: round(float(np.mean(scores >= t)), 5) for name, t in here.items()},
         "predicted_false_alarm_rate": predicted(here, n_performers),
         f"predicted_false_alarm_rate_at_{PREDICTED_ROSTER}": predicted(large, PREDICTED_ROSTER),
-        "chance_fit": chance_fit(scores),
+        "chance_fit": chance_fit(scores, chance_center) if chance_center is not None else None,
     }
 
 
-def chance_fit(scores: np.ndarray, center: float = CHANCE_CENTER) -> dict | None:
+def chance_fit(scores: np.ndarray, center: float) -> dict | None:
     """``{"at_center", "tenfold_snorm"}`` (voice.chance_at_center, voice.chance_tenfold_snorm): the line through
     log10 of the share of ``scores`` (stranger × performer comparisons) reaching each of CHANCE_FIT_SCORES, over
     the scores at least CHANCE_FIT_MIN_HITS comparisons reach; None with fewer than three such scores."""

@@ -184,7 +184,7 @@ def _summarise(trials: ModalityTrials, plot_path: Path, dataset: str, n_extra: i
                 operating_points = {f"{name} ({transform})": (rates.false_alarm_rate, rates.miss_rate)
                                     for name, rates in summary.at_thresholds.items()}
         row["per_file"] = per_file_summary(scores.per_file, len(trials.identities), n_extra, trials.thresholds,
-                                           trials.roster_thresholds)
+                                           trials.roster_thresholds, trials.chance_center)
         row["files_skipped"] = len(skipped)
         row["skipped"] = skipped[:MAX_LISTED_SKIPPED]
         row["det_plot"] = None

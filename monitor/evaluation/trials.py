@@ -65,7 +65,8 @@ class ModalityTrials:
     ``thresholds``: operating point name → score; ``skipped``: files left out under every transform
     (unreadable, or a reference with no speech or no face); ``scores``: transform → its trials;
     ``roster_thresholds``: (performers, a file's turns) → the thresholds a scan decides that file with
-    (voice: raised for the roster, monitor.matching.voice_match); None: ``thresholds``.
+    (voice: raised for the roster, monitor.matching.voice_match); None: ``thresholds``; ``chance_center``: the
+    score strangers' tails are fitted around (voice: voice.calibration_center; None: not fitted).
     """
 
     modality: str
@@ -75,6 +76,7 @@ class ModalityTrials:
     skipped: list[dict]
     scores: dict[str, TransformScores]
     roster_thresholds: Callable[[int, int], dict[str, float]] | None = None
+    chance_center: float | None = None
 
 
 NO_SPEECH_SCORE = -100.0  # s-norm of a trial with no window to score: below any threshold (finite for the metrics)
@@ -291,7 +293,7 @@ def voice_trials(files: ModalityFiles, transforms: list[str], enrol: int, config
     trials, impostors = _voice_trial_windows(trial_files, names, transforms, config, sha256_of, on_file, skipped,
                                              per_transform)
     result = ModalityTrials("voice", "s-norm", names, _voice_thresholds(config), skipped, per_transform,
-                            _voice_roster_thresholds(config))
+                            _voice_roster_thresholds(config), config.voice.calibration_center)
     if names:
         cohort = _voice_population_cohort(config, known_sha256, impostors)
         _score_voice_trials(trials, _voiceprints(references, names), cohort, config, per_transform)

@@ -58,7 +58,7 @@ def test_a_file_is_a_false_alarm_when_anyone_reaches_the_threshold() -> None:
         "comparison_false_alarm_rate": {"same_voice": 0.0, "soundalike": 0.16667},
         "predicted_false_alarm_rate": {"same_voice": 0.0, "soundalike": 0.4213},
         "predicted_false_alarm_rate_at_1000": {"same_voice": 0.0, "soundalike": 1.0},
-        "chance_fit": None,  # too few comparisons to fit a tail
+        "chance_fit": None,  # no center to fit strangers' tail around (and too few comparisons)
     }
 
 
@@ -83,7 +83,7 @@ def test_the_strangers_tail_is_fitted_as_the_chance_model_reads_it() -> None:
     uniform = np.linspace(1e-6, 1.0, 400_000)
     scores = 2.5 - 1.5 * np.log10(uniform / 0.01)
 
-    fit = chance_fit(scores)
+    fit = chance_fit(scores, center=2.5)
 
     assert fit["at_center"] == pytest.approx(0.01, rel=0.05)
     assert fit["tenfold_snorm"] == pytest.approx(1.5, rel=0.05)
@@ -117,5 +117,8 @@ def test_eval_with_a_roster_reports_per_file_rates_for_that_many_performers(like
     assert (per_file["performers"], per_file["extra_performers"]) == (4, 2)
     assert (per_file["genuine_files"], per_file["stranger_files"]) == (2, 1)
     assert set(per_file["recall"]) == set(per_file["false_alarm_rate"]) == {"same_voice", "soundalike"}
+    # a scan against 4 performers raises soundalike above its own 2.5; same_voice stays verification grade
+    thresholds = per_file["thresholds"]
+    assert 2.5 < thresholds["soundalike"] <= thresholds["same_voice"] == pytest.approx(4.463, abs=1e-3)
     table = likeness("eval", root, "--roster", "2", "--plot-dir", tmp_path)
     assert "4 performers enrolled (2 of them from the impostors)" in table.stdout
