@@ -67,11 +67,12 @@ def per_file_summary(per_file: list[tuple[int | None, list[float], int]], n_perf
     scan decides a file with (None: ``thresholds``); ``chance_center``: the score the strangers' tail is fitted
     around (voice.calibration_center; None: no fit). Rates are None where there is no file of that kind.
     """
-    def decided_by(turns: int, performers: int = n_performers) -> dict[str, float]:
+    def decided_by(performers: int, turns: int) -> dict[str, float]:
         return roster_thresholds(performers, turns) if roster_thresholds else thresholds
 
-    genuine = [(own, np.asarray(best), decided_by(turns)) for own, best, turns in per_file if own is not None]
-    strangers = [(np.asarray(best), decided_by(turns)) for own, best, turns in per_file if own is None]
+    genuine = [(own, np.asarray(best), decided_by(n_performers, turns)) for own, best, turns in per_file
+               if own is not None]
+    strangers = [(np.asarray(best), decided_by(n_performers, turns)) for own, best, turns in per_file if own is None]
 
     def share(hits: list[bool]) -> float | None:
         return round(float(np.mean(hits)), 4) if hits else None
@@ -84,7 +85,7 @@ def per_file_summary(per_file: list[tuple[int | None, list[float], int]], n_perf
         "extra_performers": n_extra,
         "genuine_files": len(genuine),
         "stranger_files": len(strangers),
-        "thresholds": {name: round(t, 3) for name, t in decided_by(1).items()},
+        "thresholds": {name: round(t, 3) for name, t in decided_by(n_performers, 1).items()},
         "false_alarm_rate": {name: share([float(best.max()) >= at[name] for best, at in strangers])
                              for name in thresholds},
         "wrong_performer_rate": {name: share([others_best(own, best) >= at[name] for own, best, at in genuine])
@@ -100,7 +101,7 @@ def _predicted(strangers: list[np.ndarray], n_performers: int, decided_by: Calla
     ``PREDICTED_ROSTER`` performers (at their thresholds), and ``chance_fit``: the straight line through the
     log10 share of comparisons reaching each score around ``chance_center`` (monitor.matching.voice_chance), where
     they are enough (None without a center)."""
-    here, large = decided_by(1, n_performers), decided_by(1, PREDICTED_ROSTER)
+    here, large = decided_by(n_performers, 1), decided_by(PREDICTED_ROSTER, 1)
     if not strangers:
         empty = dict.fromkeys(here)
         return {"comparison_false_alarm_rate": empty, "predicted_false_alarm_rate": empty,

@@ -125,21 +125,16 @@ class _WindowSide:
     own_similarity: np.ndarray
 
 
-WindowSides = list[list[_WindowSide]]  # per chunk of WINDOW_CHUNK windows, per condition
-
-
-def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.ndarray | None = None,
-                  sides: WindowSides | None = None) -> WindowScores:
+def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.ndarray | None = None) -> WindowScores:
     """S-norm of every window (W, D) against the performers ``columns`` (n,) (default: all), best condition
     each. Holds (W, n) arrays: a scan scores its speakers' turns against every performer
     (monitor.matching.voice_match) and windows only against the few performers that matched or came closest."""
     columns = np.arange(population.prints.shape[1]) if columns is None else np.asarray(columns, np.int64)
     parts = []
-    sides = sides or window_sides(windows, population)
-    for start, chunk_sides in zip(range(0, len(windows), WINDOW_CHUNK), sides, strict=True):
+    for start in range(0, len(windows), WINDOW_CHUNK):
         chunk = windows[start : start + WINDOW_CHUNK]
         best = condition_of_best = clean_similarity = None
-        for condition, side in enumerate(chunk_sides):
+        for condition, side in enumerate(_window_sides(chunk, population)):
             x = chunk @ population.prints[condition, columns].T
             score, similarity = _condition_scores(x, population, condition, side, columns)
             if condition == 0:
@@ -153,13 +148,6 @@ def score_windows(windows: np.ndarray, population: VoicePopulation, columns: np.
         empty = np.zeros((0, len(columns)), np.float32)
         return WindowScores(empty, empty.astype(np.int8), empty)
     return WindowScores(*(np.concatenate(arrays) for arrays in zip(*parts, strict=True)))
-
-
-def window_sides(windows: np.ndarray, population: VoicePopulation) -> WindowSides:
-    """The windows' (W, D) side of the s-norm, for each chunk of WINDOW_CHUNK windows in every condition:
-    what score_windows needs, computed once per set of windows."""
-    return [_window_sides(windows[start : start + WINDOW_CHUNK], population)
-            for start in range(0, len(windows), WINDOW_CHUNK)]
 
 
 def _window_sides(windows: np.ndarray, population: VoicePopulation) -> list[_WindowSide]:
