@@ -47,6 +47,10 @@ class Base(DeclarativeBase):
 
 
 class Agency(Base):
+    """A tenant: a talent agency, with its performers and (in ``monitor``) everything found for them.
+
+    Nothing of one agency is ever shown to another; an install used by one agency has exactly one."""
+
     __tablename__ = "agencies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,10 +63,10 @@ class Performer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
-    agency: Mapped[Agency | None] = relationship()
+    agency: Mapped[Agency] = relationship()
     contacts: Mapped[list[Contact]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     consents: Mapped[list[Consent]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     voice_references: Mapped[list[VoiceReference]] = relationship(

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from enrollment import face, quality, voice
+from enrollment.agencies import agency_for
 from enrollment.errors import ConsentMissing, MediaError, NotFound, printable
 from enrollment.media import decode_audio, load_image, probe, sha256_file
 from enrollment.models import (
-    Agency,
     Consent,
     Contact,
     FaceReference,
@@ -52,8 +52,11 @@ def add_performer(
     agency_name: str | None = None,
     consent_document_name: str | None = None,
     consent_document_sha256: str | None = None,
+    agency_id: int | None = None,
 ) -> Performer:
-    """A new performer with their contacts and consent. ``name`` and ``consent_by`` are required."""
+    """A new performer with their contacts and consent. ``name`` and ``consent_by`` are required.
+
+    Their agency: ``agency_id``, else the agency named ``agency_name`` (made if new), else the only one."""
     if not name.strip():
         raise ValueError("a performer needs a name")
     if not consent_by.strip():
@@ -63,9 +66,10 @@ def add_performer(
         if not text.isprintable():  # a line break, a terminal escape, bytes of a name that were not UTF-8
             raise ValueError(f"{what} must be printable text, without line breaks or control characters")
     performer = Performer(name=name.strip())
-    if agency_name:
-        agency = session.scalar(select(Agency).where(Agency.name == agency_name.strip()))
-        performer.agency = agency or Agency(name=agency_name.strip())
+    if agency_id is not None:
+        performer.agency_id = agency_id
+    else:
+        performer.agency = agency_for(session, agency_name, create=True)
     performer.contacts = [Contact(email=email.strip()) for email in dict.fromkeys(emails) if email.strip()]
     session.add(performer)
     record_consent(session, performer, consent_by, consent_document_name, consent_document_sha256)
@@ -88,18 +92,25 @@ def record_consent(
     return consent
 
 
-def get_performer(session: Session, performer_id: int) -> Performer:
+def get_performer(session: Session, performer_id: int, agency_id: int | None = None) -> Performer:
+    """The performer; NotFound when there is none, or when ``agency_id`` is given and they are another's."""
     performer = session.get(Performer, performer_id)
-    if performer is None:
+    if performer is None or (agency_id is not None and performer.agency_id != agency_id):
         raise NotFound(f"no performer with id {performer_id} (see `likeness performer list`)")
     return performer
 
 
-def list_performers(session: Session) -> list[Performer]:
-    """Every performer with their agency, contacts, consents and references (a handful of queries)."""
+def list_performers(session: Session, agency_id: int | None = None,
+                    performer_ids: frozenset[int] | None = None) -> list[Performer]:
+    """Every performer (of ``agency_id``; among ``performer_ids``) with their agency, contacts, consents and
+    references (a handful of queries)."""
     related = (Performer.agency, Performer.contacts, Performer.consents, Performer.voice_references,
                Performer.face_references)
     query = select(Performer).options(*(selectinload(relation) for relation in related)).order_by(Performer.id)
+    if agency_id is not None:
+        query = query.where(Performer.agency_id == agency_id)
+    if performer_ids is not None:
+        query = query.where(Performer.id.in_(performer_ids))
     return list(session.scalars(query))
 
 
@@ -109,9 +120,10 @@ def remove_performer(session: Session, performer_id: int) -> None:
     session.flush()
 
 
-def consenting_performer(session: Session, performer_id: int) -> Performer:
-    """The performer, once they exist and have a recorded consent; else NotFound or ConsentMissing."""
-    performer = get_performer(session, performer_id)
+def consenting_performer(session: Session, performer_id: int, agency_id: int | None = None) -> Performer:
+    """The performer (of ``agency_id`` when given), once they exist and have a recorded consent; else NotFound
+    or ConsentMissing."""
+    performer = get_performer(session, performer_id, agency_id)
     if not performer.consents:
         raise ConsentMissing(
             f"performer {performer_id} has no recorded consent; record it first with "

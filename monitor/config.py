@@ -139,6 +139,11 @@ class CredentialsSettings:
     trust_anchors: str
 
 
+@dataclass(frozen=True)
+class WebSettings:
+    max_upload_bytes: int
+
+
 # Settings that take one of a few words: (section, name) → the words.
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {("face", "detector"): FACE_DETECTORS}
 
@@ -155,6 +160,7 @@ SECTIONS: dict[str, type] = {
     "evidence": EvidenceSettings,
     "workers": WorkerSettings,
     "credentials": CredentialsSettings,
+    "web": WebSettings,
 }
 
 
@@ -173,6 +179,7 @@ class Config:
     evidence: EvidenceSettings
     workers: WorkerSettings
     credentials: CredentialsSettings
+    web: WebSettings
 
     @property
     def database_url(self) -> str:

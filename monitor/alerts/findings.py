@@ -25,8 +25,9 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
         select(Detection).options(selectinload(Detection.performer))
         .where(Detection.performer_id == alert.performer_id, Detection.media_id == alert.media_id)
         .order_by(Detection.score.desc(), Detection.id)).all()
-    # the first place it was seen: the sighting that raised the alert
-    sighting = session.scalar(select(Sighting).where(Sighting.media_id == media.id)
+    # the first place the alert's agency saw it: the sighting that raised the alert
+    sighting = session.scalar(select(Sighting).where(Sighting.media_id == media.id,
+                                                     Sighting.agency_id == alert.agency_id)
                               .order_by(Sighting.first_seen_at, Sighting.id).limit(1))
     source = session.get(Source, sighting.source_id) if sighting is not None and sighting.source_id else None
     preference = session.get(AlertPreference, alert.performer_id)
@@ -37,7 +38,8 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
             detection_id=detection.id, performer_id=detection.performer_id, performer_name=detection.performer.name,
             modality=detection.modality, score=detection.score, similarity=detection.similarity,
             threshold=alert_threshold(config, preference, detection.modality), segments=detection.segments,
-            found_url=sighting.source if sighting is not None else media.sha256, found_at=media.first_seen_at,
+            found_url=sighting.source if sighting is not None else media.sha256,
+            found_at=sighting.first_seen_at if sighting is not None else alert.created_at,
             media_sha256=media.sha256, media_type=media.media_type, duration_s=media.duration_s,
             page_url=sighting.page_url if sighting is not None else None,
             page_title=sighting.page_title if sighting is not None else None,

@@ -34,7 +34,8 @@ def enqueue(session: Session, detection: Detection, config: Config) -> Alert | N
                                                    Alert.media_id == detection.media_id))
     if exists is not None:
         return None
-    alert = Alert(performer_id=detection.performer_id, media_id=detection.media_id, detection_id=detection.id)
+    alert = Alert(agency_id=detection.agency_id, performer_id=detection.performer_id, media_id=detection.media_id,
+                  detection_id=detection.id)
     if preference is not None and preference.muted:
         alert.status = "muted"
     else:
@@ -72,13 +73,19 @@ def set_preference(session: Session, performer_id: int, *, muted: bool | None = 
     return preference
 
 
-def list_alerts(session: Session, status: str | None = None) -> list[dict]:
-    """Every alert, newest first, with its deliveries; ``status`` filters alerts (see ALERT_STATUSES)."""
+def list_alerts(session: Session, status: str | None = None, agency_id: int | None = None,
+                performer_ids: frozenset[int] | None = None) -> list[dict]:
+    """Every alert (of ``agency_id``, of ``performer_ids`` when given), newest first, with its deliveries;
+    ``status`` filters alerts (see ALERT_STATUSES)."""
     if status is not None and status not in ALERT_STATUSES:
         raise LikenessError(f"status must be one of {', '.join(ALERT_STATUSES)}")
     query = select(Alert).options(selectinload(Alert.deliveries), selectinload(Alert.performer))
     if status is not None:
         query = query.where(Alert.status == status)
+    if agency_id is not None:
+        query = query.where(Alert.agency_id == agency_id)
+    if performer_ids is not None:
+        query = query.where(Alert.performer_id.in_(performer_ids))
     return [alert_json(alert) for alert in session.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()))]
 
 

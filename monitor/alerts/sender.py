@@ -183,7 +183,8 @@ def _record(config: Config, sessions: sessionmaker[Session], ids: list[int], now
                 report.deliveries += 1
                 custody.record(session, session.get(Media, delivery.alert.media_id), "alerted", {
                     "alert_id": delivery.alert_id, "detection_id": delivery.alert.detection_id,
-                    "channel": delivery.channel, "recipient": delivery.recipient, "message_id": message_id})
+                    "channel": delivery.channel, "recipient": delivery.recipient, "message_id": message_id},
+                    agency_id=delivery.alert.agency_id)
                 continue
             delivery.last_error = str(error)
             age_s = (now - delivery.alert.created_at).total_seconds()

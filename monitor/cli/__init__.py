@@ -16,15 +16,18 @@ import warnings
 import click
 
 from enrollment.errors import LikenessError, unexpected
+from monitor.cli.accounts import agency, token, user
 from monitor.cli.alerts import alerts
+from monitor.cli.audit import audit
 from monitor.cli.cohort import cohort
-from monitor.cli.common import App, warn
+from monitor.cli.common import App, warn, with_agency_option
 from monitor.cli.detections import REVIEW_CHOICES, STATUS_CHOICES, detections
 from monitor.cli.eval import eval_command
 from monitor.cli.evidence import evidence
 from monitor.cli.home import init
 from monitor.cli.performers import enroll, performer
 from monitor.cli.scan import scan
+from monitor.cli.serve import serve
 from monitor.cli.sources import crawl, run, source
 
 __all__ = ["REVIEW_CHOICES", "STATUS_CHOICES", "cli", "main"]
@@ -33,15 +36,20 @@ __all__ = ["REVIEW_CHOICES", "STATUS_CHOICES", "cli", "main"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False), default=None,
               help="Folder of the database, media store and config (default $LIKENESS_HOME or ./likeness-data).")
+@click.option("--agency", metavar="NAME", default=None,
+              help="The agency to act in (default: the only one; with several, listings show them all).")
 @click.version_option(package_name="likeness-monitor")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, agency: str | None) -> None:
     """Likeness Monitor: find unauthorised clones of enrolled performers' voices and faces."""
-    ctx.obj = App(home)
+    ctx.obj = App(home, agency)
 
 
+for command in (performer, enroll, scan, detections, source, crawl, alerts.commands["list"],
+                evidence.commands["export"], user, token, audit):
+    with_agency_option(command)  # what belongs to one agency; the rest serves the whole install
 for command in (init, performer, enroll, scan, detections, source, crawl, run, alerts, evidence, eval_command,
-                cohort):
+                cohort, agency, user, token, audit, serve):
     cli.add_command(command)
 
 

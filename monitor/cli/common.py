@@ -18,8 +18,9 @@ class App:
     """Per-invocation state: the home folder, its config, and the service context (database opened on first
     use), acting as the person who runs the command."""
 
-    def __init__(self, home: str | None) -> None:
+    def __init__(self, home: str | None, agency: str | None = None) -> None:
         self.home_option = home
+        self.agency_name = agency  # --agency NAME: act in that agency only (default: the only one, or all)
 
     @cached_property
     def config(self) -> Config:
@@ -31,7 +32,7 @@ class App:
     def context(self) -> Context:
         from monitor.services.context import Actor, Context
 
-        return Context(self.config, Actor.local("cli"))
+        return Context(self.config, Actor.local("cli"), agency_name=self.agency_name)
 
 
 def emit(data, as_json: bool, human: Callable[[], None]) -> None:
@@ -47,6 +48,24 @@ def warn(message: str, prefix: str = "error", item: bool = False) -> None:
     from enrollment.errors import MAX_ITEM_CHARS, MAX_MESSAGE_CHARS, shown
 
     click.echo(shown(f"{prefix}: {message}", MAX_ITEM_CHARS if item else MAX_MESSAGE_CHARS), err=True)
+
+
+def _set_agency(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_object(App).agency_name = value
+
+
+def with_agency_option(command: click.Command) -> None:
+    """Give ``command`` (and every command of a group) ``--agency NAME``, unless it has its own."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_agency_option(sub)
+        return
+    if any(param.name == "agency" for param in command.params):
+        return
+    command.params.append(click.Option(
+        ["--agency"], metavar="NAME", expose_value=False, callback=_set_agency,
+        help="The agency to act in (default: the only one; with several, listings show them all)."))
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")

@@ -4,11 +4,14 @@ Enrols a performer (consent, two reference recordings, a reference photo where m
 photo is installed), then scans a clip in her voice, a clip in another voice and a video with her
 face and voice, shows the alerts waiting in the outbox (no mail server is configured), exports the
 first detection as a signed evidence bundle and verifies it, printing each command with its output.
+Then it gives the agency an owner and the artist herself as users, and serves the dashboard until Ctrl-C,
+printing its address and the demo logins; without a terminal (CI, scripts) it prints them and stops.
 Everything lives in ./likeness-demo, made afresh on every run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import shutil
 import subprocess
@@ -22,10 +25,14 @@ from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesi
 DEMO_DIR = Path("likeness-demo")
 
 
-def _likeness(*args: str | Path) -> str:
+DEMO_PASSWORD = "likeness-demo-password"  # a demo on this machine only: never a real install's
+DEMO_USERS = (("owner@analytical-talent.example", "owner", ()), ("ada@example.org", "artist", ("--performer", "1")))
+
+
+def _likeness(*args: str | Path, stdin: str | None = None) -> str:
     command = [str(Path(sys.executable).parent / "likeness"), "--home", str(DEMO_DIR / "home"), *map(str, args)]
     print(f"\n$ likeness {' '.join(shlex.quote(str(a)) for a in args)}", flush=True)
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, input=stdin)
     print(result.stdout.rstrip())
     if result.stderr.strip():
         print(result.stderr.rstrip())
@@ -86,7 +93,26 @@ def main() -> None:
     _likeness("evidence", "verify", bundle)
     print("\nThe same scan as JSON, for other tools:")
     _likeness("scan", media["assistant"], "--json")
+    print("\nThe dashboard: an owner of the agency, and Ada herself, who sees only her own detections:")
+    for email, role, performer in DEMO_USERS:
+        _likeness("user", "add", email, "--role", role, *performer, "--password-stdin", stdin=DEMO_PASSWORD + "\n")
     print(f"\nDone. Everything is in {DEMO_DIR}/; try `.venv/bin/likeness --home {DEMO_DIR}/home --help`.")
+    _serve()
+
+
+def _serve() -> None:
+    """The dashboard until Ctrl-C where someone is there to use it; otherwise only how to start it."""
+    logins = "\n".join(f"  {email} / {DEMO_PASSWORD}  ({role})" for email, role, _performer in DEMO_USERS)
+    start = f".venv/bin/likeness --home {DEMO_DIR}/home serve --port 8000"
+    if not sys.stdin.isatty():
+        print(f"\nTo see the dashboard, run `{start}` and open http://127.0.0.1:8000 with:\n{logins}")
+        return
+    print(f"\nServing the dashboard (Ctrl-C to stop); open the address below and sign in with:\n{logins}",
+          flush=True)
+    command = [str(Path(sys.executable).parent / "likeness"), "--home", str(DEMO_DIR / "home"), "serve",
+               "--port", "8000"]
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the server stops, and so does the demo
+        subprocess.run(command)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import functools
 import io
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from monitor.storage import custody
 from monitor.storage.chain import canonical
 from monitor.storage.content_store import ContentStore
 from monitor.storage.models import Detection, Fetch, Media, Sighting, TlsCertificate
+from monitor.storage.tenancy import visible_detections
 
 EXCERPT_MAX_S = 60.0  # the derived audio excerpt: the best segment, at most this long
 EXTENSIONS = {"audio": ".audio", "video": ".video", "image": ".image"}
@@ -48,16 +50,24 @@ class Gathered:
     media_ids: list[int]
     pictures: dict[int, list[Picture]]  # per detection id
     analysis: dict
+    agency_id: int  # whose detections, sightings and custody chains these are
 
 
-def gather(session: Session, config: Config, detection_ids: list[int]) -> Gathered:
-    """Every member for ``detection_ids`` (NotFound for an unknown id, LikenessError for a media file gone)."""
+def gather(session: Session, config: Config, detection_ids: list[int], agency_id: int | None = None) -> Gathered:
+    """Every member for ``detection_ids`` of one agency (``agency_id``'s when given): NotFound for an id unknown
+    (or not visible to it), LikenessError for detections of several agencies or a media file gone."""
     detections = []
     for detection_id in dict.fromkeys(detection_ids):
-        detection = session.get(Detection, detection_id)
+        detection = session.scalar(select(Detection).where(Detection.id == detection_id,
+                                                           visible_detections(agency_id)))
         if detection is None:
             raise NotFound(f"no detection with id {detection_id} (see `likeness detections list`)")
         detections.append(detection)
+    agencies = {detection.agency_id for detection in detections}
+    if len(agencies) != 1:
+        raise LikenessError("these detections belong to several agencies: export each agency's in a bundle of "
+                            "its own (--agency NAME)" if agencies else "no detection to export")
+    agency_id = agencies.pop()
     store = ContentStore(config.store_dir)
     media_list = list({d.media_id: d.media for d in detections}.values())
     members: list[Member] = []
@@ -68,40 +78,44 @@ def gather(session: Session, config: Config, detection_ids: list[int]) -> Gather
         if not path.is_file():
             raise LikenessError(f"the file of media {media.sha256[:12]} is gone from the store ({path}): "
                                 "nothing to export")
-        name = f"media/{media.sha256}{_extension(session, media)}"
+        name = f"media/{media.sha256}{_extension(session, media, agency_id)}"
         members.append(Member(name=name, role="evidence", source=path, media_type=media.media_type))
         facts.append(MediaFacts(media.sha256, name, media.size_bytes))
-        members += _capture(session, config, media)
+        members += _capture(session, config, media, agency_id)
         for detection in (d for d in detections if d.media_id == media.id):
             derived, pictures[detection.id] = _derived(session, config, media, path, name, detection)
             members += derived
     described = analysis(session, config, detections)
     members.append(Member(name="analysis.json", role="analysis", source=_json(described)))
-    return Gathered(members, facts, [media.id for media in media_list], pictures, described)
+    return Gathered(members, facts, [media.id for media in media_list], pictures, described, agency_id)
 
 
 def export_bundle(config: Config, sessions: sessionmaker[Session], detection_ids: list[int], out: Path,
-                  overwrite: bool = False, actor: str | None = None) -> dict:
-    """Write and sign the bundle at ``out``; returns its manifest. The "exported" custody event is recorded
-    in the same transaction, so a failed export leaves neither a bundle nor an event behind. ``actor``: who
-    the event names (default: this process's user@host)."""
+                  overwrite: bool = False, actor: str | None = None, agency_id: int | None = None,
+                  on_exported: Callable[[Session, int], None] | None = None) -> dict:
+    """Write and sign the bundle at ``out`` of detections of one agency (``agency_id``'s when given); returns
+    its manifest. The "exported" custody event is recorded in the same transaction, so a failed export leaves
+    neither a bundle nor an event behind. ``actor``: who the event names (default: this process's user@host);
+    ``on_exported(session, agency_id)``: more to record in that transaction (the audit event)."""
     from monitor.evidence import keys
     from monitor.evidence.bundle import write_bundle
 
     key = keys.load_key(config.keys_dir)
     fingerprint = keys.fingerprint(key.public_key())
     with sessions.begin() as session:
-        gathered = gather(session, config, detection_ids)
+        gathered = gather(session, config, detection_ids, agency_id)
         for media_id in gathered.media_ids:
             custody.record(session, session.get(Media, media_id), "exported", {
                 "bundle": out.name, "detections": sorted(set(detection_ids)), "key_fingerprint": fingerprint},
-                actor=actor)
+                agency_id=gathered.agency_id, actor=actor)
+        if on_exported is not None:
+            on_exported(session, gathered.agency_id)
         session.flush()
-        chains = {session.get(Media, media_id).sha256: custody.chain_of(session, media_id)
+        chains = {session.get(Media, media_id).sha256: custody.chain_of(session, media_id, gathered.agency_id)
                   for media_id in gathered.media_ids}
         for facts in gathered.media:
             facts.found = found_lines(chains[facts.sha256])
-        members = [*gathered.members, *custody_members(session, gathered.media_ids),
+        members = [*gathered.members, *custody_members(session, gathered.media_ids, gathered.agency_id),
                    *report_members(gathered.analysis, chains, gathered.media, gathered.pictures),
                    declaration_member(custody.tool_version(), fingerprint, gathered.media)]
         return write_bundle(out, members, key, overwrite=overwrite,
@@ -121,12 +135,12 @@ def _timestamper(config: Config):
     return timestamp
 
 
-def custody_members(session: Session, media_ids: list[int]) -> list[Member]:
-    """The chains as they stand (call after the export event was recorded)."""
+def custody_members(session: Session, media_ids: list[int], agency_id: int) -> list[Member]:
+    """The agency's chains as they stand (call after the export event was recorded)."""
     members = []
     for media_id in media_ids:
         media = session.get(Media, media_id)
-        lines = b"".join(canonical(entry) + b"\n" for entry in custody.chain_of(session, media_id))
+        lines = b"".join(canonical(entry) + b"\n" for entry in custody.chain_of(session, media_id, agency_id))
         members.append(Member(name=f"custody/{media.sha256}.jsonl", role="custody", source=lines))
     return members
 
@@ -158,7 +172,7 @@ def analysis(session: Session, config: Config, detections: list[Detection]) -> d
                         "face": {"center": config.face.calibration_center, "slope": config.face.calibration_slope,
                                  "threshold": config.face.threshold},
                         "score": "1 / (1 + exp(-slope × (similarity − center))); 0.5 at the center"},
-        "detections": [{**detection_json(d, latest_source(session, d.media_id)),
+        "detections": [{**detection_json(d, latest_source(session, d.media_id, d.agency_id)),
                         "threshold": d.threshold, "model_version": d.model_version, "details": d.details,
                         "reviews": [{"status": r.status, "note": r.note, "by": r.reviewed_by,
                                      "at": r.reviewed_at.isoformat()} for r in d.reviews]}
@@ -192,10 +206,11 @@ def model_weights(modalities: set[str]) -> dict[str, str]:
     return {path.name: _weights_sha256(str(path)) for path in files}
 
 
-def _capture(session: Session, config: Config, media: Media) -> list[Member]:
+def _capture(session: Session, config: Config, media: Media, agency_id: int) -> list[Member]:
     from monitor.evidence.warc_excerpt import records_for
 
-    sightings = list(session.scalars(select(Sighting).where(Sighting.media_id == media.id).order_by(Sighting.id)))
+    sightings = list(session.scalars(select(Sighting).where(Sighting.media_id == media.id,
+                                                            Sighting.agency_id == agency_id).order_by(Sighting.id)))
     media_urls, page_urls = {s.source for s in sightings}, {s.page_url for s in sightings if s.page_url}
     urls = sorted(media_urls | page_urls)
     members = []
@@ -289,8 +304,9 @@ def _excerpt(path: Path, config: Config, start_s: float, end_s: float):  # -> (b
     return out.getvalue(), samples
 
 
-def _extension(session: Session, media: Media) -> str:
-    source = session.scalar(select(Sighting.source).where(Sighting.media_id == media.id).order_by(Sighting.id))
+def _extension(session: Session, media: Media, agency_id: int) -> str:
+    source = session.scalar(select(Sighting.source).where(Sighting.media_id == media.id,
+                                                          Sighting.agency_id == agency_id).order_by(Sighting.id))
     suffix = Path(source or "").suffix.lower()
     return suffix if suffix.isascii() and 1 < len(suffix) <= 6 and suffix[1:].isalnum() else \
         EXTENSIONS.get(media.media_type or "", ".bin")

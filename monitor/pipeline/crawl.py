@@ -81,10 +81,13 @@ class Crawl:
         self._pending_pages: list[tuple] = []
         self._certificates: set[str] = set()  # stored already (by this crawl or before)
 
-    def run(self, source_ids: list[int] | None = None) -> CrawlReport:
+    def run(self, source_ids: list[int] | None = None, agency_id: int | None = None) -> CrawlReport:
+        """Crawl ``source_ids`` (default: every source not paused, of ``agency_id`` when given)."""
         with self.sessions() as session:
             query = select(Source).order_by(Source.id)
             query = query.where(Source.id.in_(source_ids)) if source_ids else query.where(Source.paused.is_(False))
+            if agency_id is not None:
+                query = query.where(Source.agency_id == agency_id)
             sources = list(session.scalars(query))
         self.report.sources = len(sources)
         scanner = Scanner(self.config, self.sessions, self.workers, self.actor)
@@ -116,7 +119,7 @@ class Crawl:
         with self.sessions() as session:
             rows = session.execute(
                 select(Media.sha256, Media.size_bytes, Sighting.source, Sighting.source_id, Sighting.page_url,
-                       Sighting.page_title)
+                       Sighting.page_title, Sighting.agency_id)
                 .join(Sighting, Sighting.media_id == Media.id)
                 .where(Media.analysis_key.is_(None))
                 .order_by(Media.id, Sighting.last_seen_at.desc())
@@ -184,7 +187,7 @@ class Crawl:
                                                         ([], [])) for url, kind in level))
             self._flush_pages()
             media = [(url, page_url, title) for _links, found in results for url, page_url, title in found]
-            stored, failed = download_states(self.sessions, [url for url, _page, _title in media])
+            stored, failed = download_states(self.sessions, [url for url, _page, _title in media], source.agency_id)
             media = never_tried_first(media, failed)
             await asyncio.gather(*(self._one(url, self._get_media(source, fetcher, url, page_url, title, url in stored))
                                    for url, page_url, title in media))
@@ -237,7 +240,7 @@ class Crawl:
         again: platforms sign media URLs anew on every visit, so each visit would download them all again."""
         links = state[2] if state else None
         settled = links and links["kind"] == "platform" and links["media"] and not links["pages"]
-        if settled and downloaded(self.sessions, links["media"]) >= set(links["media"]):
+        if settled and downloaded(self.sessions, links["media"], source.agency_id) >= set(links["media"]):
             return self._follow(source, url, links)
         exchange, found = await self._platforms.visit(url, extractor, source.ignore_robots)
         self.report.pages_fetched += 1
@@ -268,14 +271,14 @@ class Crawl:
             return
         self._seen_media.add(url)
         self.report.media_found += 1
-        if stored or downloaded(self.sessions, [url]):  # downloaded before: not again
+        if stored or downloaded(self.sessions, [url], source.agency_id):  # downloaded before: not again
             return
         async with self._budget.turn(source.id, url) as allowed:
             if not allowed or self.stop.is_set():
                 return
             exchange = await fetcher.get_media(url, ignore_robots=source.ignore_robots)
             self._budget.done(url, failed=bool(exchange.error))
-        seen = Seen(url, source.id, page_url, title)
+        seen = Seen(url, source.id, page_url, title, source.agency_id)
         self._record_media(source, exchange, seen)
         if exchange.error:
             self._error(url, exchange.error)
@@ -365,9 +368,12 @@ class Crawl:
     def _crawl_file(self, source: Source, root: Path, path: Path, status: os.stat_result) -> None:
         """One file of a watched folder: stored and analysed when it is new or its size or time changed."""
         key = path.resolve().as_uri()  # percent-encoded bytes: any file name is a valid key
+        where = printable(str(path.resolve()))
         with self.sessions() as session:
             state = session.scalar(select(UrlState).where(UrlState.url == key))
-        if state is not None and (state.size_bytes, state.mtime_ns) == (status.st_size, status.st_mtime_ns):
+            own = session.scalar(select(Sighting.id).where(Sighting.agency_id == source.agency_id,
+                                                           Sighting.source == where).limit(1))
+        if state is not None and own and (state.size_bytes, state.mtime_ns) == (status.st_size, status.st_mtime_ns):
             return
         sha256, size_bytes = self.store.add_file(path, self.config.media.max_file_bytes)
         with self.sessions.begin() as session:
@@ -377,7 +383,7 @@ class Crawl:
             state.sha256, state.size_bytes, state.mtime_ns = sha256, size_bytes, status.st_mtime_ns
             state.last_fetched_at = utc_now()
             session.add(state)
-            seen = Seen(printable(str(path.resolve())), source.id, printable(str(root.resolve())), None)
+            seen = Seen(where, source.id, printable(str(root.resolve())), None, source.agency_id)
             record_sighting(session, sha256, size_bytes, seen, actor=self.actor)
         self.report.media_new += 1
         self._analyse(sha256, size_bytes, seen)

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enrollment.models import utc_now
+from enrollment.models import Performer, utc_now
 from monitor.fetch.download import is_url
 from monitor.matching.gallery import Match
 from monitor.storage import custody
@@ -18,36 +18,43 @@ from monitor.storage.models import Detection, Media, Sighting
 
 @dataclass(frozen=True)
 class Seen:
-    """Where content was found: the file path or media URL, and for a crawl its source and page."""
+    """Where content was found, and by which agency: the file path or media URL, and for a crawl its source and
+    page."""
 
     source: str
     source_id: int | None = None
     page_url: str | None = None
     page_title: str | None = None
+    agency_id: int | None = None  # always given by the time a sighting is recorded
 
 
 def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, fetched: dict | None = None,
                     actor: str | None = None) -> Media:
-    """The media row for this content (created if new) and its sighting at ``seen``, in ``session``.
+    """The media row for this content (created if new) and ``seen.agency_id``'s sighting at ``seen``, in
+    ``session``.
 
-    A first sighting at a place starts or extends the media's chain of custody: "fetched" with
+    A first sighting at a place starts or extends the agency's chain of custody of the media: "fetched" with
     ``fetched`` (what the exchange was) for a URL, "read" with the file's path, size and times for a
     local file; new content is also "hashed". ``actor``: who the entries name (default: this process's user@host).
     """
+    if seen.agency_id is None:
+        raise ValueError("a sighting belongs to an agency")
     media = session.scalar(select(Media).where(Media.sha256 == sha256))
-    is_new_media = media is None
-    if is_new_media:
+    if media is None:
         media = Media(sha256=sha256, size_bytes=size_bytes)
         session.add(media)
         session.flush()
-    sighting = session.scalar(select(Sighting).where(Sighting.media_id == media.id, Sighting.source == seen.source))
+    sightings = select(Sighting).where(Sighting.media_id == media.id, Sighting.agency_id == seen.agency_id)
+    is_new_to_agency = session.scalar(sightings.limit(1)) is None
+    sighting = session.scalar(sightings.where(Sighting.source == seen.source))
     if sighting is None:
-        sighting = Sighting(media_id=media.id, source=seen.source)
+        sighting = Sighting(agency_id=seen.agency_id, media_id=media.id, source=seen.source)
         session.add(sighting)
         _record_found(session, media, seen, fetched, actor)
-        if is_new_media:
+        if is_new_to_agency:
             custody.record(session, media, "hashed", {"algorithm": "sha256", "sha256": sha256,
-                                                      "size_bytes": size_bytes}, actor=actor)
+                                                      "size_bytes": size_bytes}, agency_id=seen.agency_id,
+                           actor=actor)
     sighting.last_seen_at = utc_now()
     sighting.source_id = seen.source_id or sighting.source_id
     sighting.page_url = seen.page_url or sighting.page_url
@@ -58,11 +65,12 @@ def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, 
 def _record_found(session: Session, media: Media, seen: Seen, fetched: dict | None, actor: str | None) -> None:
     where = {"source_id": seen.source_id, "page_url": seen.page_url, "page_title": seen.page_title}
     if is_url(seen.source):
-        custody.record(session, media, "fetched", {"url": seen.source, **where, **(fetched or {})}, actor=actor)
+        custody.record(session, media, "fetched", {"url": seen.source, **where, **(fetched or {})},
+                       agency_id=seen.agency_id, actor=actor)
         return
     path = Path(seen.source)
     details = custody.local_file_details(path) if path.exists() else {"path": seen.source}
-    custody.record(session, media, "read", {**details, **where}, actor=actor)
+    custody.record(session, media, "read", {**details, **where}, agency_id=seen.agency_id, actor=actor)
 
 
 def save_match(session: Session, media: Media, match: Match, threshold: float, model_version: str) -> Detection:
@@ -75,8 +83,9 @@ def save_match(session: Session, media: Media, match: Match, threshold: float, m
     values = {"score": match.score, "similarity": match.similarity, "segments": match.segments,
               "details": match.details, "threshold": threshold, "model_version": model_version}
     if detection is None:
-        detection = Detection(performer_id=match.performer_id, media_id=media.id, modality=match.modality,
-                              **values)
+        agency_id = session.scalar(select(Performer.agency_id).where(Performer.id == match.performer_id))
+        detection = Detection(agency_id=agency_id, performer_id=match.performer_id, media_id=media.id,
+                              modality=match.modality, **values)
         session.add(detection)
     else:
         for key, value in values.items():

@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from enrollment import face, voice
+from enrollment.agencies import agency_for
 from enrollment.errors import LikenessError, printable, shown
 from enrollment.models import utc_now
-from monitor.alerts.outbox import enqueue
 from monitor.analysis.analyse import Analysis, analyse, analysis_key
 from monitor.analysis.workers import AnalysisPool, worker_count
 from monitor.config import Config
@@ -32,9 +32,10 @@ from monitor.fetch.download import download, is_url
 from monitor.matching.face_cohort import sync_face_cohort_dir
 from monitor.matching.gallery import Gallery
 from monitor.matching.voice_cohort import scoring_gallery, sync_cohort_dir
+from monitor.pipeline import tenants
 from monitor.pipeline.guard import item_failures
 from monitor.pipeline.record import Seen, record_sighting, save_match
-from monitor.storage import claims, custody
+from monitor.storage import claims
 from monitor.storage.content_store import ContentStore
 from monitor.storage.detections import detection_json, detections_for_media
 from monitor.storage.models import Media
@@ -81,10 +82,12 @@ class Scanner:
     """
 
     def __init__(self, config: Config, sessions: sessionmaker[Session], workers: int | None = None,
-                 actor: str | None = None) -> None:
+                 actor: str | None = None, agency_id: int | None = None) -> None:
         self.config = config
         self.sessions = sessions
         self.actor = actor  # who the custody entries name (None: this process's user@host)
+        # who scans the targets given to scan() (default: the install's only agency); a crawl's Seen names its own
+        self.agency_id = agency_id
         self.store = ContentStore(config.store_dir)
         self.workers = worker_count(config.workers.analysis if workers is None else workers)
         self.workers_asked = workers is not None  # --workers N: the pool even for a small batch
@@ -132,6 +135,8 @@ class Scanner:
         (store, record, analyse on a worker, write), so that storing and writing overlap the analyses.
         """
         targets = list(targets)
+        if targets:
+            self._own_agency()  # once, before any thread asks
         # starting the workers costs ~3.5 s (2 cores): a few files are done sooner in this process
         few = len(targets) <= 1 or (len(targets) < MIN_TARGETS_FOR_POOL and not self.workers_asked)
         if not force_pool and (self.workers <= 1 or few):
@@ -164,7 +169,13 @@ class Scanner:
             stored = self._ingest(target)
         if stored is None:
             return row
-        return self.scan_stored(*stored, Seen(row.source))
+        return self.scan_stored(*stored, Seen(row.source, agency_id=self._own_agency()))
+
+    def _own_agency(self) -> int:
+        if self.agency_id is None:
+            with self.sessions.begin() as session:
+                self.agency_id = agency_for(session).id
+        return self.agency_id
 
     def scan_stored(self, sha256: str, size_bytes: int, seen: Seen) -> ScanRow:
         """Analyse content already in the store (once per analysis key) and record where it was seen."""
@@ -175,23 +186,24 @@ class Scanner:
             media = self._claimed_or_done(self._record_sighting(sha256, size_bytes, seen))
             if media.analysis_key == self.key:
                 row.reused = True
-                return self._stored_result(media, row)
+                return self._stored_result(media, row, seen.agency_id)
             try:
-                return self._analysed(media, row)
+                return self._analysed(media, row, seen.agency_id)
             except BaseException:  # a bug, Ctrl-C, the database gone: the claim goes, the media waits for a pass
                 with contextlib.suppress(Exception), self.sessions.begin() as session:
                     claims.release(session, sha256, self.key)
                 raise
         return row
 
-    def _analysed(self, media: Media, row: ScanRow) -> ScanRow:
-        """Analyse claimed ``media`` and store the result, or the failure and its reason (then raised)."""
+    def _analysed(self, media: Media, row: ScanRow, agency_id: int) -> ScanRow:
+        """Analyse claimed ``media`` and store the result, or the failure and its reason (then raised); the row
+        shows ``agency_id``'s detections."""
         try:
             analysis = self._analyse(self.store.path_for(media.sha256))
         except LikenessError as error:
             self._save_failure(media.id, str(error))
             raise
-        return self._save_analysis(media.id, analysis, row)
+        return self._save_analysis(media.id, analysis, row, agency_id)
 
     def _claimed_or_done(self, media: Media) -> Media:
         """``media`` once it is analysed under this key, or once this process holds its analysis claim
@@ -232,15 +244,24 @@ class Scanner:
                 continue
         raise LikenessError(f"could not record media {sha256[:12]}")
 
-    def _stored_result(self, media: Media, row: ScanRow) -> ScanRow:
-        row.media_type, row.duration_s, row.closest = media.media_type, media.duration_s, media.closest
+    def _stored_result(self, media: Media, row: ScanRow, agency_id: int) -> ScanRow:
+        """The row of content analysed before under this key; an agency that finds it for the first time is told
+        of its own detections now (its custody entry and alerts)."""
+        row.media_type, row.duration_s = media.media_type, media.duration_s
         row.content_credentials = media.content_credentials
         if media.error:
             row.error = media.error
             return row
-        with self.sessions() as session:
-            row.detections = [detection_json(d, row.source) for d in detections_for_media(session, media.id)
-                              if d.performer_id in self.gallery.names]
+        with self.sessions.begin() as session:
+            own_performers = tenants.agency_performers(session, agency_id)
+            row.closest = tenants.own_rows(media.closest or [], own_performers)
+            detections = [d for d in detections_for_media(session, media.id)
+                          if d.performer_id in self.gallery.names and d.agency_id == agency_id]
+            if not tenants.is_told(session, media, agency_id):
+                tenants.tell(session, media, [agency_id], detections, self._analysis_entry(media) | {
+                    "reused": True, "analysed_at": media.analysed_at.isoformat()}, self.gallery.names, self.config,
+                             self.actor)
+            row.detections = [detection_json(d, row.source) for d in detections]
         return row
 
     def _save_failure(self, media_id: int, reason: str) -> None:
@@ -249,7 +270,8 @@ class Scanner:
             media.error, media.analysis_key, media.analysed_at = reason, self.key, utc_now()
             claims.release(session, media.sha256, self.key)
 
-    def _save_analysis(self, media_id: int, analysis: Analysis, row: ScanRow) -> ScanRow:
+    def _save_analysis(self, media_id: int, analysis: Analysis, row: ScanRow, agency_id: int) -> ScanRow:
+        """Store the analysis and every match, and tell each agency that has found the media of its own."""
         with self.sessions.begin() as session:
             media = session.get(Media, media_id)
             media.media_type, media.duration_s = analysis.media_type, analysis.duration_s
@@ -261,22 +283,21 @@ class Scanner:
                 save_match(session, media, match, *self._threshold_and_model(match.modality))
                 for match in analysis.matches
             ]
-            for detection in detections:  # the outbox is written with the detections, or not at all
-                enqueue(session, detection, self.config)
-            custody.record(session, media, "analysed", {
-                "analysis_key": self.key, "media_type": analysis.media_type, "duration_s": analysis.duration_s,
-                "models": {"voice": voice.voice_model_version() if len(self.gallery.voice_ids) else None,
-                           "face": face.face_model_version() if len(self.gallery.face_ids) else None},
-                "performers_compared": len(self.gallery.names),
-                "content_credentials": analysis.content_credentials,
-                "detections": [{"id": d.id, "performer_id": d.performer_id, "modality": d.modality,
-                                "score": round(d.score, 4), "threshold": d.threshold} for d in detections]},
-                           actor=self.actor)
+            tenants.tell(session, media, tenants.sighting_agencies(session, media.id), detections,
+                         self._analysis_entry(media), self.gallery.names, self.config, self.actor)
             session.flush()
-            row.detections = [detection_json(d, row.source) for d in detections]
-        row.media_type, row.duration_s, row.closest = analysis.media_type, analysis.duration_s, analysis.closest
+            row.detections = [detection_json(d, row.source) for d in detections if d.agency_id == agency_id]
+            row.closest = tenants.own_rows(analysis.closest, tenants.agency_performers(session, agency_id))
+        row.media_type, row.duration_s = analysis.media_type, analysis.duration_s
         row.content_credentials = analysis.content_credentials
         return row
+
+    def _analysis_entry(self, media: Media) -> dict:
+        """The details of an "analysed" custody entry that every agency's is told alike."""
+        return {"analysis_key": self.key, "media_type": media.media_type, "duration_s": media.duration_s,
+                "models": {"voice": voice.voice_model_version() if len(self.gallery.voice_ids) else None,
+                           "face": face.face_model_version() if len(self.gallery.face_ids) else None},
+                "content_credentials": media.content_credentials}
 
     def _threshold_and_model(self, modality: str) -> tuple[float, str]:
         if modality == "voice":

@@ -5,22 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.storage.models import UrlState
+from monitor.storage.models import Sighting, UrlState
 
 BATCH = 500  # URLs per IN (...) query
 
 
-def downloaded(sessions: sessionmaker[Session], urls: list[str]) -> set[str]:
-    """Those of ``urls`` whose content is in the store already."""
+def downloaded(sessions: sessionmaker[Session], urls: list[str], agency_id: int) -> set[str]:
+    """Those of ``urls`` whose content is in the store already, found there by ``agency_id`` (another agency's
+    download of the same URL is not this one's: it fetches the URL itself, for its own evidence)."""
     found: set[str] = set()
     with sessions() as session:
         for batch in _batches(list(dict.fromkeys(urls))):
             found.update(session.scalars(select(UrlState.url).where(
-                UrlState.url.in_(batch), UrlState.sha256.is_not(None))))
+                UrlState.url.in_(batch), UrlState.sha256.is_not(None), _sighted_by(agency_id))))
     return found
+
+
+def _sighted_by(agency_id: int):
+    """Where ``agency_id`` has a sighting at the URL state's URL."""
+    return exists().where(Sighting.source == UrlState.url, Sighting.agency_id == agency_id)
 
 
 Validators = tuple[str | None, str | None, dict | None]  # etag, last_modified, links
@@ -37,19 +43,22 @@ def url_states(sessions: sessionmaker[Session], urls: list[str]) -> dict[str, Va
     return states
 
 
-def download_states(sessions: sessionmaker[Session], urls: list[str]) -> tuple[set[str], dict[str, datetime]]:
-    """Of ``urls`` (repeats allowed): those whose content is in the store already, and those whose download
-    failed before, with when (one query per batch of distinct URLs)."""
+def download_states(sessions: sessionmaker[Session], urls: list[str],
+                    agency_id: int) -> tuple[set[str], dict[str, datetime]]:
+    """Of ``urls`` (repeats allowed): those whose content ``agency_id`` has in the store already (as
+    :func:`downloaded`), and those whose download failed before, with when (one query per batch of distinct
+    URLs)."""
     stored: set[str] = set()
     failed: dict[str, datetime] = {}
     with sessions() as session:
         for batch in _batches(list(dict.fromkeys(urls))):
-            rows = session.execute(select(UrlState.url, UrlState.sha256, UrlState.last_fetched_at)
+            rows = session.execute(select(UrlState.url, UrlState.sha256, UrlState.last_fetched_at,
+                                          _sighted_by(agency_id).label("own"))
                                    .where(UrlState.url.in_(batch)))
-            for url, sha256, fetched_at in rows:
-                if sha256 is not None:
+            for url, sha256, fetched_at, own in rows:
+                if sha256 is not None and own:
                     stored.add(url)
-                elif fetched_at is not None:
+                elif sha256 is None and fetched_at is not None:
                     failed[url] = _aware(fetched_at)
     return stored, failed
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from enrollment.errors import NotFound
 from monitor.services import audit
 from monitor.services.context import Context
 
 
 def list_alerts(ctx: Context, status: str | None = None) -> list[dict]:
-    """Every alert, newest first, with its recipients, attempts and last error; only ``status`` when given."""
+    """Every alert of the agency, newest first, with its recipients, attempts and last error; only ``status``
+    when given."""
     from monitor.alerts.outbox import list_alerts as outbox_alerts
 
+    ctx.require("read")
     with ctx.sessions() as session:
-        return outbox_alerts(session, status)
+        return outbox_alerts(session, status, ctx.scoped_agency_id(), ctx.performer_ids)
 
 
 def send_due_alerts(ctx: Context) -> dict:
@@ -19,6 +22,7 @@ def send_due_alerts(ctx: Context) -> dict:
     ``deferred``) and ``errors``, one line each."""
     from monitor.alerts.sender import send_due
 
+    ctx.require("install")
     return send_due(ctx.config, ctx.sessions).as_json()
 
 
@@ -52,12 +56,16 @@ def set_alert_preferences(ctx: Context, performer_id: int, muted: bool | None = 
 
     changes = {name: value for name, value in (("muted", muted), ("voice_threshold", voice_threshold),
                                                ("face_threshold", face_threshold)) if value is not None}
+    ctx.require("performers" if changes else "read")
     with ctx.sessions.begin() as session:
-        get_performer(session, performer_id)  # NotFound: one line
+        performer = get_performer(session, performer_id, ctx.scoped_agency_id())  # NotFound: one line
+        if not ctx.sees_performer(performer_id):
+            raise NotFound(f"no performer with id {performer_id} (see `likeness performer list`)")
         preference = set_preference(session, performer_id, **changes)
         data = {"performer_id": performer_id, "muted": preference.muted,
                 "voice_threshold": alert_threshold(ctx.config, preference, "voice"),
                 "face_threshold": alert_threshold(ctx.config, preference, "face")}
-    if changes:
-        audit.record(ctx, "alerts.preferences", f"performer {performer_id}", **changes)
+        if changes:
+            audit.record(ctx, "alerts.preferences", f"performer {performer_id}", session=session,
+                         agency_id=performer.agency_id, **changes)
     return data

@@ -14,6 +14,7 @@ def add_to_cohort(ctx: Context, paths: list[Path], by_folder: bool = False) -> l
     from monitor.matching.face_cohort import IMAGE_SUFFIXES, add_face_files, image_files
     from monitor.matching.voice_cohort import add_voice_files, audio_files
 
+    ctx.require("install")
     files = [found for path in paths
              for found in (sorted({*audio_files(path), *image_files(path)}) if path.is_dir() else [path])]
     config = ctx.config

@@ -1,50 +1,173 @@
-"""Detections: listed for review, and reviewed (the decision, its note and who made it are kept)."""
+"""Detections: listed for review (filtered, a page at a time), shown, and reviewed (the decision, its note and
+who made it are kept, in the custody chain and the audit trail)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+import base64
+import binascii
+import json
+
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.orm import Session, selectinload
 
 from enrollment.errors import LikenessError, NotFound
 from enrollment.models import utc_now
+from monitor.services import audit
 from monitor.services.context import Context
+from monitor.services.roles import ARTIST_DECISIONS, ARTIST_WORDS, Forbidden
 from monitor.storage import custody
 from monitor.storage.detections import detection_json, latest_source
 from monitor.storage.models import REVIEW_STATUSES, Detection, Review
+from monitor.storage.tenancy import visible_detections
 
 REVIEW_DECISIONS = tuple(status for status in REVIEW_STATUSES if status != "new")
+ORDERS = ("newest", "score")
+MAX_PAGE = 200
+
+
+def _query(ctx: Context, performer_id: int | None = None, status: str | None = None,
+           modality: str | None = None) -> Select:
+    """The detections ``ctx`` may see, filtered."""
+    ctx.require("read")
+    query = (select(Detection).where(visible_detections(ctx.scoped_agency_id()))
+             .options(selectinload(Detection.performer), selectinload(Detection.media)))
+    if ctx.performer_ids is not None:
+        query = query.where(Detection.performer_id.in_(ctx.performer_ids))
+    if performer_id is not None:
+        query = query.where(Detection.performer_id == performer_id)
+    if status is not None:
+        if status not in REVIEW_STATUSES:
+            raise LikenessError(f"status must be one of {', '.join(REVIEW_STATUSES)}")
+        query = query.where(Detection.status == status)
+    if modality is not None:
+        query = query.where(Detection.modality == modality)
+    return query
+
+
+def _as_json(session: Session, detection: Detection) -> dict:
+    return detection_json(detection, latest_source(session, detection.media_id, detection.agency_id))
 
 
 def list_detections(ctx: Context, performer_id: int | None = None, status: str | None = None) -> list[dict]:
     """DETECTION objects, newest first; only ``performer_id``'s and only those with ``status`` when given."""
-    query = select(Detection).options(selectinload(Detection.performer), selectinload(Detection.media))
-    if performer_id is not None:
-        query = query.where(Detection.performer_id == performer_id)
-    if status is not None:
-        query = query.where(Detection.status == status)
+    query = _query(ctx, performer_id, status).order_by(Detection.created_at.desc(), Detection.id.desc())
     with ctx.sessions() as session:
-        rows = session.scalars(query.order_by(Detection.created_at.desc(), Detection.id.desc())).all()
-        return [detection_json(row, latest_source(session, row.media_id)) for row in rows]
+        return [_as_json(session, row) for row in session.scalars(query)]
+
+
+def page_of_detections(ctx: Context, performer_id: int | None = None, status: str | None = None,
+                       modality: str | None = None, order: str = "newest", limit: int = 50,
+                       cursor: str | None = None) -> dict:
+    """One page of DETECTION objects → ``{"items": [...], "next_cursor": str | None}``; ``order`` newest (by id)
+    or score (best first); ``limit`` 1–200; ``cursor`` as a previous page's ``next_cursor`` gave it."""
+    if order not in ORDERS:
+        raise LikenessError(f"order must be one of {', '.join(ORDERS)}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise LikenessError(f"limit must be from 1 to {MAX_PAGE}")
+    query = _query(ctx, performer_id, status, modality)
+    after = _decode_cursor(cursor, order) if cursor else None
+    if order == "newest":
+        query = query.order_by(Detection.id.desc())
+        query = query.where(Detection.id < after[0]) if after else query
+    else:
+        query = query.order_by(Detection.score.desc(), Detection.id.desc())
+        query = query.where(tuple_(Detection.score, Detection.id) < tuple_(*after)) if after else query
+    with ctx.sessions() as session:
+        rows = list(session.scalars(query.limit(limit + 1)))
+        items = [_as_json(session, row) for row in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    key = None if last is None else [last.id] if order == "newest" else [last.score, last.id]
+    return {"items": items, "next_cursor": _encode_cursor(key) if key else None}
+
+
+def _encode_cursor(key: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: str) -> list:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        key = None
+    size = 1 if order == "newest" else 2
+    if not (isinstance(key, list) and len(key) == size and all(isinstance(v, int | float) for v in key)):
+        raise LikenessError("cursor is not one this list gave (start again without it)")
+    return key
+
+
+def _visible(session: Session, ctx: Context, detection_id: int) -> Detection:
+    detection = session.scalar(_query(ctx).where(Detection.id == detection_id))
+    if detection is None:
+        raise NotFound(f"no detection with id {detection_id} (see `likeness detections list`)")
+    return detection
+
+
+def get_detection(ctx: Context, detection_id: int) -> dict:
+    """One DETECTION object; NotFound for an id this actor may not see (another agency's: as if none)."""
+    with ctx.sessions() as session:
+        return _as_json(session, _visible(session, ctx, detection_id))
 
 
 def review(ctx: Context, detection_id: int, status: str, note: str | None = None,
            reviewed_by: str | None = None) -> dict:
     """Record a decision (confirmed, dismissed, authorized) → the DETECTION with its new status.
 
-    The review row and the "reviewed" custody entry name ``reviewed_by`` (default: the actor's name), in the
-    same transaction as the status change.
+    The review row, the "reviewed" custody entry and the audit event name ``reviewed_by`` (default: the actor's
+    name), in the same transaction as the status change. An artist's decision on their own detection is kept as
+    their word: "authorised by me" (authorized), "not authorised" (confirmed), "not me" (dismissed).
     """
-    if status not in REVIEW_STATUSES:
-        raise LikenessError(f"status must be one of {', '.join(REVIEW_STATUSES)}")
+    ctx.require("review")
+    if status not in REVIEW_DECISIONS:
+        raise LikenessError(f"status must be one of {', '.join(REVIEW_DECISIONS)}")
+    if ctx.role == "artist" and status not in ARTIST_DECISIONS:
+        raise Forbidden(f"an artist may say only {', '.join(ARTIST_WORDS.values())}")
     reviewer = reviewed_by or ctx.actor.name
     with ctx.sessions.begin() as session:
-        detection = session.get(Detection, detection_id)
-        if detection is None:
-            raise NotFound(f"no detection with id {detection_id} (see `likeness detections list`)")
+        detection = _visible(session, ctx, detection_id)
         detection.status = status
         detection.updated_at = utc_now()
         detection.reviews.append(Review(status=status, note=note, reviewed_by=reviewer))
-        custody.record(session, detection.media, "reviewed",
-                       {"detection_id": detection.id, "status": status, "note": note}, actor=reviewer)
+        details = {"detection_id": detection.id, "status": status, "note": note}
+        if ctx.role == "artist":
+            details["artist_says"] = ARTIST_WORDS[status]
+        custody.record(session, detection.media, "reviewed", details, agency_id=detection.agency_id, actor=reviewer)
+        audit.record(ctx, "detection.review", f"detection {detection.id}", session=session,
+                     agency_id=detection.agency_id, **details)
         session.flush()
-        return detection_json(detection, latest_source(session, detection.media_id))
+        return _as_json(session, detection)
+
+
+def detection_page(ctx: Context, detection_id: int) -> dict:
+    """What the dashboard shows of one detection: the DETECTION, the score over time (``curve``: [[time_s,
+    score], …], voices), where the agency found it (``sightings``), its ``reviews`` and the agency's custody
+    chain of the media (``custody``)."""
+    from monitor.storage.models import Sighting
+
+    with ctx.sessions() as session:
+        detection = _visible(session, ctx, detection_id)
+        sightings = session.scalars(select(Sighting).where(Sighting.media_id == detection.media_id,
+                                                           Sighting.agency_id == detection.agency_id)
+                                    .order_by(Sighting.first_seen_at))
+        return {
+            "detection": _as_json(session, detection),
+            "curve": (detection.details or {}).get("curve") or [],
+            "sightings": [{"source": s.source, "page_url": s.page_url, "page_title": s.page_title,
+                           "first_seen_at": s.first_seen_at.isoformat(timespec="seconds")} for s in sightings],
+            "reviews": [{"status": r.status, "note": r.note, "by": r.reviewed_by,
+                         "at": r.reviewed_at.isoformat(timespec="seconds")} for r in detection.reviews],
+            "custody": custody.chain_of(session, detection.media_id, detection.agency_id),
+        }
+
+
+def media_file(ctx: Context, detection_id: int):
+    """(the path of the detection's media in the content store, its media type) for playing it back; NotFound
+    when the detection is not this actor's or the file is gone."""
+    from monitor.storage.content_store import ContentStore
+
+    with ctx.sessions() as session:
+        detection = _visible(session, ctx, detection_id)
+        path = ContentStore(ctx.config.store_dir).path_for(detection.media.sha256)
+        media_type = detection.media.media_type
+    if not path.is_file():
+        raise NotFound(f"the media of detection {detection_id} is gone from the store")
+    return path, media_type

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from enrollment import service as registry
-from enrollment.errors import LikenessError, printable
+from enrollment.errors import LikenessError, NotFound, printable
 from enrollment.service import EnrolResult
 from monitor.pipeline.guard import item_failures
 from monitor.services import audit
@@ -26,35 +26,54 @@ def _store_document(ctx: Context, document: Path | None) -> tuple[str | None, st
 
 def add_performer(ctx: Context, name: str, consent_by: str, emails: tuple[str, ...] = (), agency: str | None = None,
                   consent_document: Path | None = None) -> dict:
-    """Add a performer with who consented to the monitoring → ``{"id", "name"}``."""
+    """Add a performer with who consented to the monitoring → ``{"id", "name"}``.
+
+    Their agency: the context's; else ``agency`` by name (made if new: the command line's ``--agency``); else
+    the only one."""
+    ctx.require("performers")
     document_name, document_sha256 = _store_document(ctx, consent_document)
+    agency_id = ctx.scoped_agency_id()
     try:
         with ctx.sessions.begin() as session:
-            added = registry.add_performer(session, name, consent_by, emails, agency, document_name, document_sha256)
+            added = registry.add_performer(session, name, consent_by, emails, agency, document_name, document_sha256,
+                                           agency_id=agency_id)
             data = {"id": added.id, "name": added.name}
+            audit.record(ctx, "performer.add", f"performer {added.id}", session=session, agency_id=added.agency_id,
+                         name=added.name, consent_by=consent_by, consent_document_sha256=document_sha256)
     except ValueError as error:
         raise LikenessError(str(error)) from None
-    audit.record(ctx, "performer.add", f"performer {data['id']}", consent_by=consent_by,
-                 consent_document_sha256=document_sha256)
     return data
+
+
+def _own_performer(ctx: Context, session: Session, performer_id: int):
+    """The performer if this context may see them; NotFound otherwise (another agency's: as if none)."""
+    performer = registry.get_performer(session, performer_id, ctx.scoped_agency_id())
+    if not ctx.sees_performer(performer_id):
+        raise NotFound(f"no performer with id {performer_id} (see `likeness performer list`)")
+    return performer
 
 
 def record_consent(ctx: Context, performer_id: int, consented_by: str, document: Path | None = None) -> dict:
     """Record a further consent for an existing performer → ``{"performer_id", "consented_by"}``."""
+    ctx.require("performers")
+    with ctx.sessions() as session:
+        _own_performer(ctx, session, performer_id)
     document_name, document_sha256 = _store_document(ctx, document)
     try:
         with ctx.sessions.begin() as session:
-            performer = registry.get_performer(session, performer_id)
+            performer = _own_performer(ctx, session, performer_id)
             registry.record_consent(session, performer, consented_by, document_name, document_sha256)
+            audit.record(ctx, "performer.consent", f"performer {performer_id}", session=session,
+                         agency_id=performer.agency_id, consented_by=consented_by, document_sha256=document_sha256)
     except ValueError as error:
         raise LikenessError(str(error)) from None
-    audit.record(ctx, "performer.consent", f"performer {performer_id}", consented_by=consented_by,
-                 document_sha256=document_sha256)
     return {"performer_id": performer_id, "consented_by": consented_by}
 
 
 def list_performers(ctx: Context) -> list[dict]:
-    """Every performer with their agency, contacts, reference counts and consents (the CLI's rows)."""
+    """Every performer this context may see, with their agency, contacts, reference counts and consents (the
+    CLI's rows)."""
+    ctx.require("read")
     with ctx.sessions() as session:
         return [{
             "id": p.id,
@@ -66,14 +85,17 @@ def list_performers(ctx: Context) -> list[dict]:
             "face_photos": len(p.face_references),
             "consents": [{"by": c.consented_by, "at": c.consented_at.isoformat(timespec="seconds"),
                           "document_sha256": c.document_sha256} for c in p.consents],
-        } for p in registry.list_performers(session)]
+        } for p in registry.list_performers(session, ctx.scoped_agency_id(), ctx.performer_ids)]
 
 
 def remove_performer(ctx: Context, performer_id: int) -> dict:
     """Erase a performer with every reference, embedding and detection → ``{"id", "removed": True}``."""
+    ctx.require("performers")
     with ctx.sessions.begin() as session:
+        performer = _own_performer(ctx, session, performer_id)
+        audit.record(ctx, "performer.remove", f"performer {performer_id}", session=session,
+                     agency_id=performer.agency_id, name=performer.name)
         registry.remove_performer(session, performer_id)
-    audit.record(ctx, "performer.remove", f"performer {performer_id}")
     return {"id": performer_id, "removed": True}
 
 
@@ -99,8 +121,10 @@ def _enrol_files(ctx: Context, performer_id: int, modality: str, files: list[str
                  enrol_one: Callable[[Session, Path], EnrolResult]) -> list[dict]:
     """One transaction per file: a refused file leaves nothing behind and stops nothing. ``on_refused(file,
     reason)`` as each refused file is done, with the file as given."""
+    ctx.require("performers")
     with ctx.sessions() as session:  # no such performer, or no consent: one error for the whole command
-        registry.consenting_performer(session, performer_id)
+        _own_performer(ctx, session, performer_id)
+        agency_id = registry.consenting_performer(session, performer_id).agency_id
     rows = []
     for file in files:
         path = Path(file)
@@ -110,7 +134,8 @@ def _enrol_files(ctx: Context, performer_id: int, modality: str, files: list[str
                 result = enrol_one(session, path)
             if result.accepted:  # kept, for alerts and evidence reports to show the reference beside what was found
                 ContentStore(ctx.config.store_dir).add_file(path, ctx.config.media.max_file_bytes)
-                audit.record(ctx, f"enrol.{modality}", f"performer {performer_id}", file=result.file)
+                audit.record(ctx, f"enrol.{modality}", f"performer {performer_id}", agency_id=agency_id,
+                             file=result.file)
         if failed:
             result = EnrolResult(file=printable(str(file)), accepted=False, reason=failed[0])
         if not result.accepted and on_refused is not None:

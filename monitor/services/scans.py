@@ -1,9 +1,14 @@
-"""Scanning files and URLs on demand: every target against every enrolled performer."""
+"""Scanning files and URLs on demand, every target against every enrolled performer: at once (the command
+line), or asked for and run in the background (the API)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
+from enrollment.errors import LikenessError, NotFound
+from monitor.services import audit
 from monitor.services.context import Context
 
 NO_REFERENCES = "no performer has references yet: nothing can match (likeness enroll voice|face ...)"
@@ -12,7 +17,7 @@ NO_REFERENCES = "no performer has references yet: nothing can match (likeness en
 def scan(ctx: Context, targets: list[str], workers: int | None = None,
          on_done: Callable[[dict], None] | None = None,
          on_warning: Callable[[str], None] | None = None) -> list[dict]:
-    """Scan each file path or http(s) URL; one row per target, in the order given.
+    """Scan each file path or http(s) URL for the context's agency; one row per target, in the order given.
 
     A row (the ``scan`` command's JSON): ``source``, ``sha256``, ``media_type``, ``duration_s``, ``error`` (one
     line, or None), ``detections`` (DETECTION objects) and ``closest``. One target's failure is its row's
@@ -21,8 +26,80 @@ def scan(ctx: Context, targets: list[str], workers: int | None = None,
     """
     from monitor.pipeline.scan import Scanner
 
-    scanner = Scanner(ctx.config, ctx.sessions, workers, ctx.actor.name)
+    ctx.require("scan")
+    scanner = Scanner(ctx.config, ctx.sessions, workers, ctx.actor.name, ctx.acting_agency_id())
     if scanner.gallery.is_empty and on_warning is not None:
         on_warning(NO_REFERENCES)
     done = (lambda row: on_done(row.as_json())) if on_done is not None else None
     return [row.as_json() for row in scanner.scan_all(targets, on_done=done)]
+
+
+def request_scan(ctx: Context, url: str | None = None, upload: Path | None = None,
+                 upload_name: str | None = None) -> dict:
+    """Ask for a scan in the background for the context's agency: of an http(s) ``url``, or of an ``upload``
+    (a file, kept in the content store now, shown as ``upload_name``) → ``{"id", "status": "queued"}``."""
+    from monitor.fetch.download import is_url
+    from monitor.pipeline.scan_requests import UPLOAD_PREFIX
+    from monitor.storage.content_store import ContentStore
+    from monitor.storage.models import ScanRequest
+
+    ctx.require("scan")
+    if (url is None) == (upload is None):
+        raise LikenessError("give either a file or a URL to scan")
+    if url is not None and not (is_url(url) and url.isprintable() and len(url) <= 2000):
+        raise LikenessError("a scan's url must be an http(s) URL of at most 2,000 printable characters")
+    sha256 = size_bytes = None
+    if upload is not None:
+        sha256, size_bytes = ContentStore(ctx.config.store_dir).add_file(upload, ctx.config.media.max_file_bytes)
+    agency_id = ctx.acting_agency_id()
+    with ctx.sessions.begin() as session:
+        request = ScanRequest(agency_id=agency_id, requested_by=ctx.actor.name, status="queued",
+                              target=url if url is not None else f"{UPLOAD_PREFIX}{upload_name or 'file'}",
+                              sha256=sha256, size_bytes=size_bytes)
+        session.add(request)
+        session.flush()
+        audit.record(ctx, "scan.request", f"scan {request.id}", session=session, agency_id=agency_id,
+                     target=request.target, sha256=sha256)
+        return {"id": request.id, "status": request.status}
+
+
+def get_scan_request(ctx: Context, request_id: int) -> dict:
+    """A scan asked for → ``{"id", "status", "target", "requested_by", "created_at", "started_at",
+    "finished_at", "error", "result"}``; ``result`` is the ``scan`` command's row once done."""
+    from monitor.storage.models import ScanRequest
+
+    ctx.require("read")
+    with ctx.sessions() as session:
+        request = session.get(ScanRequest, request_id)
+        agency_id = ctx.scoped_agency_id()
+        if request is None or (agency_id is not None and request.agency_id != agency_id):
+            raise NotFound(f"no scan with id {request_id}")
+        result = request.result
+        if result is not None and ctx.performer_ids is not None:  # an artist: their own performers' only
+            result = result | {"detections": [d for d in result["detections"]
+                                              if d["performer_id"] in ctx.performer_ids],
+                               "closest": [c for c in result["closest"] if c["performer_id"] in ctx.performer_ids]}
+
+        def when(moment):
+            return moment.isoformat(timespec="seconds") if moment is not None else None
+
+        return {"id": request.id, "status": request.status, "target": request.target,
+                "requested_by": request.requested_by, "created_at": when(request.created_at),
+                "started_at": when(request.started_at), "finished_at": when(request.finished_at),
+                "error": request.error, "result": result}
+
+
+def run_requested_scans(ctx: Context, stop: threading.Event | None = None) -> int:
+    """Scan what was asked for (oldest first, each for its own agency) until none is queued → how many ran."""
+    from monitor.pipeline.scan_requests import run_queued
+
+    ctx.require("install")
+    return run_queued(ctx.config, ctx.sessions, stop)
+
+
+def requeue_interrupted_scans(ctx: Context) -> int:
+    """Scans a dead process left running are queued again → how many."""
+    from monitor.pipeline.scan_requests import requeue_interrupted
+
+    ctx.require("install")
+    return requeue_interrupted(ctx.sessions)

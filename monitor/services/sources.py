@@ -47,6 +47,7 @@ def add_source(ctx: Context, url_or_path: str, kind: str = "auto", every_s: int 
     ``kind`` ``auto`` fetches a URL once, politely, and tells its kind from the answer; a folder is always
     ``folder``. ``every_s`` (≥ 60) and ``depth`` default to ``crawl.default_every_s`` and ``crawl.default_depth``.
     """
+    ctx.require("sources")
     config = ctx.config
     every_s = config.crawl.default_every_s if every_s is None else every_s
     if every_s < MIN_EVERY_S:
@@ -57,14 +58,18 @@ def add_source(ctx: Context, url_or_path: str, kind: str = "auto", every_s: int 
         if not text.isprintable():  # a line break, a terminal escape, bytes of a name that were not UTF-8
             raise LikenessError(f"{what} must be printable text (a folder whose name is not UTF-8: watch the one "
                                 f"above it): {printable(text)}")
+    if not is_url(url_or_path):
+        ctx.require("install")  # a folder of this machine: its operator's to give, never a web user's
+    agency_id = ctx.acting_agency_id()
     url, kind = _where_and_kind(ctx, url_or_path, kind, ignore_robots)
     with ctx.sessions.begin() as session:
-        added = Source(kind=kind, url=url, name=name, every_s=every_s,
+        added = Source(agency_id=agency_id, kind=kind, url=url, name=name, every_s=every_s,
                        depth=config.crawl.default_depth if depth is None else depth, ignore_robots=ignore_robots)
         session.add(added)
         session.flush()
         data = {"id": added.id, "kind": added.kind, "url": added.url, "every_s": added.every_s}
-    audit.record(ctx, "source.add", f"source {data['id']}", kind=kind, url=url)
+        audit.record(ctx, "source.add", f"source {added.id}", session=session, agency_id=agency_id, kind=kind,
+                     url=url)
     return data
 
 
@@ -99,26 +104,39 @@ def _detect_kind(ctx: Context, url: str, ignore_robots: bool) -> str:
     return detect_kind(exchange.body, exchange.final_url, exchange.headers.get("content-type"))
 
 
+def _sources(ctx: Context):
+    query = select(Source).order_by(Source.id)
+    agency_id = ctx.scoped_agency_id()
+    return query.where(Source.agency_id == agency_id) if agency_id is not None else query
+
+
 def list_sources(ctx: Context) -> list[dict]:
-    """Every source with its schedule and last run, by id."""
+    """Every source of the agency with its schedule and last run, by id."""
+    ctx.require("read")
     with ctx.sessions() as session:
-        return [source_json(s) for s in session.scalars(select(Source).order_by(Source.id))]
+        return [source_json(s) for s in session.scalars(_sources(ctx))]
 
 
 def change_source(ctx: Context, source_id: int, change: str) -> dict:
     """``remove`` (what it found stays), ``pause`` or ``resume`` a source → ``{"id", "change"}``."""
     if change not in ("remove", "pause", "resume"):
         raise LikenessError("change must be remove, pause or resume")
+    ctx.require("sources")
     with ctx.sessions.begin() as session:
-        found = session.get(Source, source_id)
-        if found is None:
-            raise NotFound(f"no source with id {source_id} (see `likeness source list`)")
+        found = _own_source(ctx, session, source_id)
+        audit.record(ctx, f"source.{change}", f"source {source_id}", session=session, agency_id=found.agency_id)
         if change == "remove":
             session.delete(found)
         else:
             found.paused = change == "pause"
-    audit.record(ctx, f"source.{change}", f"source {source_id}")
     return {"id": source_id, "change": change}
+
+
+def _own_source(ctx: Context, session, source_id: int) -> Source:
+    found = session.scalar(_sources(ctx).where(Source.id == source_id))
+    if found is None:
+        raise NotFound(f"no source with id {source_id} (see `likeness source list`)")
+    return found
 
 
 def crawl(ctx: Context, source_ids: list[int] | None = None, workers: int | None = None,
@@ -128,13 +146,18 @@ def crawl(ctx: Context, source_ids: list[int] | None = None, workers: int | None
     ``on_media(row)`` as each media's scan row is done."""
     from monitor.pipeline.crawl import Crawl
 
+    ctx.require("sources")
+    with ctx.sessions() as session:
+        for source_id in source_ids or []:
+            _own_source(ctx, session, source_id)
     done = (lambda row: on_media(row.as_json())) if on_media is not None else None
     return Crawl(ctx.config, ctx.sessions, on_media=done, workers=workers, actor=ctx.actor.name).run(
-        list(source_ids or [])).as_json()
+        list(source_ids or []), ctx.scoped_agency_id()).as_json()
 
 
 def watch(ctx: Context) -> None:
     """Keep crawling every source on its schedule, and sending due alerts, until SIGINT or SIGTERM."""
+    ctx.require("install")
     from monitor.pipeline.scheduler import run_daemon
 
     run_daemon(ctx.config, ctx.sessions)

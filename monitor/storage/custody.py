@@ -1,4 +1,7 @@
-"""The chain of custody, kept in the database from the first fetch: one hash-chained log per media.
+"""The chain of custody, kept in the database from the first fetch: one hash-chained log per media and agency.
+
+Each agency keeps its own chain of a media (what it fetched, what it was told of the analysis, its alerts,
+reviews and exports), so that a bundle never shows one agency what another did with the same bytes.
 
 Every entry is written in the same transaction as the thing it records (the fetch, the analysis, the
 alert, the review, the export), so the log never claims what did not happen and never misses what
@@ -50,11 +53,14 @@ def local_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def record(session: Session, media: Media, event: str, details: dict, actor: str | None = None) -> dict:
-    """Append an entry to ``media``'s chain in ``session`` (the caller's transaction); returns it."""
+def record(session: Session, media: Media, event: str, details: dict, *, agency_id: int,
+           actor: str | None = None) -> dict:
+    """Append an entry to ``agency_id``'s chain of ``media`` in ``session`` (the caller's transaction); returns
+    it."""
     if media.id is None:
         session.flush()
-    last = session.scalar(select(CustodyEvent).where(CustodyEvent.media_id == media.id)
+    last = session.scalar(select(CustodyEvent).where(CustodyEvent.media_id == media.id,
+                                                     CustodyEvent.agency_id == agency_id)
                           .order_by(CustodyEvent.seq.desc()).limit(1))
     entry = {
         "seq": last.seq + 1 if last is not None else 1,
@@ -68,7 +74,8 @@ def record(session: Session, media: Media, event: str, details: dict, actor: str
         "details": _without_floats(details),
     }
     entry["hash"] = entry_hash(entry)
-    session.add(CustodyEvent(media_id=media.id, seq=entry["seq"], entry=entry, hash=entry["hash"]))
+    session.add(CustodyEvent(agency_id=agency_id, media_id=media.id, seq=entry["seq"], entry=entry,
+                             hash=entry["hash"]))
     return entry
 
 
@@ -84,9 +91,10 @@ def _without_floats(value: object) -> object:
     return value
 
 
-def chain_of(session: Session, media_id: int) -> list[dict]:
-    """The media's entries in order, as stored."""
-    return list(session.scalars(select(CustodyEvent.entry).where(CustodyEvent.media_id == media_id)
+def chain_of(session: Session, media_id: int, agency_id: int) -> list[dict]:
+    """``agency_id``'s entries of the media in order, as stored."""
+    return list(session.scalars(select(CustodyEvent.entry).where(CustodyEvent.media_id == media_id,
+                                                                 CustodyEvent.agency_id == agency_id)
                                 .order_by(CustodyEvent.seq)))
 
 

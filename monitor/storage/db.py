@@ -50,10 +50,20 @@ def upgrade(engine: Engine) -> None:
 
     settings = AlembicConfig()
     settings.set_main_option("script_location", str(MIGRATIONS_DIR))
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.begin() as connection:
-            settings.attributes["connection"] = connection
-            command.upgrade(settings, "head")
+        with engine.connect() as connection:
+            if sqlite:  # SQLite changes a table by copying it: dropping the old one must not cascade to its children
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()  # a pragma outside any transaction, or it is ignored
+            with connection.begin():
+                settings.attributes["connection"] = connection
+                command.upgrade(settings, "head")
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise DatabaseError("cannot prepare the database: a migration left a broken reference")
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
     except SQLAlchemyError as error:
         raise DatabaseError(f"cannot prepare the database: {error_line(error)}") from None
 

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, selectinload
 from monitor.storage.models import Detection, Sighting
 
 
-def latest_source(session: Session, media_id: int) -> str | None:
-    return session.scalar(select(Sighting.source).where(Sighting.media_id == media_id)
+def latest_source(session: Session, media_id: int, agency_id: int) -> str | None:
+    """Where ``agency_id`` saw the media last (a URL or a path)."""
+    return session.scalar(select(Sighting.source).where(Sighting.media_id == media_id, Sighting.agency_id == agency_id)
                           .order_by(Sighting.last_seen_at.desc(), Sighting.id.desc()).limit(1))
 
 

@@ -1,6 +1,12 @@
 """What the monitor found: media (content-addressed), where each was seen, detections, reviews.
 
 Only detections are kept of a scan: embeddings of people who match nobody are never stored.
+
+Tenancy: media and their analyses are shared by content (the same bytes are analysed once, against every
+agency's performers), and everything else carries its agency: sources, sightings, detections (their
+performer's), alerts and each agency's own custody chain of a media. An agency sees a detection only where
+it has a sighting of that media itself (:func:`monitor.storage.tenancy.visible_detections`), so no agency
+learns what another holds.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enrollment.models import Base, Performer, UTCDateTime, utc_now
+from monitor.storage import accounts  # noqa: F401  (its tables belong to the same schema)
 
 REVIEW_STATUSES = ("new", "confirmed", "dismissed", "authorized")
 # pending: some delivery still to be made; sent: every delivery made; failed: some given up;
@@ -53,12 +60,13 @@ class Media(Base):
 
 
 class Sighting(Base):
-    """Where a media was found: a URL or a local path, and for crawled media the page and source."""
+    """Where an agency found a media: a URL or a local path, and for crawled media the page and source."""
 
     __tablename__ = "sightings"
-    __table_args__ = (UniqueConstraint("media_id", "source"),)
+    __table_args__ = (UniqueConstraint("agency_id", "media_id", "source", name="uq_sightings_agency_media_source"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(Text)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
@@ -77,6 +85,7 @@ class Detection(Base):
     __table_args__ = (UniqueConstraint("performer_id", "media_id", "modality"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)  # its performer's
     performer_id: Mapped[int] = mapped_column(ForeignKey("performers.id", ondelete="CASCADE"), index=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     modality: Mapped[str] = mapped_column(String(10))
@@ -118,6 +127,7 @@ class Source(Base):
     __tablename__ = "sources"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     url: Mapped[str] = mapped_column(Text)
     name: Mapped[str | None] = mapped_column(String(200))
@@ -192,6 +202,7 @@ class Alert(Base):
     __table_args__ = (UniqueConstraint("performer_id", "media_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)  # its performer's
     performer_id: Mapped[int] = mapped_column(ForeignKey("performers.id", ondelete="CASCADE"), index=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     detection_id: Mapped[int | None] = mapped_column(ForeignKey("detections.id", ondelete="SET NULL"))
@@ -236,17 +247,19 @@ class AlertPreference(Base):
 
 
 class CustodyEvent(Base):
-    """One entry of a media's chain of custody: fetched, hashed, analysed, alerted, reviewed, exported.
+    """One entry of an agency's chain of custody of a media: fetched, hashed, analysed, alerted, reviewed,
+    exported.
 
-    Append-only and hash-chained per media (``seq`` 1, 2, …; ``prev_hash`` is the previous entry's
+    Append-only and hash-chained per (agency, media) (``seq`` 1, 2, …; ``prev_hash`` is the previous entry's
     ``hash``; ``hash`` covers the entry's canonical JSON, see monitor/storage/chain.py). Written in the
     same transaction as what it records, from the first fetch on; a bundle carries the chain as it is.
     """
 
     __tablename__ = "custody_events"
-    __table_args__ = (UniqueConstraint("media_id", "seq"),)
+    __table_args__ = (UniqueConstraint("agency_id", "media_id", "seq", name="uq_custody_events_agency_media_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     entry: Mapped[dict] = mapped_column(JSON)  # the whole entry as hashed, seq, prev_hash and hash included
@@ -292,3 +305,27 @@ class AnalysisClaim(Base):
     analysis_key: Mapped[str] = mapped_column(String(64))
     claimed_by: Mapped[str] = mapped_column(String(300))  # host:pid of the claiming process
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+SCAN_REQUEST_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ScanRequest(Base):
+    """A scan asked for through the API: an uploaded file (already in the content store) or a URL, scanned
+    for its agency in the background; ``result`` is the scan's row (the ``scan`` command's JSON) once done.
+    A request left ``running`` by a process that died is queued again when the next one starts."""
+
+    __tablename__ = "scan_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(320))
+    target: Mapped[str] = mapped_column(Text)  # the URL, or "upload:NAME" for a file
+    sha256: Mapped[str | None] = mapped_column(String(64))  # an upload's content, in the store
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

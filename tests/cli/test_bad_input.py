@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from enrollment.agencies import agency_for
 from enrollment.models import Performer
 from monitor.config import load_config
 from monitor.demo.synthetic import OTHER_VOICE, PERFORMER_VOICE, TEXTS, synthesise, write_audio, write_video
@@ -315,7 +316,8 @@ def test_enrol_face_refuses_each_unusable_photo_and_picks_the_largest_face_only_
 def test_a_performer_without_consent_cannot_be_enrolled(likeness, make_speech) -> None:
     assert likeness("init").exit_code == 0
     with open_database(load_config().database_url).begin() as session:
-        performer = Performer(name="No Consent")  # `performer add` always records consent: made directly
+        # `performer add` always records consent: made directly
+        performer = Performer(name="No Consent", agency=agency_for(session))
         session.add(performer)
         session.flush()
         performer_id = performer.id

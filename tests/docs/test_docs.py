@@ -251,6 +251,13 @@ def cli_json(tmp_path_factory, grace_hopper_path: Path, astronaut_path: Path) ->
         "source list": ["source", "list"],
         "crawl": ["crawl"],
         "eval": ["eval", work / "eval", "--plot-dir", work],
+        "user add": ["user", "add", "grace@example.org", "--role", "artist", "--performer", "1"],
+        "token create": ["token", "create", "--user", "grace@example.org", "--name", "phone"],
+        "token list": ["token", "list"],
+        "token revoke": ["token", "revoke", "1"],
+        "audit list": ["audit", "list"],
+        "agency add": ["agency", "add", "Voices"],
+        "agency list": ["agency", "list"],
         "performer remove": ["performer", "remove", "1"],
     }
     outputs = {}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from enrollment.agencies import agency_for
 from enrollment.models import Consent, FaceReference, Performer, Voiceprint, VoiceReference, from_blob
 from monitor.config import load_config
 from monitor.demo.synthetic import OTHER_VOICE
@@ -46,7 +47,7 @@ def test_consent_is_required_to_add_a_performer(likeness):
 def test_no_reference_is_stored_without_a_recorded_consent(likeness, make_speech):
     likeness("init")
     with open_database(load_config().database_url).begin() as session:
-        session.add(Performer(name="No Consent"))
+        session.add(Performer(name="No Consent", agency=agency_for(session)))
     result = likeness("enroll", "voice", "1", make_speech("clip"))
     assert result.exit_code == 1
     assert "no recorded consent" in result.stderr and "likeness performer consent 1 --by" in result.stderr

@@ -9,7 +9,7 @@ from enrollment.errors import LikenessError, NotFound
 from monitor.services import detections, performers, scans
 from monitor.services.context import Actor, Context
 from monitor.storage import custody
-from monitor.storage.models import Detection, Media, Review
+from monitor.storage.models import Detection, Media, Review, Sighting
 
 
 def test_a_scan_returns_the_cli_rows_and_its_custody_entries_name_the_actor(ctx, make_speech):
@@ -23,20 +23,22 @@ def test_a_scan_returns_the_cli_rows_and_its_custody_entries_name_the_actor(ctx,
     assert warnings == [scans.NO_REFERENCES] and len(done) == 2
     with ctx.sessions() as session:
         media = session.scalar(select(Media))
-        entries = custody.chain_of(session, media.id)
+        entries = custody.chain_of(session, media.id, ctx.acting_agency_id())
     assert [entry["event"] for entry in entries] == ["read", "hashed", "analysed"]
     assert {entry["actor"] for entry in entries} == {"ada@agency.example"}
 
 
 def _detection(ctx: Context) -> int:
-    """A stored detection of a stored media, as a scan would have written it (no models needed)."""
+    """A stored detection of a media the agency found, as a scan would have written it (no models needed)."""
     performer_id = performers.add_performer(ctx, "Ada Voice", "Ada Voice")["id"]
+    agency_id = ctx.acting_agency_id()
     with ctx.sessions.begin() as session:
         media = Media(sha256="ab" * 32, size_bytes=10, media_type="audio", duration_s=12.5)
         session.add(media)
         session.flush()
-        detection = Detection(performer_id=performer_id, media_id=media.id, modality="voice", score=0.91,
-                              similarity=0.83, segments=[{"start_s": 1.0, "end_s": 4.0}], threshold=0.6,
+        session.add(Sighting(agency_id=agency_id, media_id=media.id, source="https://example.org/clip.mp3"))
+        detection = Detection(agency_id=agency_id, performer_id=performer_id, media_id=media.id, modality="voice",
+                              score=0.91, similarity=0.83, segments=[{"start_s": 1.0, "end_s": 4.0}], threshold=0.6,
                               model_version="test")
         session.add(detection)
         session.flush()
@@ -51,14 +53,14 @@ def test_a_review_records_the_decision_and_the_actor_in_one_transaction(ctx):
     assert detections.list_detections(ctx, status="new") == []
     with ctx.sessions() as session:
         review = session.scalar(select(Review))
-        [entry] = custody.chain_of(session, session.get(Detection, detection_id).media_id)
+        [entry] = custody.chain_of(session, session.get(Detection, detection_id).media_id, ctx.acting_agency_id())
     assert review.reviewed_by == "ada@agency.example" and review.note == "a clone in an ad"
     assert entry["event"] == "reviewed" and entry["actor"] == "ada@agency.example"
 
 
 def test_a_reviewer_named_by_the_front_end_is_recorded_instead(ctx):
     detection_id = _detection(ctx)
-    cli = Context(ctx.config, Actor.local(), ctx.sessions)
+    cli = Context(ctx.config, Actor.local(), _sessions=ctx.sessions)
     detections.review(cli, detection_id, "authorized", reviewed_by="legal-team")
     with ctx.sessions() as session:
         assert session.scalar(select(Review.reviewed_by)) == "legal-team"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from enrollment.models import Agency
 from monitor.config import load_config
 from monitor.storage.chain import canonical, chain_problems
 from monitor.storage.custody import chain_of
@@ -15,9 +16,10 @@ pytestmark = pytest.mark.slow
 
 
 def _chain(sha256: str) -> list[dict]:
+    """The chain of the install's one agency."""
     with open_database(load_config().database_url)() as session:
         media = session.scalar(select(Media).where(Media.sha256 == sha256))
-        return chain_of(session, media.id)
+        return chain_of(session, media.id, session.scalars(select(Agency.id)).one())
 
 
 def test_a_scanned_file_is_read_hashed_analysed_and_reviewed_in_one_unbroken_chain(likeness, make_performer,

@@ -46,7 +46,8 @@ def test_removing_a_performer_cascades_to_voiceprints_and_detections(database_ur
         media = Media(sha256="ab" * 32, size_bytes=10)
         session.add(media)
         session.flush()
-        session.add(Detection(performer_id=performer.id, media_id=media.id, modality="voice", score=0.9,
+        session.add(Detection(agency_id=performer.agency_id, performer_id=performer.id, media_id=media.id,
+                              modality="voice", score=0.9,
                               similarity=0.9, threshold=0.5, segments=[], model_version="test"))
     with sessions.begin() as session:
         remove_performer(session, performer.id)

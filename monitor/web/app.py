@@ -1,0 +1,50 @@
+"""The FastAPI application: the REST API and the dashboard, with problems (or error pages) for every error,
+security headers, a limit on request bodies, and the scans asked for run in the background."""
+
+from __future__ import annotations
+
+import threading
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from monitor.config import Config
+from monitor.services.context import Actor, Context
+from monitor.web import api, pages, problems
+from monitor.web.background import scans_in_background
+from monitor.web.security import SecurityHeaders
+from monitor.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(config: Config) -> FastAPI:
+    """The application for the install at ``config.home`` (its database opened, and migrated, now)."""
+    from importlib.metadata import version
+
+    app = FastAPI(title="Likeness Monitor", version=version("likeness-monitor"),
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None, lifespan=scans_in_background)
+    base = Context(config, Actor("web", "web"))
+    base.sessions  # noqa: B018  (open and migrate before the first request, not during it)
+    app.state.base = base
+    app.state.scans_wanted = threading.Event()
+    problems.install(app, _error_page)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=config.web.max_upload_bytes + FORM_OVERHEAD_BYTES)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _error_page(request: Request, status: int, detail: str) -> Response:
+    """A page's error: the sign-in page when a session is needed, else the error page."""
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+    return pages.render(request, "error.html", None, status_code=status, title=HTTPStatus(status).phrase,
+                        detail=detail)

@@ -1,0 +1,52 @@
+"""The web process's one background job: scans asked for through the API, run one at a time.
+
+Woken at once when a request is queued here, and every ``POLL_S`` for requests queued by another process;
+stopped with the server. Requests a dead process left running are queued again when it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from enrollment.errors import unexpected
+from monitor.services.context import Actor, Context
+
+POLL_S = 5.0
+logger = logging.getLogger(__name__)
+
+
+def _run(ctx: Context, wanted: threading.Event, stop: threading.Event) -> None:
+    from monitor.services.scans import requeue_interrupted_scans, run_requested_scans
+
+    requeued = False
+    while not stop.is_set():
+        wanted.clear()
+        try:
+            if not requeued:
+                requeue_interrupted_scans(ctx)
+                requeued = True
+            run_requested_scans(ctx, stop)
+        except Exception as error:  # the database gone for a moment: try again at the next wake-up
+            logger.warning("scans asked for could not be run: %s", unexpected(error))
+        wanted.wait(POLL_S)
+
+
+@asynccontextmanager
+async def scans_in_background(app: FastAPI) -> AsyncIterator[None]:
+    """FastAPI lifespan: the scan runner thread from start-up to shutdown."""
+    base: Context = app.state.base
+    runner = Context(base.config, Actor.local("system"), _sessions=base.sessions)
+    stop = threading.Event()
+    thread = threading.Thread(target=_run, args=(runner, app.state.scans_wanted, stop), name="scans", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        app.state.scans_wanted.set()
+        thread.join(timeout=60)

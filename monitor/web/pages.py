@@ -1,0 +1,194 @@
+"""The dashboard: server-rendered pages (Jinja2, htmx) over the same service functions as the API.
+
+Signing in makes a server-side session (:mod:`monitor.services.web_sessions`) held by an HttpOnly cookie;
+every unsafe request carries the session's CSRF token and is checked for its origin (:mod:`.security`).
+Pages: the review queue (filters, keyboard shortcuts, bulk dismiss), a detection (its media, score over time,
+population and chance, where it was found, custody, review, evidence).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
+
+from monitor.services import detections, evidence
+from monitor.services.accounts import Unauthorized
+from monitor.services.context import Context
+from monitor.services.roles import ARTIST_WORDS
+from monitor.services.web_sessions import SESSION_HOURS, session_context, sign_in, sign_out
+from monitor.web.charts import score_curve_svg
+from monitor.web.security import COOKIE, check_unsafe_request, clear_session_cookie, set_session_cookie
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+DECISIONS = {"confirmed": "Confirm: a clone", "dismissed": "Dismiss: not them", "authorized": "Authorised use"}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    ctx: Context
+    csrf_token: str
+
+
+class SignInNeeded(Unauthorized):
+    """A page asked for without a session: answered with the sign-in page."""
+
+
+async def viewer(request: Request) -> Viewer:
+    """The signed-in browser's context; SignInNeeded without a valid session. Unsafe requests are checked
+    (origin, CSRF token) here, before any route runs."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        raise SignInNeeded("please sign in")
+    from fastapi.concurrency import run_in_threadpool
+
+    try:
+        csrf_token, ctx = await run_in_threadpool(session_context, request.app.state.base, cookie, _client(request))
+    except Unauthorized:
+        raise SignInNeeded("please sign in") from None
+    await check_unsafe_request(request, csrf_token)
+    return Viewer(ctx, csrf_token)
+
+
+Signed = Annotated[Viewer, Depends(viewer)]
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def render(request: Request, name: str, viewer_: Viewer | None = None, status_code: int = 200, **values) -> Response:
+    role = viewer_.ctx.role if viewer_ is not None else None
+    return templates.TemplateResponse(request, name, {
+        "csrf_token": viewer_.csrf_token if viewer_ else "", "user": viewer_.ctx.actor.name if viewer_ else None,
+        "role": role, **values}, status_code=status_code)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/queue") -> Response:
+    return render(request, "login.html", next=_local(next), error=None)
+
+
+@router.post("/login")
+def login(request: Request, email: Annotated[str, Form(max_length=320)],
+          password: Annotated[str, Form(max_length=1000)], next: Annotated[str, Form()] = "/queue") -> Response:
+    from monitor.services.web_sessions import TooManyAttempts
+
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
+        return render(request, "login.html", next="/queue", error="this request came from another site",
+                      status_code=403)
+    try:
+        signed = sign_in(request.app.state.base, email, password, _client(request))
+    except (Unauthorized, TooManyAttempts) as refused:
+        status = 429 if isinstance(refused, TooManyAttempts) else 401
+        return render(request, "login.html", next=_local(next), error=str(refused), status_code=status)
+    response = RedirectResponse(_local(next), status_code=303)
+    set_session_cookie(response, signed.cookie, SESSION_HOURS * 3600)
+    return response
+
+
+def _local(target: str) -> str:
+    """Only a path of this site is a place to go after signing in (never ``//elsewhere`` or a URL)."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/queue"
+
+
+@router.post("/logout")
+def logout(request: Request, seen: Signed) -> Response:
+    sign_out(request.app.state.base, request.cookies.get(COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue(request: Request, seen: Signed, status: str | None = "new", performer_id: int | None = None,
+          modality: str | None = None, order: str = "newest", cursor: str | None = None) -> Response:
+    status = status or None
+    page = detections.page_of_detections(seen.ctx, performer_id, status, modality or None, order, 50, cursor)
+    from monitor.services.performers import list_performers
+
+    filters = {"status": status or "", "performer_id": performer_id or "", "modality": modality or "",
+               "order": order}
+    return render(request, "queue.html", seen, page=page, filters=filters, performers=list_performers(seen.ctx),
+                  may_review=seen.ctx.may("review") and seen.ctx.role != "artist")
+
+
+@router.post("/queue/dismiss")
+async def dismiss_many(request: Request, seen: Signed) -> Response:
+    from fastapi.concurrency import run_in_threadpool
+
+    form = await request.form()
+    ids = [int(value) for value in form.getlist("detection_id") if str(value).isdigit()][:200]
+    for detection_id in ids:
+        await run_in_threadpool(detections.review, seen.ctx, detection_id, "dismissed", "dismissed in bulk")
+    return RedirectResponse(_local(str(form.get("back") or "/queue")), status_code=303)
+
+
+@router.get("/detections/{detection_id}", response_class=HTMLResponse)
+def detection(request: Request, seen: Signed, detection_id: int) -> Response:
+    shown = detections.detection_page(seen.ctx, detection_id)
+    found = shown["detection"]
+    decisions = ARTIST_WORDS if seen.ctx.role == "artist" else DECISIONS
+    return render(request, "detection.html", seen, d=found, page=shown, decisions=decisions,
+                  may_review=seen.ctx.may("review"), may_export=seen.ctx.may("evidence"),
+                  chart=score_curve_svg(shown["curve"], found["segments"]))
+
+
+@router.post("/detections/{detection_id}/review")
+def review(seen: Signed, detection_id: int, status: Annotated[str, Form()],
+           note: Annotated[str, Form(max_length=2000)] = "", then: Annotated[str, Form()] = "stay") -> Response:
+    detections.review(seen.ctx, detection_id, status, note.strip() or None)
+    if then == "next":
+        following = detections.page_of_detections(seen.ctx, status="new", limit=1)["items"]
+        if following:
+            return RedirectResponse(f"/detections/{following[0]['id']}", status_code=303)
+        return RedirectResponse("/queue", status_code=303)
+    return RedirectResponse(f"/detections/{detection_id}", status_code=303)
+
+
+@router.get("/detections/{detection_id}/media")
+def media(seen: Signed, detection_id: int) -> Response:
+    path, media_type = detections.media_file(seen.ctx, detection_id)
+    kinds = {"audio": "audio/mpeg", "video": "video/mp4", "image": "image/jpeg"}
+    return FileResponse(path, media_type=_sniffed(path) or kinds.get(media_type or "", "application/octet-stream"))
+
+
+def _sniffed(path: Path) -> str | None:
+    head = path.open("rb").read(16)
+    for magic, kind in ((b"RIFF", "audio/wav"), (b"ID3", "audio/mpeg"), (b"fLaC", "audio/flac"),
+                        (b"OggS", "audio/ogg"), (b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png")):
+        if head.startswith(magic):
+            return kind
+    return "video/mp4" if head[4:8] == b"ftyp" else None
+
+
+@router.post("/detections/{detection_id}/evidence")
+def export(seen: Signed, detection_id: int) -> Response:
+    folder = Path(tempfile.mkdtemp(prefix="likeness-evidence-"))
+    bundle = folder / f"evidence-detection-{detection_id}.zip"
+    try:
+        evidence.export_evidence(seen.ctx, [detection_id], bundle)
+    except BaseException:
+        _remove(folder)
+        raise
+    return FileResponse(bundle, media_type="application/zip", filename=bundle.name,
+                        background=BackgroundTask(_remove, folder))
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
