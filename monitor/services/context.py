@@ -50,15 +50,23 @@ class Context:
     scope: str | None = None
     performer_ids: frozenset[int] | None = None
     _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
+    _walled: sessionmaker[Session] | None = field(default=None, repr=False)
 
     @property
     def sessions(self) -> sessionmaker[Session]:
+        """The database; for a user of one agency, behind PostgreSQL's row-level security for that agency."""
         if self._sessions is None:
             from monitor.storage.db import open_database
 
             self.config.home.mkdir(parents=True, exist_ok=True)
             self._sessions = open_database(self.config.database_url)
-        return self._sessions
+        if self.role is None or self.agency_id is None:
+            return self._sessions
+        if self._walled is None:
+            from monitor.storage.tenancy import agency_sessions
+
+            self._walled = agency_sessions(self._sessions, self.agency_id)
+        return self._walled
 
     def scoped_agency_id(self) -> int | None:
         """The agency this context is limited to, None for the operator who named none (every agency)."""

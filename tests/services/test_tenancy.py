@@ -133,6 +133,7 @@ def test_each_agency_keeps_its_own_unbroken_audit_trail(two_agencies):
     detections.review(stars, two_agencies["ada_detection"], "confirmed", "a clone")
     with stars.sessions() as session:
         stars_trail = list(reversed(audit_log.trail(session, stars.agency_id)))
+    with voices.sessions() as session:
         voices_trail = list(reversed(audit_log.trail(session, voices.agency_id)))
     assert [entry["action"] for entry in stars_trail] == ["agency.add", "performer.add", "detection.review"]
     assert [entry["action"] for entry in voices_trail] == ["agency.add", "performer.add"]
