@@ -25,7 +25,7 @@ from enrollment import face, voice
 from enrollment.agencies import agency_for
 from enrollment.errors import LikenessError, printable, shown
 from enrollment.models import utc_now
-from monitor.analysis.analyse import Analysis, analyse, analysis_key
+from monitor.analysis.analyse import Analysis, analyse, analysis_key, voice_chance
 from monitor.analysis.workers import AnalysisPool, worker_count
 from monitor.config import Config
 from monitor.fetch.download import download, is_url
@@ -283,6 +283,10 @@ class Scanner:
                 save_match(session, media, match, *self._threshold_and_model(match.modality))
                 for match in analysis.matches
             ]
+            rosters, chance = tenants.voice_roster_sizes(session, self.gallery.voice_ids), voice_chance(self.config)
+            for detection in detections:
+                detection.details = tenants.in_own_roster_terms(detection.details, rosters.get(detection.agency_id, 1),
+                                                                chance)
             tenants.tell(session, media, tenants.sighting_agencies(session, media.id), detections,
                          self._analysis_entry(media), self.gallery.names, self.config, self.actor)
             session.flush()

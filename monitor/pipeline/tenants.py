@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from enrollment.models import Performer
 from monitor.alerts.outbox import enqueue
 from monitor.config import Config
+from monitor.matching.voice_chance import ChanceModel, chance_words
 from monitor.storage import custody
 from monitor.storage.models import Detection, Media, Sighting
 
@@ -57,3 +58,23 @@ def own_rows(rows: list[dict], performer_ids: set[int]) -> list[dict]:
 
 def agency_performers(session: Session, agency_id: int) -> set[int]:
     return set(session.scalars(select(Performer.id).where(Performer.agency_id == agency_id)))
+
+
+def voice_roster_sizes(session: Session, voice_performer_ids: Iterable[int]) -> dict[int, int]:
+    """How many of the performers compared by voice each agency has."""
+    ids = [int(performer_id) for performer_id in voice_performer_ids]
+    sizes: dict[int, int] = {}
+    for agency_id in session.scalars(select(Performer.agency_id).where(Performer.id.in_(ids))) if ids else []:
+        sizes[agency_id] = sizes.get(agency_id, 0) + 1
+    return sizes
+
+
+def in_own_roster_terms(details: dict | None, own_performers: int, chance: ChanceModel) -> dict | None:
+    """A voice detection's chance told against its own agency's performers: the analysis compared every
+    agency's, and their number would tell one agency how many performers the others have."""
+    if not details or "chance" not in details:
+        return details
+    said, own_performers = details["chance"], max(own_performers, 1)
+    per_file = chance.per_file(details["normalised_score"], said["turns"] * own_performers)
+    return details | {"chance": said | {"per_file": float(f"{per_file:.3g}"), "performers": own_performers,
+                                        "text": chance_words(per_file, own_performers, said["turns"])}}
