@@ -133,6 +133,15 @@ def face_pair_picture(found_jpeg: bytes, reference_jpeg: bytes | None) -> bytes:
     return _encode(figure, "JPEG")
 
 
+def jpeg_of(rgb: np.ndarray, quality: int = 90) -> bytes:
+    """A picture (H, W, 3) uint8 as JPEG bytes."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
 def crop_jpeg(rgb: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.25, side_px: int = 160) -> bytes:
     """A small JPEG of the face in ``box``, with some context around it.
 

@@ -267,7 +267,7 @@ def _derived(session: Session, config: Config, media: Media, path: Path, name: s
                     "of the frame as analysed), cropped with a 25 % margin"))
             if media.media_type == "video" and (frame := analysed_frame(config, media, details)) is not None:
                 members.append(Member(
-                    name=f"derived/{stem}-key-frame.jpg", role="derived", source=_jpeg(frame), derived_from=name,
+                    name=f"derived/{stem}-key-frame.jpg", role="derived", source=draw.jpeg_of(frame), derived_from=name,
                     media_type="image/jpeg", how=f"the video frame at {details.get('time_s', 0)} s, decoded with "
                     f"PyAV and scaled to at most {config.media.max_frame_side_px} px, as analysed"))
             pair = draw.face_pair_picture(jpeg, reference_face(session, config, detection.performer_id))
@@ -310,14 +310,6 @@ def _extension(session: Session, media: Media, agency_id: int) -> str:
     suffix = Path(source or "").suffix.lower()
     return suffix if suffix.isascii() and 1 < len(suffix) <= 6 and suffix[1:].isalnum() else \
         EXTENSIONS.get(media.media_type or "", ".bin")
-
-
-def _jpeg(rgb) -> bytes:  # rgb: np.ndarray (H, W, 3) uint8
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.fromarray(rgb).save(out, format="JPEG", quality=90)
-    return out.getvalue()
 
 
 def _json(data: dict) -> bytes:

@@ -171,3 +171,24 @@ def media_file(ctx: Context, detection_id: int):
     if not path.is_file():
         raise NotFound(f"the media of detection {detection_id} is gone from the store")
     return path, media_type
+
+
+def detection_picture(ctx: Context, detection_id: int, which: str) -> bytes:
+    """A JPEG of a face detection: ``faces`` (the found face next to the performer's reference) or
+    ``key-frame`` (the video frame it was found in, as analysed); NotFound when there is none to show."""
+    from monitor.alerts.findings import analysed_frame, found_face, reference_face
+    from monitor.alerts.pictures import face_pair_picture, jpeg_of
+
+    with ctx.sessions() as session:
+        detection = _visible(session, ctx, detection_id)
+        details, media = detection.details or {}, detection.media
+        picture = None
+        if detection.modality == "face" and "box" in details:
+            if which == "faces" and (found := found_face(ctx.config, media, details)) is not None:
+                picture = face_pair_picture(found, reference_face(session, ctx.config, detection.performer_id))
+            elif which == "key-frame" and media.media_type == "video":
+                frame = analysed_frame(ctx.config, media, details)
+                picture = jpeg_of(frame) if frame is not None else None
+    if picture is None:
+        raise NotFound(f"detection {detection_id} has no {which} picture")
+    return picture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -173,6 +173,11 @@ def _sniffed(path: Path) -> str | None:
         if head.startswith(magic):
             return kind
     return "video/mp4" if head[4:8] == b"ftyp" else None
+
+
+@router.get("/detections/{detection_id}/{which}.jpg")
+def picture(seen: Signed, detection_id: int, which: Literal["faces", "key-frame"]) -> Response:
+    return Response(detections.detection_picture(seen.ctx, detection_id, which), media_type="image/jpeg")
 
 
 @router.post("/detections/{detection_id}/evidence")

@@ -73,3 +73,19 @@ def test_a_review_of_nothing_or_to_no_status_changes_nothing(ctx):
     with pytest.raises(LikenessError, match="status must be one of"):
         detections.review(ctx, detection_id, "maybe")
     assert detections.list_detections(ctx)[0]["status"] == "new"
+
+
+@pytest.mark.slow
+def test_a_face_detection_shows_the_face_found_next_to_the_reference(ctx, grace_hopper_path):
+    import io
+
+    from PIL import Image
+
+    performer_id = performers.add_performer(ctx, "Grace Hopper", "Grace Hopper")["id"]
+    performers.enrol_face(ctx, performer_id, [grace_hopper_path])
+    [row] = scans.scan(ctx, [str(grace_hopper_path)])
+    [detection] = row["detections"]
+    pair = detections.detection_picture(ctx, detection["id"], "faces")
+    assert pair.startswith(b"\xff\xd8") and Image.open(io.BytesIO(pair)).width >= 2 * 100
+    with pytest.raises(NotFound, match="no key-frame picture"):  # a photo has no frames
+        detections.detection_picture(ctx, detection["id"], "key-frame")
