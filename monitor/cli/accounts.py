@@ -52,7 +52,7 @@ def user() -> None:
 @user.command("add")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(["owner", "admin", "agent", "legal", "artist"]),
-              help="What they may do in the agency (docs/web.md).")
+              help="What they may do in the agency (docs/dashboard.md).")
 @click.option("--performer", "performer_ids", type=int, multiple=True, metavar="ID",
               help="A performer they answer for: an artist's own (required), an agent's clients (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read their password (12 characters or more) from stdin.")
