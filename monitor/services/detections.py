@@ -16,7 +16,7 @@ from monitor.services import audit
 from monitor.services.context import Context
 from monitor.services.roles import ARTIST_DECISIONS, ARTIST_WORDS, Forbidden
 from monitor.storage import custody
-from monitor.storage.detections import detection_json, latest_source
+from monitor.storage.detections import detection_json, latest_source, latest_sources
 from monitor.storage.models import REVIEW_STATUSES, Detection, Review
 from monitor.storage.tenancy import visible_detections
 
@@ -48,11 +48,17 @@ def _as_json(session: Session, detection: Detection) -> dict:
     return detection_json(detection, latest_source(session, detection.media_id, detection.agency_id))
 
 
+def _all_as_json(session: Session, rows: list[Detection]) -> list[dict]:
+    """DETECTION objects of many rows, their sources read in one query."""
+    sources = latest_sources(session, rows)
+    return [detection_json(row, sources.get((row.media_id, row.agency_id))) for row in rows]
+
+
 def list_detections(ctx: Context, performer_id: int | None = None, status: str | None = None) -> list[dict]:
     """DETECTION objects, newest first; only ``performer_id``'s and only those with ``status`` when given."""
     query = _query(ctx, performer_id, status).order_by(Detection.created_at.desc(), Detection.id.desc())
     with ctx.sessions() as session:
-        return [_as_json(session, row) for row in session.scalars(query)]
+        return _all_as_json(session, list(session.scalars(query)))
 
 
 def page_of_detections(ctx: Context, performer_id: int | None = None, status: str | None = None,
@@ -74,7 +80,7 @@ def page_of_detections(ctx: Context, performer_id: int | None = None, status: st
         query = query.where(tuple_(Detection.score, Detection.id) < tuple_(*after)) if after else query
     with ctx.sessions() as session:
         rows = list(session.scalars(query.limit(limit + 1)))
-        items = [_as_json(session, row) for row in rows[:limit]]
+        items = _all_as_json(session, rows[:limit])
     last = rows[limit - 1] if len(rows) > limit else None
     key = None if last is None else [last.id] if order == "newest" else [last.score, last.id]
     return {"items": items, "next_cursor": _encode_cursor(key) if key else None}

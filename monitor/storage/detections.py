@@ -18,6 +18,19 @@ def latest_source(session: Session, media_id: int, agency_id: int) -> str | None
                           .order_by(Sighting.last_seen_at.desc(), Sighting.id.desc()).limit(1))
 
 
+def latest_sources(session: Session, detections: list[Detection]) -> dict[tuple[int, int], str]:
+    """Where each detection's agency saw its media last, for many at once: {(media_id, agency_id): source}."""
+    wanted = {(d.media_id, d.agency_id) for d in detections}
+    rows = session.execute(select(Sighting.media_id, Sighting.agency_id, Sighting.source)
+                           .where(Sighting.media_id.in_({media_id for media_id, _agency in wanted}))
+                           .order_by(Sighting.last_seen_at.desc(), Sighting.id.desc())) if wanted else []
+    found: dict[tuple[int, int], str] = {}
+    for media_id, agency_id, source in rows:
+        if (media_id, agency_id) in wanted:
+            found.setdefault((media_id, agency_id), source)
+    return found
+
+
 def detection_json(detection: Detection, source: str | None = None) -> dict:
     """The DETECTION object of the CLI contract."""
     media = detection.media
