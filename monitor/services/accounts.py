@@ -101,6 +101,19 @@ def add_user(ctx: Context, email: str, role: str, performer_ids: list[int] | tup
                 "performer_ids": list(dict.fromkeys(performer_ids))}
 
 
+def list_members(ctx: Context) -> list[dict]:
+    """The agency's users, by e-mail → ``[{"id" (the user's), "email", "role", "performer_ids", "created_at"
+    (when they were given their role in the agency)}]``."""
+    ctx.require("members")
+    with ctx.sessions() as session:
+        query = (select(Membership).join(User).where(Membership.agency_id == ctx.acting_agency_id())
+                 .options(selectinload(Membership.user), selectinload(Membership.performers)).order_by(User.email))
+        return [{"id": membership.user_id, "email": membership.user.email, "role": membership.role,
+                 "performer_ids": sorted(link.performer_id for link in membership.performers),
+                 "created_at": membership.created_at.isoformat(timespec="seconds")}
+                for membership in session.scalars(query)]
+
+
 def _clean_email(email: str) -> str:
     cleaned = email.strip().lower()
     local, _at, domain = cleaned.rpartition("@")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -100,45 +101,56 @@ def remove_performer(ctx: Context, performer_id: int) -> dict:
 
 
 def enrol_voice(ctx: Context, performer_id: int, files: list[str | Path],
-                on_refused: Callable[[str | Path, str], None] | None = None) -> list[dict]:
+                on_refused: Callable[[str | Path, str], None] | None = None,
+                shown_as: list[str] | None = None) -> list[dict]:
     """Enrol reference recordings, each on its own; one row per file (``file``, ``accepted``, ``reason``,
     ``speech_s``)."""
     config = ctx.config
-    return _enrol_files(ctx, performer_id, "voice", files, on_refused,
+    return _enrol_files(ctx, performer_id, "voice", files, on_refused, shown_as,
                         lambda s, path: registry.enroll_voice(s, performer_id, path, config.voice, config.media))
 
 
 def enrol_face(ctx: Context, performer_id: int, files: list[str | Path], pick_largest: bool = False,
-               on_refused: Callable[[str | Path, str], None] | None = None) -> list[dict]:
+               on_refused: Callable[[str | Path, str], None] | None = None,
+               shown_as: list[str] | None = None) -> list[dict]:
     """Enrol reference photos (with several faces, the largest when ``pick_largest``); one row per file."""
     config = ctx.config
-    return _enrol_files(ctx, performer_id, "face", files, on_refused, lambda s, path: registry.enroll_face(
+    return _enrol_files(ctx, performer_id, "face", files, on_refused, shown_as, lambda s, path: registry.enroll_face(
         s, performer_id, path, config.face, config.media, pick_largest))
 
 
 def _enrol_files(ctx: Context, performer_id: int, modality: str, files: list[str | Path],
-                 on_refused: Callable[[str | Path, str], None] | None,
+                 on_refused: Callable[[str | Path, str], None] | None, shown_as: list[str] | None,
                  enrol_one: Callable[[Session, Path], EnrolResult]) -> list[dict]:
     """One transaction per file: a refused file leaves nothing behind and stops nothing. ``on_refused(file,
-    reason)`` as each refused file is done, with the file as given."""
+    reason)`` as each refused file is done, with the file as given. ``shown_as``: each file's name for the
+    rows and the audit trail, where its path is no one's business (an upload kept for a moment)."""
     ctx.require("performers")
     with ctx.sessions() as session:  # no such performer, or no consent: one error for the whole command
         _own_performer(ctx, session, performer_id)
         agency_id = registry.consenting_performer(session, performer_id).agency_id
     rows = []
-    for file in files:
-        path = Path(file)
+    for index, file in enumerate(files):
+        path, name = Path(file), shown_as[index] if shown_as else None
         failed: list[str] = []  # a bug with one file is that file's reason, and the next file goes on
-        with item_failures(failed.append, str(file)):
+        with item_failures(failed.append, name or str(file)):
             with ctx.sessions.begin() as session:
-                result = enrol_one(session, path)
+                result = _as_shown(enrol_one(session, path), path, name)
             if result.accepted:  # kept, for alerts and evidence reports to show the reference beside what was found
                 ContentStore(ctx.config.store_dir).add_file(path, ctx.config.media.max_file_bytes)
                 audit.record(ctx, f"enrol.{modality}", f"performer {performer_id}", agency_id=agency_id,
                              file=result.file)
         if failed:
-            result = EnrolResult(file=printable(str(file)), accepted=False, reason=failed[0])
+            result = EnrolResult(file=name or printable(str(file)), accepted=False, reason=failed[0])
         if not result.accepted and on_refused is not None:
             on_refused(file, result.reason)
         rows.append(result.as_json())
     return rows
+
+
+def _as_shown(result: EnrolResult, path: Path, name: str | None) -> EnrolResult:
+    """The result naming the file ``name`` instead of its path (reasons too), when a name is given."""
+    if name is None:
+        return result
+    where = printable(str(path))
+    return replace(result, file=name, reason=result.reason.replace(where, name) if result.reason else None)

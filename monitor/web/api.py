@@ -95,8 +95,7 @@ def add_references(request: Request, ctx: Caller, performer_id: int, modality: A
                    Form()], files: Annotated[list[UploadFile], File()]) -> list[dict]:
     enrol = performers.enrol_voice if modality == "voice" else performers.enrol_face
     with saved(files, request.app.state.base.config.web.max_upload_bytes) as kept:
-        rows = enrol(ctx, performer_id, [path for path, _name in kept])
-    return [row | {"file": name} for row, (_path, name) in zip(rows, kept, strict=True)]
+        return enrol(ctx, performer_id, [path for path, _name in kept], shown_as=[name for _path, name in kept])
 
 
 @router.get("/sources", summary="The agency's sources")

@@ -71,7 +71,8 @@ def saved(files: list[UploadFile], max_bytes: int) -> Iterator[list[tuple[Path, 
         kept = []
         for index, upload in enumerate(files):
             name = safe_name(upload.filename, f"upload-{index + 1}")
-            path = folder / f"{index:03d}-{name}"
+            path = folder / f"{index:03d}" / name  # its own name: a reference keeps the name it was sent with
+            path.parent.mkdir()
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out, 1 << 20)
             if path.stat().st_size > max_bytes:

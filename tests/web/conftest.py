@@ -16,6 +16,7 @@ from monitor.config import load_config
 from monitor.services import accounts, performers
 from monitor.services import home as home_service
 from monitor.services.context import Actor, Context
+from monitor.storage.models import Detection, Media, Sighting
 
 SERVER_START_TIMEOUT_S = 120.0  # a loaded machine imports FastAPI and opens the database slowly
 
@@ -98,3 +99,18 @@ def agencies(operator: Context) -> dict[str, Agency]:
         owner = accounts.context_for_token(operator, token)
         made[name] = Agency(agency_id, owner, token, performer_id)
     return made
+
+
+def found_detection(agency: Agency, sha_byte: str = "ab") -> int:
+    """A detection of the agency's performer in a media it found (as a scan would have stored it)."""
+    with agency.ctx.sessions.begin() as session:
+        media = Media(sha256=sha_byte * 32, size_bytes=10, media_type="audio", duration_s=12.0)
+        session.add(media)
+        session.flush()
+        session.add(Sighting(agency_id=agency.id, media_id=media.id, source=f"https://site.example/{sha_byte}.mp3"))
+        detection = Detection(agency_id=agency.id, performer_id=agency.performer_id, media_id=media.id,
+                              modality="voice", score=0.93, similarity=0.81, threshold=0.5,
+                              segments=[{"start_s": 1.0, "end_s": 3.2}], model_version="test")
+        session.add(detection)
+        session.flush()
+        return detection.id

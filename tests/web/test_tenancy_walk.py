@@ -10,8 +10,7 @@ import re
 
 from monitor.services import detections, performers, scans, sources
 from monitor.storage.models import Source
-from tests.web.conftest import Server
-from tests.web.test_api import _found
+from tests.web.conftest import Server, found_detection
 
 BODIES = {  # a valid body for each route that takes one (the walk fails on a new route until it is given one)
     ("post", "/api/v1/detections/{detection_id}/review"): {"json": {"status": "dismissed"}},
@@ -47,8 +46,8 @@ def _body(options: dict, ids: dict) -> dict:
 
 def test_every_route_answers_404_for_another_agencys_ids_and_changes_nothing(server: Server, agencies):
     stars, voices = agencies["Stars"], agencies["Voices"]
-    stars_ids = {"detection_id": _found(stars), "performer_id": stars.performer_id, "source_id": _source(stars),
-                 "change": "pause", "scan_id": scans.request_scan(stars.ctx, url="https://stars.example/a.mp3")["id"]}
+    stars_ids = {"detection_id": found_detection(stars), "performer_id": stars.performer_id,
+                 "source_id": _source(stars), "change": "pause", "scan_id": scans.request_scan(stars.ctx, url="https://stars.example/a.mp3")["id"]}
     before = (detections.list_detections(stars.ctx), performers.list_performers(stars.ctx),
               sources.list_sources(stars.ctx))
     schema = server.get("/api/v1/openapi.json").json()
@@ -75,7 +74,7 @@ def test_every_route_answers_404_for_another_agencys_ids_and_changes_nothing(ser
 
 def test_an_id_that_exists_nowhere_answers_exactly_as_another_agencys(server: Server, agencies):
     stars, voices = agencies["Stars"], agencies["Voices"]
-    theirs = server.get(f"/api/v1/detections/{_found(stars)}", voices.token)
+    theirs = server.get(f"/api/v1/detections/{found_detection(stars)}", voices.token)
     nowhere = server.get("/api/v1/detections/999999", voices.token)
     assert theirs.status_code == nowhere.status_code == 404
     assert theirs.json()["detail"].replace(str(theirs.url).rsplit("/", 1)[1], "N") == \
