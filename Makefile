@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 REQ := requirements
 DEBIAN_PACKAGES := espeak-ng
 
-.PHONY: install dev debian demo docs test test-pg bench calibrate lint clean
+.PHONY: install dev debian dev-debian bench-debian demo docs test test-pg bench calibrate lint clean
 
 install: $(VENV)/.runtime-installed  ## the virtualenv with .venv/bin/likeness, nothing else
 
@@ -18,7 +18,13 @@ $(VENV)/.runtime-installed: pyproject.toml $(REQ)/constraints.txt $(REQ)/runtime
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
-dev: install $(VENV)/.dev-installed debian
+dev: install $(VENV)/.dev-installed debian dev-debian
+
+# Chromium, the real browser the dashboard's tests drive (through Playwright, never a browser download)
+DEV_DEBIAN_PACKAGES := chromium
+
+dev-debian:
+	@$(MAKE) --no-print-directory debian DEBIAN_PACKAGES="$(DEV_DEBIAN_PACKAGES)"
 
 $(VENV)/.dev-installed: $(REQ)/dev.txt
 	$(PIP) install -c $(REQ)/constraints.txt --only-binary=:all: -r $(REQ)/dev.txt
@@ -50,7 +56,13 @@ test: dev docs
 test-pg: dev
 	LIKENESS_TEST_DATABASE=postgresql $(PY) -m pytest
 
-bench: dev
+# wrk, the load generator of the REST API benchmark (bench/web_api.py): for `make bench` only
+BENCH_DEBIAN_PACKAGES := wrk
+
+bench-debian:
+	@$(MAKE) --no-print-directory debian DEBIAN_PACKAGES="$(BENCH_DEBIAN_PACKAGES)"
+
+bench: dev bench-debian
 	$(PY) -m bench
 
 # How the default thresholds were chosen, measured on ../shared/data (docs/calibration.md).

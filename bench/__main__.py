@@ -18,7 +18,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench import crawl_throughput, face_detection, memory, pool_throughput, report, video_throughput, voice_throughput
+from bench import (
+    crawl_throughput,
+    face_detection,
+    memory,
+    pool_throughput,
+    report,
+    video_throughput,
+    voice_throughput,
+    web_api,
+)
 from bench.report import table
 from enrollment import voice  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads anywhere)
 
@@ -100,7 +109,7 @@ def voice_report(result: dict[str, Any]) -> list[str]:
 
 # --only NAME: its key in the results
 PARTS = {"voice": "voice_throughput", "crawl": "crawl_throughput", "video": "video_throughput",
-         "faces": "face_detection", "pool": "pool_throughput", "memory": "memory"}
+         "faces": "face_detection", "pool": "pool_throughput", "memory": "memory", "web": "web_api"}
 
 
 def _run_part(part: str, scratch: Path, options: argparse.Namespace) -> dict[str, Any]:
@@ -119,6 +128,8 @@ def _run_part(part: str, scratch: Path, options: argparse.Namespace) -> dict[str
     if part == "pool":
         _progress("worker pool")
         return pool_throughput.run(scratch, log=_progress)
+    if part == "web":
+        return web_api.run(scratch, _progress)
     _progress(f"memory on a {options.podcast_hours:g}-hour podcast")
     return memory.run(scratch, options.podcast_hours, whole_file=False, log=_progress)
 
@@ -186,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, title, lines in (("video_throughput", "Video faces", report.video_lines),
                               ("face_detection", "Face detection", face_detection.report_lines),
                               ("pool_throughput", "Worker pool", report.pool_lines),
-                              ("memory", "Memory on long media", report.memory_lines)):
+                              ("memory", "Memory on long media", report.memory_lines),
+                              ("web_api", "REST API under load", web_api.report_lines)):
         if key in results:
             print(f"== {title} ==")
             print("\n".join(lines(results[key])))

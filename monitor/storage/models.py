@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -82,7 +83,9 @@ class Detection(Base):
     """A likely match of one performer's voice or face in one media."""
 
     __tablename__ = "detections"
-    __table_args__ = (UniqueConstraint("performer_id", "media_id", "modality"),)
+    __table_args__ = (UniqueConstraint("performer_id", "media_id", "modality"),
+                      # the review queue: one agency's detections of a status, best score first
+                      Index("ix_detections_agency_status_score", "agency_id", "status", "score", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)  # its performer's

@@ -49,3 +49,10 @@ def _error_page(request: Request, status: int, detail: str) -> Response:
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
     return pages.render(request, "error.html", None, status_code=status, title=HTTPStatus(status).phrase,
                         detail=detail)
+
+
+def app_from_environment() -> FastAPI:
+    """The application for ``$LIKENESS_HOME``: what each worker process of ``likeness serve --workers N`` runs."""
+    from monitor.config import load_config
+
+    return create_app(load_config(None))

@@ -38,6 +38,9 @@ def upgrade() -> None:
             batch_op.create_foreign_key(f'fk_{table}_agency_id_agencies', 'agencies', ['agency_id'], ['id'],
                                         ondelete='CASCADE')
             batch_op.create_index(f'ix_{table}_agency_id', ['agency_id'], unique=False)
+            if table == 'detections':
+                batch_op.create_index('ix_detections_agency_status_score', ['agency_id', 'status', 'score', 'id'],
+                                      unique=False)
             if table == 'sightings':
                 batch_op.drop_constraint(_name('uq', 'sightings', ('media_id', 'source')), type_='unique')
                 batch_op.create_unique_constraint('uq_sightings_agency_media_source',
