@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session, selectinload
@@ -23,6 +24,7 @@ from monitor.storage.tenancy import visible_detections
 REVIEW_DECISIONS = tuple(status for status in REVIEW_STATUSES if status != "new")
 ORDERS = ("newest", "score")
 MAX_PAGE = 200
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): a cursor past it was not given here
 
 
 def _query(ctx: Context, performer_id: int | None = None, status: str | None = None,
@@ -96,7 +98,8 @@ def _decode_cursor(cursor: str, order: str) -> list:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         key = None
     size = 1 if order == "newest" else 2
-    if not (isinstance(key, list) and len(key) == size and all(isinstance(v, int | float) for v in key)):
+    if not (isinstance(key, list) and len(key) == size and all(isinstance(v, int | float) for v in key)
+            and all(math.isfinite(v) for v in key) and isinstance(key[-1], int) and 0 <= key[-1] <= MAX_ID):
         raise LikenessError("cursor is not one this list gave (start again without it)")
     return key
 

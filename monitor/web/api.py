@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as InPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
@@ -21,9 +22,14 @@ from enrollment.errors import LikenessError
 from monitor.services import detections, evidence, performers, scans, sources
 from monitor.services.accounts import Unauthorized, context_for_token
 from monitor.services.context import Context
+from monitor.web.problems import responses
 from monitor.web.uploads import saved
 
-router = APIRouter(prefix="/api/v1")
+# Every route may answer 401 (no valid token), 403 (may not), 413 (a body over the limit: any request), 422 (bad
+# input) and 500 (a bug), each as a problem; a route that takes an id or a body says what more it may answer.
+router = APIRouter(prefix="/api/v1", responses=responses(401, 403, 413, 422, 500))
+NOT_FOUND, UNREADABLE = responses(404), responses(400)
+MAX_ID = 2**31 - 1  # ids are INTEGER columns, 32 bits on PostgreSQL: a larger one is bad input, not a database error
 
 
 def caller(request: Request) -> Context:
@@ -37,6 +43,7 @@ def caller(request: Request) -> Context:
 
 Caller = Annotated[Context, Depends(caller)]
 Status = Literal["new", "confirmed", "dismissed", "authorized"]
+Id = Annotated[int, InPath(ge=1, le=MAX_ID)]
 
 
 class ReviewBody(BaseModel):
@@ -59,26 +66,28 @@ class SourceBody(BaseModel):
 
 
 class EvidenceBody(BaseModel):
-    detection_ids: list[int] = Field(min_length=1, max_length=500)
+    detection_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=500)
 
 
 # The busiest routes answer their JSON as it is (response_model only describes it): validating the service's
 # own dicts again would cost as much CPU as the queries.
 @router.get("/detections", summary="Detections, a page at a time", response_model=dict)
-def list_detections(ctx: Caller, status: Status | None = None, performer_id: int | None = None,
+def list_detections(ctx: Caller, status: Status | None = None,
+                    performer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     modality: Literal["voice", "face"] | None = None,
                     order: Literal["newest", "score"] = "newest",
                     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None) -> JSONResponse:
     return JSONResponse(detections.page_of_detections(ctx, performer_id, status, modality, order, limit, cursor))
 
 
-@router.get("/detections/{detection_id}", summary="One detection", response_model=dict)
-def get_detection(ctx: Caller, detection_id: int) -> JSONResponse:
+@router.get("/detections/{detection_id}", summary="One detection", responses=NOT_FOUND, response_model=dict)
+def get_detection(ctx: Caller, detection_id: Id) -> JSONResponse:
     return JSONResponse(detections.get_detection(ctx, detection_id))
 
 
-@router.post("/detections/{detection_id}/review", summary="Record a decision on a detection")
-def review_detection(ctx: Caller, detection_id: int, body: ReviewBody) -> dict:
+@router.post("/detections/{detection_id}/review", summary="Record a decision on a detection",
+             responses=NOT_FOUND | UNREADABLE)
+def review_detection(ctx: Caller, detection_id: Id, body: ReviewBody) -> dict:
     return detections.review(ctx, detection_id, body.status, body.note)
 
 
@@ -87,13 +96,14 @@ def list_performers(ctx: Caller) -> list[dict]:
     return performers.list_performers(ctx)
 
 
-@router.post("/performers", status_code=201, summary="Add a performer with who consented")
+@router.post("/performers", status_code=201, summary="Add a performer with who consented", responses=UNREADABLE)
 def add_performer(ctx: Caller, body: PerformerBody) -> dict:
     return performers.add_performer(ctx, body.name, body.consent_by, tuple(body.emails))
 
 
-@router.post("/performers/{performer_id}/references", summary="Enrol reference recordings or photos")
-def add_references(request: Request, ctx: Caller, performer_id: int, modality: Annotated[Literal["voice", "face"],
+@router.post("/performers/{performer_id}/references", summary="Enrol reference recordings or photos",
+             responses=NOT_FOUND | UNREADABLE | responses(409))
+def add_references(request: Request, ctx: Caller, performer_id: Id, modality: Annotated[Literal["voice", "face"],
                    Form()], files: Annotated[list[UploadFile], File()]) -> list[dict]:
     enrol = performers.enrol_voice if modality == "voice" else performers.enrol_face
     with saved(files, request.app.state.base.config.web.max_upload_bytes) as kept:
@@ -105,18 +115,18 @@ def list_sources(ctx: Caller) -> list[dict]:
     return sources.list_sources(ctx)
 
 
-@router.post("/sources", status_code=201, summary="Watch a URL")
+@router.post("/sources", status_code=201, summary="Watch a URL", responses=UNREADABLE)
 def add_source(ctx: Caller, body: SourceBody) -> dict:
     return sources.add_source(ctx, body.url, body.kind, body.every_s, body.depth, body.name)
 
 
-@router.post("/sources/{source_id}/{change}", summary="Pause or resume a source")
-def change_source(ctx: Caller, source_id: int, change: Literal["pause", "resume"]) -> dict:
+@router.post("/sources/{source_id}/{change}", summary="Pause or resume a source", responses=NOT_FOUND)
+def change_source(ctx: Caller, source_id: Id, change: Literal["pause", "resume"]) -> dict:
     return sources.change_source(ctx, source_id, change)
 
 
 @router.post("/evidence", summary="Export a signed evidence bundle", response_class=FileResponse,
-             responses={200: {"content": {"application/zip": {}}}})
+             responses={200: {"content": {"application/zip": {}}}} | NOT_FOUND | UNREADABLE)
 def export_evidence(ctx: Caller, body: EvidenceBody) -> FileResponse:
     folder = Path(tempfile.mkdtemp(prefix="likeness-evidence-"))
     bundle = folder / "evidence.zip"
@@ -137,7 +147,8 @@ SCAN_BODY = {"requestBody": {"required": True, "content": {
                                        "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
 
 
-@router.post("/scans", status_code=202, summary="Scan a file or a URL in the background", openapi_extra=SCAN_BODY)
+@router.post("/scans", status_code=202, summary="Scan a file or a URL in the background", openapi_extra=SCAN_BODY,
+             responses=UNREADABLE)
 async def request_scan(request: Request, ctx: Caller) -> dict:
     """An uploaded ``file`` (multipart) or ``{"url": …}`` (JSON) → ``{"id", "status": "queued"}``."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -170,8 +181,8 @@ async def _json_object(request: Request) -> dict:
     return body
 
 
-@router.get("/scans/{scan_id}", summary="A scan asked for, and its result once done")
-def get_scan(ctx: Caller, scan_id: int) -> dict:
+@router.get("/scans/{scan_id}", summary="A scan asked for, and its result once done", responses=NOT_FOUND)
+def get_scan(ctx: Caller, scan_id: Id) -> dict:
     return scans.get_scan_request(ctx, scan_id)
 
 

@@ -35,6 +35,36 @@ STATUS_OF = ((Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (ConsentMis
              (TooManyAttempts, 429))
 PageError = Callable[[Request, int, str], Response]  # (request, status, one line) → the dashboard's error page
 
+# The body of every problem (``problem()`` below), declared in the OpenAPI document as components/schemas/Problem.
+PROBLEM_SCHEMA = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem: why the request was refused, in one line.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "about:blank: the status says what kind of problem"},
+        "title": {"type": "string", "description": "the status's phrase: Not Found, Unprocessable Entity, …"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "what was wrong, in one line"},
+        "errors": {"type": "array", "maxItems": 20, "description": "bad input (422): each part that was wrong",
+                   "items": {"type": "object", "required": ["where", "problem"],
+                             "properties": {"where": {"type": "string", "description": "query.limit, body.url, …"},
+                                            "problem": {"type": "string"}}}},
+    },
+}
+MEANING = {400: "A body that could not be read", 401: "No valid API token (Authorization: Bearer lm_…)",
+           403: "A role or scope that may not do this",
+           404: "No such object, or another agency's (the same answer)",
+           409: "A conflict of state: the performer has no recorded consent yet",
+           413: "A request body over the upload limit", 422: "Bad input; `errors` says where for parameters and bodies",
+           500: "A bug, told in one line (the server's log has the details)"}
+
+
+def responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI ``responses`` of a route or router that may answer these statuses with a problem."""
+    content = {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {status: {"description": MEANING[status], "content": content} for status in statuses}
+
 
 def problem(status: int, detail: str, headers: dict | None = None, **extra: object) -> JSONResponse:
     body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": shown(detail)}
@@ -46,7 +76,16 @@ def status_of(error: LikenessError) -> int:
 
 
 def install(app: FastAPI, page_error: PageError) -> None:
-    """Answer every error of ``app`` as a problem under ``/api/``, and as ``page_error`` elsewhere."""
+    """Answer every error of ``app`` as a problem under ``/api/``, and as ``page_error`` elsewhere; declare the
+    Problem schema in the OpenAPI document (the routes name it in their ``responses``)."""
+    openapi = app.openapi
+
+    def openapi_with_problem() -> dict:
+        if app.openapi_schema is None:
+            openapi().setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        return app.openapi_schema
+
+    app.openapi = openapi_with_problem
 
     def answer(request: Request, status: int, detail: str, headers: dict | None = None, **extra) -> Response:
         if request.url.path.startswith("/api/"):

@@ -25,6 +25,7 @@ SERVER_START_TIMEOUT_S = 120.0  # a loaded machine imports FastAPI and opens the
 class Server:
     url: str
     process: subprocess.Popen
+    log: Path  # what the server wrote on stderr (a file: a pipe nobody reads would fill and stop it)
 
     def get(self, path: str, token: str | None = None, headers: dict | None = None, **options) -> requests.Response:
         return requests.get(self.url + path, headers=_auth(token, headers), timeout=120, **options)
@@ -46,15 +47,17 @@ def operator(home: Path) -> Context:
 
 
 @pytest.fixture
-def server(operator: Context, home: Path) -> Iterator[Server]:
+def server(operator: Context, home: Path, tmp_path: Path) -> Iterator[Server]:
     """``likeness serve --port 0`` in its own process, stopped at the end."""
-    process = subprocess.Popen([str(Path(sys.executable).parent / "likeness"), "serve", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "LIKENESS_HOME": str(home)})
+    log = tmp_path / "serve.log"
+    with log.open("w") as errors:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "likeness"), "serve", "--port", "0"],
+                                   stdout=subprocess.PIPE, stderr=errors, text=True,
+                                   env={**os.environ, "LIKENESS_HOME": str(home)})
     try:
-        line = _first_line(process)
+        line = _first_line(process, log)
         assert line.startswith("serving on http://127.0.0.1:"), line
-        yield Server(line.removeprefix("serving on ").strip(), process)
+        yield Server(line.removeprefix("serving on ").strip(), process, log)
     finally:
         process.terminate()
         try:
@@ -64,7 +67,7 @@ def server(operator: Context, home: Path) -> Iterator[Server]:
             process.wait()
 
 
-def _first_line(process: subprocess.Popen) -> str:
+def _first_line(process: subprocess.Popen, log: Path) -> str:
     import selectors
 
     selector = selectors.DefaultSelector()
@@ -73,7 +76,7 @@ def _first_line(process: subprocess.Popen) -> str:
         pytest.fail(f"likeness serve said nothing in {SERVER_START_TIMEOUT_S} s")
     line = process.stdout.readline()
     if not line:
-        pytest.fail(f"likeness serve stopped: {process.stderr.read()[-2000:]}")
+        pytest.fail(f"likeness serve stopped: {log.read_text()[-2000:]}")
     return line
 
 

@@ -140,5 +140,3 @@ def test_a_scan_needs_a_file_or_an_http_url(server: Server, agencies):
         answer = server.post("/api/v1/scans", stars.token, **options)
         assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM, answer.text
 
-
-_found = found_detection  # the older name, for a module that still imports it from here
