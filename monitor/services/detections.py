@@ -8,7 +8,7 @@ import binascii
 import json
 import math
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Select, exists, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from enrollment.errors import LikenessError, NotFound
@@ -18,7 +18,7 @@ from monitor.services.context import Context
 from monitor.services.roles import ARTIST_DECISIONS, ARTIST_WORDS, Forbidden
 from monitor.storage import custody
 from monitor.storage.detections import detection_json, latest_source, latest_sources
-from monitor.storage.models import REVIEW_STATUSES, Detection, Review
+from monitor.storage.models import REVIEW_STATUSES, Detection, Review, Sighting
 from monitor.storage.tenancy import visible_detections
 
 REVIEW_DECISIONS = tuple(status for status in REVIEW_STATUSES if status != "new")
@@ -28,8 +28,9 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): a cursor 
 
 
 def _query(ctx: Context, performer_id: int | None = None, status: str | None = None,
-           modality: str | None = None) -> Select:
-    """The detections ``ctx`` may see, filtered."""
+           modality: str | None = None, tier: str | None = None, source_id: int | None = None) -> Select:
+    """The detections ``ctx`` may see, filtered: ``tier`` a voice detection's (same_voice, soundalike),
+    ``source_id`` one of the agency's sources that found the media."""
     ctx.require("read")
     query = (select(Detection).where(visible_detections(ctx.scoped_agency_id()))
              .options(selectinload(Detection.performer), selectinload(Detection.media)))
@@ -43,6 +44,11 @@ def _query(ctx: Context, performer_id: int | None = None, status: str | None = N
         query = query.where(Detection.status == status)
     if modality is not None:
         query = query.where(Detection.modality == modality)
+    if tier is not None:
+        query = query.where(Detection.details["tier"].as_string() == tier)
+    if source_id is not None:
+        query = query.where(exists().where(Sighting.media_id == Detection.media_id,
+                                           Sighting.agency_id == Detection.agency_id, Sighting.source_id == source_id))
     return query
 
 
@@ -65,14 +71,15 @@ def list_detections(ctx: Context, performer_id: int | None = None, status: str |
 
 def page_of_detections(ctx: Context, performer_id: int | None = None, status: str | None = None,
                        modality: str | None = None, order: str = "newest", limit: int = 50,
-                       cursor: str | None = None) -> dict:
+                       cursor: str | None = None, tier: str | None = None, source_id: int | None = None) -> dict:
     """One page of DETECTION objects → ``{"items": [...], "next_cursor": str | None}``; ``order`` newest (by id)
-    or score (best first); ``limit`` 1–200; ``cursor`` as a previous page's ``next_cursor`` gave it."""
+    or score (best first); ``limit`` 1–200; ``cursor`` as a previous page's ``next_cursor`` gave it; filters as
+    :func:`_query`'s."""
     if order not in ORDERS:
         raise LikenessError(f"order must be one of {', '.join(ORDERS)}")
     if not 1 <= limit <= MAX_PAGE:
         raise LikenessError(f"limit must be from 1 to {MAX_PAGE}")
-    query = _query(ctx, performer_id, status, modality)
+    query = _query(ctx, performer_id, status, modality, tier, source_id)
     after = _decode_cursor(cursor, order) if cursor else None
     if order == "newest":
         query = query.order_by(Detection.id.desc())

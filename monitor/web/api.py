@@ -76,8 +76,11 @@ def list_detections(ctx: Caller, status: Status | None = None,
                     performer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                     modality: Literal["voice", "face"] | None = None,
                     order: Literal["newest", "score"] = "newest",
-                    limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None) -> JSONResponse:
-    return JSONResponse(detections.page_of_detections(ctx, performer_id, status, modality, order, limit, cursor))
+                    limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None,
+                    tier: Literal["same_voice", "soundalike"] | None = None,
+                    source_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> JSONResponse:
+    return JSONResponse(detections.page_of_detections(ctx, performer_id, status, modality, order, limit, cursor,
+                                                      tier, source_id))
 
 
 @router.get("/detections/{detection_id}", summary="One detection", responses=NOT_FOUND, response_model=dict)

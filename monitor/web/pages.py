@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from starlette.background import BackgroundTask
 
+from enrollment.errors import LikenessError
 from monitor.services import detections, evidence
 from monitor.services.accounts import Unauthorized
 from monitor.services.context import Context
@@ -114,16 +115,27 @@ def home() -> Response:
 
 
 @router.get("/queue", response_class=HTMLResponse)
-def queue(request: Request, seen: Signed, status: str | None = "new", performer_id: int | None = None,
-          modality: str | None = None, order: str = "newest", cursor: str | None = None) -> Response:
-    status = status or None
-    page = detections.page_of_detections(seen.ctx, performer_id, status, modality or None, order, 50, cursor)
+def queue(request: Request, seen: Signed, status: str | None = "new", performer_id: str | None = None,
+          modality: str | None = None, tier: str | None = None, source_id: str | None = None,
+          order: str = "newest", cursor: str | None = None) -> Response:
     from monitor.services.performers import list_performers
+    from monitor.services.sources import list_sources
 
-    filters = {"status": status or "", "performer_id": performer_id or "", "modality": modality or "",
-               "order": order}
+    performer, source = _chosen_id(performer_id), _chosen_id(source_id)  # "" from the form: all
+    page = detections.page_of_detections(seen.ctx, performer, status or None, modality or None, order, 50, cursor,
+                                         tier or None, source)
+    filters = {"status": status or "", "performer_id": performer or "", "modality": modality or "",
+               "tier": tier or "", "source_id": source or "", "order": order}
     return render(request, "queue.html", seen, page=page, filters=filters, performers=list_performers(seen.ctx),
-                  may_review=seen.ctx.may("review") and seen.ctx.role != "artist")
+                  sources=list_sources(seen.ctx), may_review=seen.ctx.may("review") and seen.ctx.role != "artist")
+
+
+def _chosen_id(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 10:
+        raise LikenessError(f"not an id: {value[:20]!r}")
+    return int(value)
 
 
 @router.post("/queue/dismiss")

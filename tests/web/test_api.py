@@ -140,3 +140,25 @@ def test_a_scan_needs_a_file_or_an_http_url(server: Server, agencies):
         answer = server.post("/api/v1/scans", stars.token, **options)
         assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM, answer.text
 
+
+
+def test_detections_are_filtered_by_tier_and_by_the_source_that_found_them(server: Server, agencies):
+    from monitor.storage.models import Detection, Sighting, Source
+
+    stars = agencies["Stars"]
+    soundalike, found_by_feed = found_detection(stars, "ab"), found_detection(stars, "cd")
+    with stars.ctx.sessions.begin() as session:
+        session.get(Detection, soundalike).details = {"tier": "soundalike"}
+        feed = Source(agency_id=stars.id, kind="feed", url="https://stars.example/feed", every_s=3600, depth=1)
+        session.add(feed)
+        session.flush()
+        sighting = session.query(Sighting).filter_by(media_id=session.get(Detection, found_by_feed).media_id).one()
+        sighting.source_id = feed.id
+        feed_id = feed.id
+
+    def ids(query: str) -> list[int]:
+        return [item["id"] for item in server.get(f"/api/v1/detections?{query}", stars.token).json()["items"]]
+
+    assert ids("tier=soundalike") == [soundalike] and ids("tier=same_voice") == []
+    assert ids(f"source_id={feed_id}") == [found_by_feed]
+    assert server.get("/api/v1/detections?tier=maybe", stars.token).status_code == 422
