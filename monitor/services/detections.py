@@ -153,6 +153,21 @@ def review(ctx: Context, detection_id: int, status: str, note: str | None = None
         return _as_json(session, detection)
 
 
+def review_many(ctx: Context, detection_ids: list[int], status: str, note: str | None = None) -> dict:
+    """The same decision on several detections (at most 200), each in a transaction of its own: one refused does
+    not stop the others → ``{"reviewed": [id, …], "refused": [{"id", "reason"}, …]}``."""
+    if len(detection_ids) > MAX_PAGE:
+        raise LikenessError(f"at most {MAX_PAGE} detections at once")
+    done: dict = {"reviewed": [], "refused": []}
+    for detection_id in dict.fromkeys(detection_ids):
+        try:
+            review(ctx, detection_id, status, note)
+            done["reviewed"].append(detection_id)
+        except LikenessError as refused:
+            done["refused"].append({"id": detection_id, "reason": str(refused)})
+    return done
+
+
 def detection_page(ctx: Context, detection_id: int) -> dict:
     """What the dashboard shows of one detection: the DETECTION, the score over time (``curve``: [[time_s,
     score], …], voices), where the agency found it (``sightings``), its ``reviews`` and the agency's custody

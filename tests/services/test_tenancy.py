@@ -157,3 +157,11 @@ def test_the_operator_names_an_agency_or_works_in_the_only_one(ctx):
     assert [p["name"] for p in performers.list_performers(operator)] == ["Ada", "Bea"]  # the operator sees all
     with ctx.sessions() as session:
         assert session.scalar(select(Detection)) is None
+
+
+def test_a_bulk_decision_goes_on_past_an_id_it_may_not_touch(two_agencies):
+    stars = two_agencies["stars"]
+    done = detections.review_many(stars, [two_agencies["bea_detection"], two_agencies["ada_detection"]], "dismissed")
+    assert done["reviewed"] == [two_agencies["ada_detection"]]
+    assert [refused["id"] for refused in done["refused"]] == [two_agencies["bea_detection"]]
+    assert detections.get_detection(stars, two_agencies["ada_detection"])["status"] == "dismissed"
