@@ -16,7 +16,7 @@ from monitor.config import Config
 from monitor.services.context import Actor, Context
 from monitor.web import admin_pages, api, pages, problems
 from monitor.web.background import scans_in_background
-from monitor.web.security import SecurityHeaders
+from monitor.web.security import COOKIE, SecurityHeaders
 from monitor.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -47,8 +47,22 @@ def _error_page(request: Request, status: int, detail: str) -> Response:
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
-    return pages.render(request, "error.html", None, status_code=status, title=HTTPStatus(status).phrase,
-                        detail=detail)
+    return pages.render(request, "error.html", _signed_in(request), status_code=status,
+                        title=HTTPStatus(status).phrase, detail=detail)
+
+
+def _signed_in(request: Request) -> pages.Viewer | None:
+    """Who is signed in, for the error page's header (None when nobody is, or it cannot be told)."""
+    from monitor.services.web_sessions import session_context
+
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    try:
+        csrf_token, ctx = session_context(request.app.state.base, cookie, None)
+    except Exception:  # an error page must show whatever else fails
+        return None
+    return pages.Viewer(ctx, csrf_token)
 
 
 def app_from_environment() -> FastAPI:

@@ -103,6 +103,7 @@ def test_an_artist_sees_only_their_own_and_says_it_is_not_them(browser, server: 
     assert other.locator("tr.row").count() == 0
     other.goto(f"{other.base}/detections/{found['detection_id']}")
     assert other.locator("h1").inner_text() == "Not Found"
+    assert other.locator(".who").inner_text() == "bo@artists.example · artist"  # still signed in, with a way on
 
     page = _page(browser, server)
     _sign_in(page, "ada@artists.example")
