@@ -6,8 +6,6 @@ context; what the service refuses becomes a problem (:mod:`monitor.web.problems`
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -15,13 +13,13 @@ from fastapi import Path as InPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from enrollment.errors import LikenessError
-from monitor.services import detections, evidence, performers, scans, sources
+from monitor.services import detections, performers, scans, sources
 from monitor.services.accounts import Unauthorized, context_for_token
 from monitor.services.context import Context
+from monitor.web.downloads import evidence_bundle
 from monitor.web.problems import responses
 from monitor.web.uploads import saved
 
@@ -131,15 +129,7 @@ def change_source(ctx: Caller, source_id: Id, change: Literal["pause", "resume"]
 @router.post("/evidence", summary="Export a signed evidence bundle", response_class=FileResponse,
              responses={200: {"content": {"application/zip": {}}}} | NOT_FOUND | UNREADABLE)
 def export_evidence(ctx: Caller, body: EvidenceBody) -> FileResponse:
-    folder = Path(tempfile.mkdtemp(prefix="likeness-evidence-"))
-    bundle = folder / "evidence.zip"
-    try:
-        evidence.export_evidence(ctx, body.detection_ids, bundle)
-    except BaseException:
-        _remove(folder)
-        raise
-    return FileResponse(bundle, media_type="application/zip", filename="evidence.zip",
-                        background=BackgroundTask(_remove, folder))
+    return evidence_bundle(ctx, body.detection_ids, "evidence.zip")
 
 
 SCAN_BODY = {"requestBody": {"required": True, "content": {
@@ -187,9 +177,3 @@ async def _json_object(request: Request) -> dict:
 @router.get("/scans/{scan_id}", summary="A scan asked for, and its result once done", responses=NOT_FOUND)
 def get_scan(ctx: Caller, scan_id: Id) -> dict:
     return scans.get_scan_request(ctx, scan_id)
-
-
-def _remove(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)

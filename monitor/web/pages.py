@@ -8,7 +8,6 @@ population and chance, where it was found, custody, review, evidence).
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,15 +15,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from starlette.background import BackgroundTask
 
 from enrollment.errors import LikenessError
-from monitor.services import detections, evidence
+from monitor.services import detections
 from monitor.services.accounts import Unauthorized
 from monitor.services.context import Context
 from monitor.services.roles import ARTIST_WORDS
 from monitor.services.web_sessions import SESSION_HOURS, session_context, sign_in, sign_out
 from monitor.web.charts import score_curve_svg
+from monitor.web.downloads import evidence_bundle
 from monitor.web.security import COOKIE, check_unsafe_request, clear_session_cookie, set_session_cookie
 
 router = APIRouter(include_in_schema=False)
@@ -193,18 +192,4 @@ def picture(seen: Signed, detection_id: int, which: Literal["faces", "key-frame"
 
 @router.post("/detections/{detection_id}/evidence")
 def export(seen: Signed, detection_id: int) -> Response:
-    folder = Path(tempfile.mkdtemp(prefix="likeness-evidence-"))
-    bundle = folder / f"evidence-detection-{detection_id}.zip"
-    try:
-        evidence.export_evidence(seen.ctx, [detection_id], bundle)
-    except BaseException:
-        _remove(folder)
-        raise
-    return FileResponse(bundle, media_type="application/zip", filename=bundle.name,
-                        background=BackgroundTask(_remove, folder))
-
-
-def _remove(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
+    return evidence_bundle(seen.ctx, [detection_id], f"evidence-detection-{detection_id}.zip")
