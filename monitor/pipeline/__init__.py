@@ -6,6 +6,7 @@ the alert outbox and custody entries in one transaction per item (``record``). `
 over the sources, feeding what it finds to the same scan; ``scheduler`` runs crawls and alert sends
 on their schedules. Each item runs inside ``guard`` (its failure is its own line, never the batch's
 end); a crawl's downloads are budgeted by ``media_budget`` and ordered by what ``url_states``
-remembers. It imports ``alerts`` (the outbox), ``analysis``, ``matching``, ``sources``, ``fetch``,
+remembers. ``tenants`` tells each agency only of its own detections, once it has found the media itself;
+``scan_requests`` runs the scans asked for through the API. It imports ``alerts`` (the outbox), ``analysis``, ``matching``, ``sources``, ``fetch``,
 ``storage``, ``monitor.config`` and ``enrollment``.
 """
