@@ -104,7 +104,8 @@ def throwaway_database() -> Iterator[str]:
 
 
 def _details(rng: random.Random, modality: str, curves: list[list[list[float]]]) -> dict[str, Any]:
-    """A detection's details as the matchers write them (a voice's score curve, a face's box)."""
+    """A detection's details as the matchers write them (a voice's score curve, kept apart by the scan, and a
+    face's box)."""
     closer = rng.randint(100, 130)
     population = {"compared": 130, "closer_than": closer, "percentile": round(100 * closer / 130, 1)}
     if modality == "face":
@@ -144,9 +145,10 @@ def _rows(rng: random.Random, now: datetime) -> dict[str, list[dict[str, Any]]]:
     detections = []
     for i, (agency_id, performer_id, media_id, modality) in enumerate(found):
         created = now - year + year * (i / len(found))
+        details = _details(rng, modality, curves)
         detections.append({"id": i + 1, "agency_id": agency_id, "performer_id": performer_id, "media_id": media_id,
                            "modality": modality, "score": rng.random(), "similarity": rng.uniform(0.5, 0.95),
-                           "threshold": 0.5, "segments": [], "details": _details(rng, modality, curves),
+                           "threshold": 0.5, "segments": [], "details": details, "curve": details.pop("curve", None),
                            "model_version": "bench", "status": statuses[i], "created_at": created,
                            "updated_at": created})
     return {"agencies": agencies, "performers": performers, "media": media, "sightings": sightings,

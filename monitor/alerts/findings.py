@@ -44,7 +44,7 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
             page_url=sighting.page_url if sighting is not None else None,
             page_title=sighting.page_title if sighting is not None else None,
             source_name=(source.name or source.url) if source is not None else None,
-            curve=[(float(t), float(score)) for t, score in details.get("curve", [])] or None,
+            curve=[(float(t), float(score)) for t, score in detection.curve or []] or None,
             tier=details.get("tier"), **_population(details), content_credentials=media.content_credentials,
             chance_text=(details.get("chance") or {}).get("text"),
             found_face_jpeg=found_face(config, media, details) if detection.modality == "face" else None,

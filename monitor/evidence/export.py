@@ -173,7 +173,8 @@ def analysis(session: Session, config: Config, detections: list[Detection]) -> d
                                  "threshold": config.face.threshold},
                         "score": "1 / (1 + exp(-slope × (similarity − center))); 0.5 at the center"},
         "detections": [{**detection_json(d, latest_source(session, d.media_id, d.agency_id)),
-                        "threshold": d.threshold, "model_version": d.model_version, "details": d.details,
+                        "threshold": d.threshold, "model_version": d.model_version,
+                        "details": (d.details or {}) | ({"curve": d.curve} if d.curve else {}) or None,
                         "reviews": [{"status": r.status, "note": r.note, "by": r.reviewed_by,
                                      "at": r.reviewed_at.isoformat()} for r in d.reviews]}
                        for d in sorted(detections, key=lambda d: d.id)],
@@ -243,9 +244,9 @@ def _derived(session: Session, config: Config, media: Media, path: Path, name: s
         members.append(Member(
             name=f"derived/{stem}-excerpt.wav", role="derived", source=wav, derived_from=name, media_type="audio/wav",
             how=f"decoded with PyAV, resampled to 16 kHz mono, {start_s:.2f}-{end_s:.2f} s (the best segment)"))
-        if details.get("curve"):
+        if detection.curve:
             shown.append(Picture(f"report/{stem}-similarity.png", draw.similarity_picture(
-                [tuple(point) for point in details["curve"]], detection.threshold, detection.segments,
+                [tuple(point) for point in detection.curve], detection.threshold, detection.segments,
                 media.duration_s), "voice score over time, matched segments shaded", name,
                 "scores stored with the detection, one per scoring window"))
         shown.append(Picture(f"report/{stem}-excerpt-spectrogram.png", draw.spectrogram_picture(

@@ -80,8 +80,10 @@ def save_match(session: Session, media: Media, match: Match, threshold: float, m
         Detection.media_id == media.id,
         Detection.modality == match.modality,
     ))
+    details = dict(match.details or {})
+    curve = details.pop("curve", None)  # kept apart: a list of detections never loads it
     values = {"score": match.score, "similarity": match.similarity, "segments": match.segments,
-              "details": match.details, "threshold": threshold, "model_version": model_version}
+              "details": details or None, "curve": curve, "threshold": threshold, "model_version": model_version}
     if detection is None:
         agency_id = session.scalar(select(Performer.agency_id).where(Performer.id == match.performer_id))
         detection = Detection(agency_id=agency_id, performer_id=match.performer_id, media_id=media.id,

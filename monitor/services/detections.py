@@ -181,7 +181,7 @@ def detection_page(ctx: Context, detection_id: int) -> dict:
                                     .order_by(Sighting.first_seen_at))
         return {
             "detection": _as_json(session, detection),
-            "curve": (detection.details or {}).get("curve") or [],
+            "curve": detection.curve or [],
             "sightings": [{"source": s.source, "page_url": s.page_url, "page_title": s.page_title,
                            "first_seen_at": s.first_seen_at.isoformat(timespec="seconds")} for s in sightings],
             "reviews": [{"status": r.status, "note": r.note, "by": r.reviewed_by,

@@ -96,9 +96,12 @@ class Detection(Base):
     similarity: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     segments: Mapped[list] = mapped_column(JSON)
-    # voice: {"curve": [[time_s, score], …]} (≤ 240 points); face: {"time_s", "box": [top, right, bottom, left]}
+    # voice: the tier, the turn, the population and chance; face: {"time_s", "box": [top, right, bottom, left]}
     # of the best face, in pixels of the frame as analysed
     details: Mapped[dict | None] = mapped_column(JSON)
+    # voice: the score over time, [[time_s, score], …] (≤ 240 points); loaded only where it is drawn (a
+    # detection's page, alerts, evidence), not for every row of a list
+    curve: Mapped[list | None] = mapped_column(JSON, deferred=True)
     model_version: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(12), default="new", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

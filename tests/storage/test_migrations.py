@@ -72,3 +72,26 @@ def test_performers_of_an_agency_keep_it_and_the_rest_joins_the_oldest(database_
     with make_engine(database_url).connect() as connection:
         assert connection.execute(text("SELECT id, agency_id FROM performers ORDER BY id")).all() == [(1, 2), (2, 1)]
         assert connection.execute(text("SELECT count(*) FROM agencies")).scalar() == 2
+
+
+def test_a_voice_detections_curve_moves_out_of_its_details(database_url):
+    import json
+
+    from monitor.storage.models import Detection
+
+    _at_revision(database_url, "0009")
+    with make_engine(database_url).begin() as connection:
+        at = {"at": datetime.now(UTC), "sha": "ab" * 32}
+        for statement in ("INSERT INTO agencies (id, name, created_at) VALUES (1, 'Stars', :at)",
+                          "INSERT INTO performers (id, name, agency_id, created_at) VALUES (1, 'Ada', 1, :at)",
+                          "INSERT INTO media (id, sha256, size_bytes, first_seen_at) VALUES (1, :sha, 10, :at)"):
+            connection.execute(text(statement), at)
+        connection.execute(text(
+            "INSERT INTO detections (id, agency_id, performer_id, media_id, modality, score, similarity, threshold, "
+            "segments, details, model_version, status, created_at, updated_at) VALUES (1, 1, 1, 1, 'voice', 0.9, "
+            "0.8, 0.5, '[]', :details, 'm', 'new', :at, :at)"),
+            at | {"details": json.dumps({"tier": "same_voice", "curve": [[1.6, 0.9], [3.2, 0.95]]})})
+    sessions = open_database(database_url)
+    with sessions() as session:
+        detection = session.get(Detection, 1)
+        assert detection.details == {"tier": "same_voice"} and detection.curve == [[1.6, 0.9], [3.2, 0.95]]
