@@ -64,7 +64,9 @@ class Sighting(Base):
     """Where an agency found a media: a URL or a local path, and for crawled media the page and source."""
 
     __tablename__ = "sightings"
-    __table_args__ = (UniqueConstraint("agency_id", "media_id", "source", name="uq_sightings_agency_media_source"),)
+    __table_args__ = (UniqueConstraint("agency_id", "media_id", "source", name="uq_sightings_agency_media_source"),
+                      # has this agency been at this URL before (the crawler, before downloading it again)
+                      Index("ix_sightings_agency_source", "agency_id", "source"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)

@@ -45,6 +45,7 @@ def upgrade() -> None:
                 batch_op.drop_constraint(_name('uq', 'sightings', ('media_id', 'source')), type_='unique')
                 batch_op.create_unique_constraint('uq_sightings_agency_media_source',
                                                   ['agency_id', 'media_id', 'source'])
+                batch_op.create_index('ix_sightings_agency_source', ['agency_id', 'source'], unique=False)
             if table == 'custody_events':
                 batch_op.drop_constraint(_name('uq', 'custody_events', ('media_id', 'seq')), type_='unique')
                 batch_op.create_unique_constraint('uq_custody_events_agency_media_seq',
