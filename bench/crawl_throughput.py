@@ -92,6 +92,7 @@ def run(scratch: Path, progress: Callable[[str], None]) -> dict[str, Any]:
 
 def _run_site(scratch: Path, name: str, page_padding_bytes: int, media_bytes: int,
               progress: Callable[[str], None]) -> dict[str, Any]:
+    from enrollment.agencies import agency_for
     from monitor.config import load_config
     from monitor.pipeline.crawl import Crawl
     from monitor.storage.db import open_database
@@ -108,7 +109,8 @@ def _run_site(scratch: Path, name: str, page_padding_bytes: int, media_bytes: in
     site = RemoteSite(page_padding_bytes, media_bytes)
     try:
         with sessions.begin() as session:
-            session.add(Source(kind="page", url=f"{site.url}/index.html", every_s=3600, depth=1))
+            session.add(Source(agency_id=agency_for(session).id, kind="page", url=f"{site.url}/index.html",
+                               every_s=3600, depth=1))
 
         class CrawlWithoutAnalysis(Crawl):
             def _scan_stored(self, *args) -> None:  # analysis excluded: the crawler alone is measured
