@@ -7,18 +7,19 @@ import base64
 import binascii
 import json
 import math
+from types import SimpleNamespace
 
 from sqlalchemy import Select, exists, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from enrollment.errors import LikenessError, NotFound
-from enrollment.models import utc_now
+from enrollment.models import Performer, utc_now
 from monitor.services import audit
 from monitor.services.context import Context
 from monitor.services.roles import ARTIST_DECISIONS, ARTIST_WORDS, Forbidden
 from monitor.storage import custody
 from monitor.storage.detections import detection_json, latest_source, latest_sources
-from monitor.storage.models import REVIEW_STATUSES, Detection, Review, Sighting
+from monitor.storage.models import REVIEW_STATUSES, Detection, Media, Review, Sighting
 from monitor.storage.tenancy import visible_detections
 
 REVIEW_DECISIONS = tuple(status for status in REVIEW_STATUSES if status != "new")
@@ -27,13 +28,25 @@ MAX_PAGE = 200
 MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): a cursor past it was not given here
 
 
+LEAN_COLUMNS = (Detection.id, Detection.agency_id, Detection.performer_id, Detection.media_id, Detection.modality,
+                Detection.score, Detection.similarity, Detection.segments, Detection.status, Detection.created_at,
+                Detection.details, Performer.name, Media.sha256, Media.media_type, Media.duration_s,
+                Media.content_credentials)
+
+
 def _query(ctx: Context, performer_id: int | None = None, status: str | None = None,
-           modality: str | None = None, tier: str | None = None, source_id: int | None = None) -> Select:
+           modality: str | None = None, tier: str | None = None, source_id: int | None = None,
+           lean: bool = False) -> Select:
     """The detections ``ctx`` may see, filtered: ``tier`` a voice detection's (same_voice, soundalike),
-    ``source_id`` one of the agency's sources that found the media."""
+    ``source_id`` one of the agency's sources that found the media. ``lean``: rows of LEAN_COLUMNS, one query
+    and no ORM objects (a page of a list: see :func:`_lean`), else Detection objects."""
     ctx.require("read")
-    query = (select(Detection).where(visible_detections(ctx.scoped_agency_id()))
-             .options(selectinload(Detection.performer), selectinload(Detection.media)))
+    if lean:
+        query = (select(*LEAN_COLUMNS).join(Performer, Performer.id == Detection.performer_id)
+                 .join(Media, Media.id == Detection.media_id))
+    else:
+        query = select(Detection).options(selectinload(Detection.performer), selectinload(Detection.media))
+    query = query.where(visible_detections(ctx.scoped_agency_id()))
     if ctx.performer_ids is not None:
         query = query.where(Detection.performer_id.in_(ctx.performer_ids))
     if performer_id is not None:
@@ -54,6 +67,18 @@ def _query(ctx: Context, performer_id: int | None = None, status: str | None = N
 
 def _as_json(session: Session, detection: Detection) -> dict:
     return detection_json(detection, latest_source(session, detection.media_id, detection.agency_id))
+
+
+def _lean(row) -> SimpleNamespace:
+    """A row of LEAN_COLUMNS as the DETECTION object's builder reads a Detection."""
+    (detection_id, agency_id, performer_id, media_id, modality, score, similarity, segments, status, created_at,
+     details, name, sha256, media_type, duration_s, credentials) = row
+    return SimpleNamespace(
+        id=detection_id, agency_id=agency_id, performer_id=performer_id, media_id=media_id, modality=modality,
+        score=score, similarity=similarity, segments=segments, status=status, created_at=created_at,
+        details=details, performer=SimpleNamespace(name=name),
+        media=SimpleNamespace(sha256=sha256, media_type=media_type, duration_s=duration_s,
+                              content_credentials=credentials))
 
 
 def _all_as_json(session: Session, rows: list[Detection]) -> list[dict]:
@@ -79,7 +104,7 @@ def page_of_detections(ctx: Context, performer_id: int | None = None, status: st
         raise LikenessError(f"order must be one of {', '.join(ORDERS)}")
     if not 1 <= limit <= MAX_PAGE:
         raise LikenessError(f"limit must be from 1 to {MAX_PAGE}")
-    query = _query(ctx, performer_id, status, modality, tier, source_id)
+    query = _query(ctx, performer_id, status, modality, tier, source_id, lean=True)
     after = _decode_cursor(cursor, order) if cursor else None
     if order == "newest":
         query = query.order_by(Detection.id.desc())
@@ -88,7 +113,7 @@ def page_of_detections(ctx: Context, performer_id: int | None = None, status: st
         query = query.order_by(Detection.score.desc(), Detection.id.desc())
         query = query.where(tuple_(Detection.score, Detection.id) < tuple_(*after)) if after else query
     with ctx.sessions() as session:
-        rows = list(session.scalars(query.limit(limit + 1)))
+        rows = [_lean(row) for row in session.execute(query.limit(limit + 1))]
         items = _all_as_json(session, rows[:limit])
     last = rows[limit - 1] if len(rows) > limit else None
     key = None if last is None else [last.id] if order == "newest" else [last.score, last.id]

@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from enrollment import service as registry
 from enrollment.errors import LikenessError, NotFound, printable
+from enrollment.models import Performer
 from enrollment.service import EnrolResult
 from monitor.pipeline.guard import item_failures
 from monitor.services import audit
@@ -87,6 +89,19 @@ def list_performers(ctx: Context) -> list[dict]:
             "consents": [{"by": c.consented_by, "at": c.consented_at.isoformat(timespec="seconds"),
                           "document_sha256": c.document_sha256} for c in p.consents],
         } for p in registry.list_performers(session, ctx.scoped_agency_id(), ctx.performer_ids)]
+
+
+def performer_names(ctx: Context) -> list[dict]:
+    """The performers this context may see, by name → ``[{"id", "name"}]``: a filter's choices, without the
+    references :func:`list_performers` counts."""
+    ctx.require("read")
+    query = select(Performer.id, Performer.name).order_by(Performer.name, Performer.id)
+    if (agency_id := ctx.scoped_agency_id()) is not None:
+        query = query.where(Performer.agency_id == agency_id)
+    if ctx.performer_ids is not None:
+        query = query.where(Performer.id.in_(ctx.performer_ids))
+    with ctx.sessions() as session:
+        return [{"id": performer_id, "name": name} for performer_id, name in session.execute(query)]
 
 
 def remove_performer(ctx: Context, performer_id: int) -> dict:

@@ -117,7 +117,7 @@ def home() -> Response:
 def queue(request: Request, seen: Signed, status: str | None = "new", performer_id: str | None = None,
           modality: str | None = None, tier: str | None = None, source_id: str | None = None,
           order: str = "newest", cursor: str | None = None) -> Response:
-    from monitor.services.performers import list_performers
+    from monitor.services.performers import performer_names
     from monitor.services.sources import list_sources
 
     performer, source = _chosen_id(performer_id), _chosen_id(source_id)  # "" from the form: all
@@ -125,7 +125,7 @@ def queue(request: Request, seen: Signed, status: str | None = "new", performer_
                                          tier or None, source)
     filters = {"status": status or "", "performer_id": performer or "", "modality": modality or "",
                "tier": tier or "", "source_id": source or "", "order": order}
-    return render(request, "queue.html", seen, page=page, filters=filters, performers=list_performers(seen.ctx),
+    return render(request, "queue.html", seen, page=page, filters=filters, performers=performer_names(seen.ctx),
                   sources=list_sources(seen.ctx), may_review=seen.ctx.may("review") and seen.ctx.role != "artist")
 
 

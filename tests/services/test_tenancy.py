@@ -118,6 +118,8 @@ def test_an_artist_sees_only_their_own_and_their_word_is_kept(two_agencies):
     artist = _member(stars, stars.agency_id, "artist", frozenset({two_agencies["ada"]}), "ada@artists.example")
     others = _member(stars, stars.agency_id, "artist", frozenset({cy}), "cy@artists.example")
     assert [p["name"] for p in performers.list_performers(artist)] == ["Ada"]
+    assert performers.performer_names(artist) == [{"id": two_agencies["ada"], "name": "Ada"}]
+    assert [p["name"] for p in performers.performer_names(stars)] == ["Ada", "Cy"]
     assert detections.list_detections(others) == []
     with pytest.raises(NotFound):
         detections.review(others, two_agencies["ada_detection"], "dismissed")
