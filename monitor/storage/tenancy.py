@@ -33,9 +33,9 @@ def agency_sessions(sessions: sessionmaker[Session], agency_id: int) -> sessionm
 
     @event.listens_for(walled, "after_begin")
     def _enter_agency(_session: Session, _transaction, connection: Connection) -> None:
-        connection.exec_driver_sql(f"SET LOCAL ROLE {APP_ROLE}")
-        connection.execute(text("SELECT set_config('likeness.agency_id', :agency, true)"),
-                           {"agency": str(int(agency_id))})
+        # one round trip for both (no parameters: the agency is an integer, formatted here)
+        connection.exec_driver_sql(f"SET LOCAL ROLE {APP_ROLE}; "
+                                   f"SELECT set_config('likeness.agency_id', '{int(agency_id)}', true)")
 
     return walled
 
