@@ -149,7 +149,7 @@ def _rows(rng: random.Random, now: datetime) -> dict[str, list[dict[str, Any]]]:
         detections.append({"id": i + 1, "agency_id": agency_id, "performer_id": performer_id, "media_id": media_id,
                            "modality": modality, "score": rng.random(), "similarity": rng.uniform(0.5, 0.95),
                            "threshold": 0.5, "segments": [], "details": details, "curve": details.pop("curve", None),
-                           "model_version": "bench", "status": statuses[i], "created_at": created,
+                           "model_version": "bench", "status": statuses[i], "sighted": True, "created_at": created,
                            "updated_at": created})
     return {"agencies": agencies, "performers": performers, "media": media, "sightings": sightings,
             "detections": detections}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from enrollment.models import Performer, utc_now
@@ -51,7 +51,9 @@ def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, 
         sighting = Sighting(agency_id=seen.agency_id, media_id=media.id, source=seen.source)
         session.add(sighting)
         _record_found(session, media, seen, fetched, actor)
-        if is_new_to_agency:
+        if is_new_to_agency:  # the agency sees its detections of this media from now on
+            session.execute(update(Detection).where(Detection.media_id == media.id,
+                                                    Detection.agency_id == seen.agency_id).values(sighted=True))
             custody.record(session, media, "hashed", {"algorithm": "sha256", "sha256": sha256,
                                                       "size_bytes": size_bytes}, agency_id=seen.agency_id,
                            actor=actor)
@@ -86,8 +88,10 @@ def save_match(session: Session, media: Media, match: Match, threshold: float, m
               "details": details or None, "curve": curve, "threshold": threshold, "model_version": model_version}
     if detection is None:
         agency_id = session.scalar(select(Performer.agency_id).where(Performer.id == match.performer_id))
+        sighted = session.scalar(select(Sighting.id).where(Sighting.media_id == media.id,
+                                                           Sighting.agency_id == agency_id).limit(1)) is not None
         detection = Detection(agency_id=agency_id, performer_id=match.performer_id, media_id=media.id,
-                              modality=match.modality, **values)
+                              modality=match.modality, sighted=sighted, **values)
         session.add(detection)
     else:
         for key, value in values.items():

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -86,8 +87,10 @@ class Detection(Base):
 
     __tablename__ = "detections"
     __table_args__ = (UniqueConstraint("performer_id", "media_id", "modality"),
-                      # the review queue: one agency's detections of a status, best score first
-                      Index("ix_detections_agency_status_score", "agency_id", "status", "score", "id"))
+                      # an agency's pages of the detections it sees: newest first, or of a status best score first
+                      Index("ix_detections_agency_sighted_newest", "agency_id", "sighted", "id"),
+                      Index("ix_detections_agency_sighted_status_score", "agency_id", "sighted", "status", "score",
+                            "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)  # its performer's
@@ -106,6 +109,9 @@ class Detection(Base):
     curve: Mapped[list | None] = mapped_column(JSON, deferred=True)
     model_version: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(12), default="new", index=True)
+    # whether its agency has a sighting of the media: only then does the agency see it (kept by
+    # monitor.pipeline.record, where detections and sightings are made)
+    sighted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 

@@ -7,16 +7,18 @@ agency holds the file.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, event, exists, text
+import functools
+
+from sqlalchemy import ColumnElement, Connection, Engine, and_, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.storage.models import Detection, Sighting
+from monitor.storage.models import Detection
 
 
 def visible_detections(agency_id: int | None) -> ColumnElement[bool]:
-    """Detections whose agency has a sighting of their media; only ``agency_id``'s when given."""
-    sighted = exists().where(Sighting.media_id == Detection.media_id, Sighting.agency_id == Detection.agency_id)
-    return and_(Detection.agency_id == agency_id, sighted) if agency_id is not None else sighted
+    """Detections whose agency has a sighting of their media (``Detection.sighted``); only ``agency_id``'s when
+    given."""
+    return and_(Detection.agency_id == agency_id, Detection.sighted) if agency_id is not None else Detection.sighted
 
 
 APP_ROLE = "likeness_app"  # made by migration 0009 on PostgreSQL: owns nothing, sees one agency's rows
@@ -25,17 +27,23 @@ APP_ROLE = "likeness_app"  # made by migration 0009 on PostgreSQL: owns nothing,
 def agency_sessions(sessions: sessionmaker[Session], agency_id: int) -> sessionmaker[Session]:
     """Sessions acting for one agency behind PostgreSQL's row-level security: each transaction runs as
     APP_ROLE with ``likeness.agency_id`` set, so even a query that forgets the agency's filter sees only its
-    rows of the biometric and evidential tables. Elsewhere (SQLite, or no role made), ``sessions`` itself."""
+    rows of the biometric and evidential tables. Elsewhere (SQLite, or no role made), ``sessions`` itself.
+    Made once per agency and engine (a request asks for them every time)."""
     engine = sessions.kw["bind"]
     if engine.dialect.name != "postgresql" or not _has_app_role(engine):
         return sessions
+    return _walled(engine, int(agency_id))
+
+
+@functools.lru_cache(maxsize=4096)
+def _walled(engine: Engine, agency_id: int) -> sessionmaker[Session]:
     walled = sessionmaker(engine, expire_on_commit=False)
 
     @event.listens_for(walled, "after_begin")
     def _enter_agency(_session: Session, _transaction, connection: Connection) -> None:
         # one round trip for both (no parameters: the agency is an integer, formatted here)
         connection.exec_driver_sql(f"SET LOCAL ROLE {APP_ROLE}; "
-                                   f"SELECT set_config('likeness.agency_id', '{int(agency_id)}', true)")
+                                   f"SELECT set_config('likeness.agency_id', '{agency_id}', true)")
 
     return walled
 

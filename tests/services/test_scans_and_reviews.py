@@ -39,7 +39,7 @@ def _detection(ctx: Context) -> int:
         session.add(Sighting(agency_id=agency_id, media_id=media.id, source="https://example.org/clip.mp3"))
         detection = Detection(agency_id=agency_id, performer_id=performer_id, media_id=media.id, modality="voice",
                               score=0.91, similarity=0.83, segments=[{"start_s": 1.0, "end_s": 4.0}], threshold=0.6,
-                              model_version="test")
+                              model_version="test", sighted=True)
         session.add(detection)
         session.flush()
         return detection.id

@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from enrollment.errors import NotFound
+from monitor.matching.gallery import Match
+from monitor.pipeline.record import Seen, record_sighting, save_match
 from monitor.services import accounts, audit, detections, evidence, performers, sources
 from monitor.services.context import Actor, Context
 from monitor.services.roles import Forbidden
 from monitor.storage import audit_log
 from monitor.storage.chain import canonical, chain_problems
-from monitor.storage.models import Detection, Media, Sighting
+from monitor.storage.models import Detection
 
 
 def _member(ctx: Context, agency_id: int, role: str = "owner", performer_ids: frozenset[int] | None = None,
@@ -34,18 +36,10 @@ def two_agencies(ctx: Context) -> dict:
     ada = performers.add_performer(as_stars, "Ada", "Ada")["id"]
     bea = performers.add_performer(as_voices, "Bea", "Bea")["id"]
     with ctx.sessions.begin() as session:
-        media = Media(sha256="cd" * 32, size_bytes=10, media_type="audio", duration_s=30.0)
-        session.add(media)
-        session.flush()
-        session.add(Sighting(agency_id=stars, media_id=media.id, source="https://stars.example/clip.mp3"))
-        ids = {}
-        for name, performer_id, agency_id in (("ada", ada, stars), ("bea", bea, voices)):
-            detection = Detection(agency_id=agency_id, performer_id=performer_id, media_id=media.id,
-                                  modality="voice", score=0.9, similarity=0.8, threshold=0.5, segments=[],
-                                  model_version="test")
-            session.add(detection)
-            session.flush()
-            ids[name] = detection.id
+        media = record_sighting(session, "cd" * 32, 10, Seen("https://stars.example/clip.mp3", agency_id=stars))
+        media.media_type, media.duration_s = "audio", 30.0
+        ids = {name: save_match(session, media, Match(performer_id, "voice", 0.9, 0.8, []), 0.5, "test").id
+               for name, performer_id in (("ada", ada), ("bea", bea))}
     return {"stars": as_stars, "voices": as_voices, "ada": ada, "bea": bea, "media_id": media.id,
             "voices_id": voices, **{f"{name}_detection": id_ for name, id_ in ids.items()}}
 
@@ -57,8 +51,8 @@ def test_an_agency_sees_its_detections_only_of_media_it_found_itself(two_agencie
     with pytest.raises(NotFound):
         detections.get_detection(voices, two_agencies["bea_detection"])
     with stars.sessions.begin() as session:
-        session.add(Sighting(agency_id=two_agencies["voices_id"], media_id=two_agencies["media_id"],
-                             source="https://voices.example/same-bytes.mp3"))
+        record_sighting(session, "cd" * 32, 10, Seen("https://voices.example/same-bytes.mp3",
+                                                     agency_id=two_agencies["voices_id"]))
     [seen] = detections.list_detections(voices)
     assert seen["id"] == two_agencies["bea_detection"]
     assert seen["media"]["source"] == "https://voices.example/same-bytes.mp3"  # its own sighting, not Stars'

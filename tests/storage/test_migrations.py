@@ -95,3 +95,25 @@ def test_a_voice_detections_curve_moves_out_of_its_details(database_url):
     with sessions() as session:
         detection = session.get(Detection, 1)
         assert detection.details == {"tier": "same_voice"} and detection.curve == [[1.6, 0.9], [3.2, 0.95]]
+
+
+def test_a_detection_is_marked_sighted_where_its_agency_found_the_media(database_url):
+    _at_revision(database_url, "0010")
+    with make_engine(database_url).begin() as connection:
+        at = {"at": datetime.now(UTC)}
+        for statement in ("INSERT INTO agencies (id, name, created_at) VALUES (1, 'Stars', :at), (2, 'Voices', :at)",
+                          "INSERT INTO performers (id, name, agency_id, created_at) VALUES (1, 'Ada', 1, :at), "
+                          "(2, 'Bea', 2, :at)",
+                          "INSERT INTO media (id, sha256, size_bytes, first_seen_at) VALUES (1, :sha, 10, :at)",
+                          "INSERT INTO sightings (agency_id, media_id, source, first_seen_at, last_seen_at) "
+                          "VALUES (1, 1, 'https://stars.example/a.mp3', :at, :at)"):
+            connection.execute(text(statement), at | {"sha": "ab" * 32})
+        connection.execute(text(
+            "INSERT INTO detections (id, agency_id, performer_id, media_id, modality, score, similarity, threshold, "
+            "segments, model_version, status, created_at, updated_at) VALUES "
+            "(1, 1, 1, 1, 'voice', 0.9, 0.8, 0.5, '[]', 'm', 'new', :at, :at), "
+            "(2, 2, 2, 1, 'voice', 0.9, 0.8, 0.5, '[]', 'm', 'new', :at, :at)"), at)
+    open_database(database_url)
+    with make_engine(database_url).connect() as connection:
+        assert connection.execute(text("SELECT id, sighted FROM detections ORDER BY id")).all() == [(1, True),
+                                                                                                     (2, False)]

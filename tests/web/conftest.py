@@ -113,7 +113,7 @@ def found_detection(agency: Agency, sha_byte: str = "ab") -> int:
         session.add(Sighting(agency_id=agency.id, media_id=media.id, source=f"https://site.example/{sha_byte}.mp3"))
         detection = Detection(agency_id=agency.id, performer_id=agency.performer_id, media_id=media.id,
                               modality="voice", score=0.93, similarity=0.81, threshold=0.5,
-                              segments=[{"start_s": 1.0, "end_s": 3.2}], model_version="test")
+                              segments=[{"start_s": 1.0, "end_s": 3.2}], model_version="test", sighted=True)
         session.add(detection)
         session.flush()
         return detection.id
