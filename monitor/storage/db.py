@@ -22,6 +22,9 @@ class DatabaseError(LikenessError):
     """The database cannot be opened or migrated."""
 
 
+POOL_SIZE = 12  # PostgreSQL connections kept open per process
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -32,7 +35,12 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_pre_ping=True)
+    # as many connections kept open as the web server runs requests at once (monitor.web.background): one more
+    # would be opened and closed again for every request above the pool's size
+    from pydantic_core import from_json  # JSON columns decoded in Rust: most of a page of detections' time
+
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=2 * POOL_SIZE,
+                         json_deserializer=from_json)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
