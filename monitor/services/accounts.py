@@ -202,29 +202,32 @@ def context_for_token(ctx: Context, secret: str, remote_address: str | None = No
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         raise refused
     now = utc_now()
-    with ctx.sessions() as session:  # one query for the token, its membership and user; one for the performers
+    with ctx.sessions() as session:  # one query for the token, its membership and user (and an artist's performers)
         found = session.execute(
-            select(ApiToken, Membership, User).join(Membership, ApiToken.membership_id == Membership.id)
-            .join(User, Membership.user_id == User.id).where(ApiToken.secret_sha256 == _digest(secret))
-            .options(selectinload(Membership.performers))).first()
+            select(ApiToken.id, ApiToken.name, ApiToken.scope, ApiToken.revoked_at, ApiToken.expires_at,
+                   ApiToken.last_used_at, Membership.id, Membership.agency_id, Membership.role, User.email,
+                   User.disabled)
+            .join(Membership, ApiToken.membership_id == Membership.id).join(User, Membership.user_id == User.id)
+            .where(ApiToken.secret_sha256 == _digest(secret))).first()
         if found is None:
             raise refused
-        token, membership, user = found
-        if token.revoked_at is not None or (token.expires_at and token.expires_at <= now) or user.disabled:
+        (token_id, token_name, scope, revoked_at, expires_at, last_used_at, membership_id, agency_id, role, email,
+         disabled) = found
+        if revoked_at is not None or (expires_at and expires_at <= now) or disabled:
             raise refused
-        performer_ids = answers_for(membership)
-        name, scope, last_used_at = f"{user.email} (token {token.name})", token.scope, token.last_used_at
+        performer_ids = answers_for(session, membership_id, role)
     if last_used_at is None or now - last_used_at > LAST_USE_PRECISION:
         with ctx.sessions.begin() as session:
-            session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
-    return Context(ctx.config, Actor(name, "token", remote_address), agency_id=membership.agency_id,
-                   role=membership.role, scope=scope, performer_ids=performer_ids, _sessions=ctx.sessions)
+            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return Context(ctx.config, Actor(f"{email} (token {token_name})", "token", remote_address), agency_id=agency_id,
+                   role=role, scope=scope, performer_ids=performer_ids, _sessions=ctx.sessions)
 
 
-def answers_for(membership: Membership) -> frozenset[int] | None:
+def answers_for(session: Session, membership_id: int, role: str) -> frozenset[int] | None:
     """The performers a membership is limited to: an artist's own (none left: none at all), an agent's clients
     where any are named; None: the whole agency."""
-    performers = frozenset(link.performer_id for link in membership.performers)
-    if membership.role == "artist" or (membership.role == "agent" and performers):
-        return performers
-    return None
+    if role not in ("artist", "agent"):
+        return None
+    performers = frozenset(session.scalars(select(MembershipPerformer.performer_id)
+                                           .where(MembershipPerformer.membership_id == membership_id)))
+    return performers if role == "artist" or performers else None

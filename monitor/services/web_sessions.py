@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import selectinload
 
 from enrollment.errors import LikenessError
 from enrollment.models import utc_now
@@ -119,19 +118,20 @@ def sign_in(ctx: Context, email: str, password: str, remote_address: str | None)
 def session_context(ctx: Context, cookie: str, remote_address: str | None) -> tuple[str, Context]:
     """(the session's CSRF token, the context it acts in) for a browser's cookie; Unauthorized when it is
     unknown, expired or ended."""
-    with ctx.sessions() as session:
-        found = session.scalar(select(WebSession).where(WebSession.secret_sha256 == _digest(cookie[:200]))
-                               .options(selectinload(WebSession.membership).selectinload(Membership.performers),
-                                        selectinload(WebSession.membership).selectinload(Membership.user)))
-        if found is None or found.revoked_at is not None or found.expires_at <= utc_now():
+    with ctx.sessions() as session:  # one query for the session, its membership and user
+        found = session.execute(
+            select(WebSession.csrf_token, WebSession.revoked_at, WebSession.expires_at, Membership.id,
+                   Membership.agency_id, Membership.role, User.email, User.disabled)
+            .join(Membership, WebSession.membership_id == Membership.id).join(User, Membership.user_id == User.id)
+            .where(WebSession.secret_sha256 == _digest(cookie[:200]))).first()
+        if found is None:
             raise Unauthorized("please sign in")
-        membership = found.membership
-        if membership.user.disabled:
+        csrf_token, revoked_at, expires_at, membership_id, agency_id, role, email, disabled = found
+        if revoked_at is not None or expires_at <= utc_now() or disabled:
             raise Unauthorized("please sign in")
-        acting = Context(ctx.config, Actor(membership.user.email, "web", remote_address),
-                         agency_id=membership.agency_id, role=membership.role,
-                         performer_ids=answers_for(membership), _sessions=ctx.sessions)
-        return found.csrf_token, acting
+        acting = Context(ctx.config, Actor(email, "web", remote_address), agency_id=agency_id, role=role,
+                         performer_ids=answers_for(session, membership_id, role), _sessions=ctx.sessions)
+        return csrf_token, acting
 
 
 def sign_out(ctx: Context, cookie: str) -> None:
