@@ -67,6 +67,16 @@ class EvidenceBody(BaseModel):
     detection_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=500)
 
 
+class ServiceJSON(JSONResponse):
+    """A service's JSON as it is, encoded by pydantic's serializer (written in Rust: a page of detections in a
+    tenth of the time of the standard library's)."""
+
+    def render(self, content: object) -> bytes:
+        from pydantic_core import to_json
+
+        return to_json(content)
+
+
 # The busiest routes answer their JSON as it is (response_model only describes it): validating the service's
 # own dicts again would cost as much CPU as the queries.
 @router.get("/detections", summary="Detections, a page at a time", response_model=dict)
@@ -76,14 +86,14 @@ def list_detections(ctx: Caller, status: Status | None = None,
                     order: Literal["newest", "score"] = "newest",
                     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None,
                     tier: Literal["same_voice", "soundalike"] | None = None,
-                    source_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> JSONResponse:
-    return JSONResponse(detections.page_of_detections(ctx, performer_id, status, modality, order, limit, cursor,
+                    source_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> ServiceJSON:
+    return ServiceJSON(detections.page_of_detections(ctx, performer_id, status, modality, order, limit, cursor,
                                                       tier, source_id))
 
 
 @router.get("/detections/{detection_id}", summary="One detection", responses=NOT_FOUND, response_model=dict)
-def get_detection(ctx: Caller, detection_id: Id) -> JSONResponse:
-    return JSONResponse(detections.get_detection(ctx, detection_id))
+def get_detection(ctx: Caller, detection_id: Id) -> ServiceJSON:
+    return ServiceJSON(detections.get_detection(ctx, detection_id))
 
 
 @router.post("/detections/{detection_id}/review", summary="Record a decision on a detection",
