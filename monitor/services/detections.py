@@ -100,6 +100,29 @@ def page_of_detections(ctx: Context, performer_id: int | None = None, status: st
     """One page of DETECTION objects → ``{"items": [...], "next_cursor": str | None}``; ``order`` newest (by id)
     or score (best first); ``limit`` 1–200; ``cursor`` as a previous page's ``next_cursor`` gave it; filters as
     :func:`_query`'s."""
+    query = _page_query(ctx, performer_id, status, modality, order, limit, cursor, tier, source_id)
+    with ctx.sessions() as session:
+        return _page(session, query, order, limit)
+
+
+def review_queue(ctx: Context, performer_id: int | None = None, status: str | None = None,
+                 modality: str | None = None, order: str = "newest", cursor: str | None = None,
+                 tier: str | None = None, source_id: int | None = None) -> dict:
+    """What the review queue shows, read in one transaction: a page of 50 (as :func:`page_of_detections`) and
+    the choices of its filters → ``{"page", "performers": [{"id", "name"}], "sources": [{"id", "name", "url"}]}``."""
+    from monitor.services.performers import names_query
+    from monitor.services.sources import choices_query
+
+    query = _page_query(ctx, performer_id, status, modality, order, 50, cursor, tier, source_id)
+    with ctx.sessions() as session:
+        return {"page": _page(session, query, order, 50),
+                "performers": [row._asdict() for row in session.execute(names_query(ctx))],
+                "sources": [row._asdict() for row in session.execute(choices_query(ctx))]}
+
+
+def _page_query(ctx: Context, performer_id: int | None, status: str | None, modality: str | None, order: str,
+                limit: int, cursor: str | None, tier: str | None, source_id: int | None) -> Select:
+    """The query of one page, one row more than ``limit`` (whether there is a next page)."""
     if order not in ORDERS:
         raise LikenessError(f"order must be one of {', '.join(ORDERS)}")
     if not 1 <= limit <= MAX_PAGE:
@@ -112,9 +135,12 @@ def page_of_detections(ctx: Context, performer_id: int | None = None, status: st
     else:
         query = query.order_by(Detection.score.desc(), Detection.id.desc())
         query = query.where(tuple_(Detection.score, Detection.id) < tuple_(*after)) if after else query
-    with ctx.sessions() as session:
-        rows = [_lean(row) for row in session.execute(query.limit(limit + 1))]
-        items = _all_as_json(session, rows[:limit])
+    return query.limit(limit + 1)
+
+
+def _page(session: Session, query: Select, order: str, limit: int) -> dict:
+    rows = [_lean(row) for row in session.execute(query)]
+    items = _all_as_json(session, rows[:limit])
     last = rows[limit - 1] if len(rows) > limit else None
     key = None if last is None else [last.id] if order == "newest" else [last.score, last.id]
     return {"items": items, "next_cursor": _encode_cursor(key) if key else None}

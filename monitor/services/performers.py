@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from enrollment import service as registry
@@ -94,14 +94,19 @@ def list_performers(ctx: Context) -> list[dict]:
 def performer_names(ctx: Context) -> list[dict]:
     """The performers this context may see, by name → ``[{"id", "name"}]``: a filter's choices, without the
     references :func:`list_performers` counts."""
+    with ctx.sessions() as session:
+        return [row._asdict() for row in session.execute(names_query(ctx))]
+
+
+def names_query(ctx: Context) -> Select:
+    """(id, name) of the performers this context may see, by name."""
     ctx.require("read")
     query = select(Performer.id, Performer.name).order_by(Performer.name, Performer.id)
     if (agency_id := ctx.scoped_agency_id()) is not None:
         query = query.where(Performer.agency_id == agency_id)
     if ctx.performer_ids is not None:
         query = query.where(Performer.id.in_(ctx.performer_ids))
-    with ctx.sessions() as session:
-        return [{"id": performer_id, "name": name} for performer_id, name in session.execute(query)]
+    return query
 
 
 def remove_performer(ctx: Context, performer_id: int) -> dict:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from enrollment.errors import LikenessError, NotFound, printable
 from monitor.fetch.download import is_url
@@ -106,6 +106,14 @@ def _detect_kind(ctx: Context, url: str, ignore_robots: bool) -> str:
 
 def _sources(ctx: Context):
     query = select(Source).order_by(Source.id)
+    agency_id = ctx.scoped_agency_id()
+    return query.where(Source.agency_id == agency_id) if agency_id is not None else query
+
+
+def choices_query(ctx: Context) -> Select:
+    """(id, name, url) of the agency's sources, by id: a filter's choices."""
+    ctx.require("read")
+    query = select(Source.id, Source.name, Source.url).order_by(Source.id)
     agency_id = ctx.scoped_agency_id()
     return query.where(Source.agency_id == agency_id) if agency_id is not None else query
 
