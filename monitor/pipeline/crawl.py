@@ -37,7 +37,7 @@ from monitor.pipeline.url_states import download_states, downloaded, never_tried
 from monitor.sources import PARSERS, detect_kind
 from monitor.sources.folder import walk
 from monitor.sources.platform import PlatformPages
-from monitor.storage.content_store import ContentStore
+from monitor.storage.content_store import content_store
 from monitor.storage.models import Fetch, Media, Sighting, Source, TlsCertificate, UrlState
 
 T = TypeVar("T")
@@ -73,7 +73,7 @@ class Crawl:
         self.on_media = on_media
         self.workers = workers  # analyses at once; None: [workers] analysis
         self.actor = actor  # who the custody entries name (None: this process's user@host)
-        self.store = ContentStore(config.store_dir)
+        self.store = content_store(config)
         self.report = CrawlReport()
         self.warc_path = config.home / "warc" / f"crawl-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.warc.gz"
         self._seen_media: set[str] = set()

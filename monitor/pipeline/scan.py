@@ -36,7 +36,7 @@ from monitor.pipeline import tenants
 from monitor.pipeline.guard import item_failures
 from monitor.pipeline.record import Seen, record_sighting, save_match
 from monitor.storage import claims
-from monitor.storage.content_store import ContentStore
+from monitor.storage.content_store import content_store
 from monitor.storage.detections import detection_json, detections_for_media
 from monitor.storage.models import Media
 
@@ -88,7 +88,7 @@ class Scanner:
         self.actor = actor  # who the custody entries name (None: this process's user@host)
         # who scans the targets given to scan() (default: the install's only agency); a crawl's Seen names its own
         self.agency_id = agency_id
-        self.store = ContentStore(config.store_dir)
+        self.store = content_store(config)
         self.workers = worker_count(config.workers.analysis if workers is None else workers)
         self.workers_asked = workers is not None  # --workers N: the pool even for a small batch
         self._pool: AnalysisPool | None = None

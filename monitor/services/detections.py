@@ -244,11 +244,11 @@ def detection_page(ctx: Context, detection_id: int) -> dict:
 def media_file(ctx: Context, detection_id: int):
     """(the path of the detection's media in the content store, its media type) for playing it back; NotFound
     when the detection is not this actor's or the file is gone."""
-    from monitor.storage.content_store import ContentStore
+    from monitor.storage.content_store import content_store
 
     with ctx.sessions() as session:
         detection = _visible(session, ctx, detection_id)
-        path = ContentStore(ctx.config.store_dir).path_for(detection.media.sha256)
+        path = content_store(ctx.config).path_for(detection.media.sha256)
         media_type = detection.media.media_type
     if not path.is_file():
         raise NotFound(f"the media of detection {detection_id} is gone from the store")

@@ -16,14 +16,14 @@ from enrollment.service import EnrolResult
 from monitor.pipeline.guard import item_failures
 from monitor.services import audit
 from monitor.services.context import Context
-from monitor.storage.content_store import ContentStore
+from monitor.storage.content_store import content_store
 
 
 def _store_document(ctx: Context, document: Path | None) -> tuple[str | None, str | None]:
     """A signed consent form kept in the content store: (its file name, its sha256), or (None, None)."""
     if document is None:
         return None, None
-    sha256, _size = ContentStore(ctx.config.store_dir).add_file(document, ctx.config.media.max_file_bytes)
+    sha256, _size = content_store(ctx.config).add_file(document, ctx.config.media.max_file_bytes)
     return document.name, sha256
 
 
@@ -157,7 +157,7 @@ def _enrol_files(ctx: Context, performer_id: int, modality: str, files: list[str
             with ctx.sessions.begin() as session:
                 result = _as_shown(enrol_one(session, path), path, name)
             if result.accepted:  # kept, for alerts and evidence reports to show the reference beside what was found
-                ContentStore(ctx.config.store_dir).add_file(path, ctx.config.media.max_file_bytes)
+                content_store(ctx.config).add_file(path, ctx.config.media.max_file_bytes)
                 audit.record(ctx, f"enrol.{modality}", f"performer {performer_id}", agency_id=agency_id,
                              file=result.file)
         if failed:

@@ -40,7 +40,7 @@ def request_scan(ctx: Context, url: str | None = None, upload: Path | None = Non
     (a file, kept in the content store now, shown as ``upload_name``) → ``{"id", "status": "queued"}``."""
     from monitor.fetch.download import is_url
     from monitor.pipeline.scan_requests import UPLOAD_PREFIX
-    from monitor.storage.content_store import ContentStore
+    from monitor.storage.content_store import content_store
     from monitor.storage.models import ScanRequest
 
     ctx.require("scan")
@@ -50,7 +50,7 @@ def request_scan(ctx: Context, url: str | None = None, upload: Path | None = Non
         raise LikenessError("a scan's url must be an http(s) URL of at most 2,000 printable characters")
     sha256 = size_bytes = None
     if upload is not None:
-        sha256, size_bytes = ContentStore(ctx.config.store_dir).add_file(upload, ctx.config.media.max_file_bytes)
+        sha256, size_bytes = content_store(ctx.config).add_file(upload, ctx.config.media.max_file_bytes)
     agency_id = ctx.acting_agency_id()
     with ctx.sessions.begin() as session:
         request = ScanRequest(agency_id=agency_id, requested_by=ctx.actor.name, status="queued",

@@ -92,10 +92,10 @@ def _detect_kind(ctx: Context, url: str, ignore_robots: bool) -> str:
 
     from monitor.fetch.http import Fetcher
     from monitor.sources import detect_kind
-    from monitor.storage.content_store import ContentStore
+    from monitor.storage.content_store import content_store
 
     async def fetch():
-        async with Fetcher(ctx.config, ContentStore(ctx.config.store_dir)) as fetcher:
+        async with Fetcher(ctx.config, content_store(ctx.config)) as fetcher:
             return await fetcher.get_page(url, ignore_robots=ignore_robots)
 
     exchange = asyncio.run(fetch())
