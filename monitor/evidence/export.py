@@ -215,7 +215,10 @@ def _capture(session: Session, config: Config, media: Media, agency_id: int) -> 
     media_urls, page_urls = {s.source for s in sightings}, {s.page_url for s in sightings if s.page_url}
     urls = sorted(media_urls | page_urls)
     members = []
-    excerpt = records_for(sorted((config.home / "warc").glob("*.warc.gz")), page_urls, media_urls)
+    captures = config.home / "warc"
+    if (shared := content_store(config).shared) is not None:  # other machines' crawls too
+        shared.fetch_captures(captures)
+    excerpt = records_for(sorted(captures.glob("*.warc.gz")), page_urls, media_urls)
     if excerpt:
         members.append(Member(name=f"capture/{media.sha256}.warc.gz", role="capture", source=excerpt,
                               media_type="application/warc"))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC
+import re
+import socket
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +14,12 @@ from yarl import URL
 
 if TYPE_CHECKING:
     from monitor.fetch.exchange import Exchange
+
+
+def crawl_warc_path(folder: Path) -> Path:
+    """A new WARC file for one crawl, named by time and machine (several machines' crawls meet in one bucket)."""
+    machine = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:64] or "host"
+    return folder / f"crawl-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{machine}.warc.gz"
 
 
 def write_warc(exchange: Exchange, warc_path: Path, payload: bytes | Path | None = None) -> None:

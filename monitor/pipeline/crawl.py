@@ -18,7 +18,6 @@ import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from enrollment.errors import LikenessError, printable, shown
 from enrollment.models import utc_now
 from monitor.config import Config
+from monitor.fetch.warc import crawl_warc_path
 from monitor.pipeline.guard import item_failures
 from monitor.pipeline.media_budget import MediaBudget
 from monitor.pipeline.record import Seen, record_sighting
@@ -75,7 +75,7 @@ class Crawl:
         self.actor = actor  # who the custody entries name (None: this process's user@host)
         self.store = content_store(config)
         self.report = CrawlReport()
-        self.warc_path = config.home / "warc" / f"crawl-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.warc.gz"
+        self.warc_path = crawl_warc_path(config.home / "warc")
         self._seen_media: set[str] = set()
         self._lock = threading.Lock()  # the report and the WARC file are shared with the analysis threads
         self._pending_pages: list[tuple] = []
@@ -93,7 +93,17 @@ class Crawl:
         scanner = Scanner(self.config, self.sessions, self.workers, self.actor)
         with scanner.workers_running(), ThreadPoolExecutor(scanner.in_flight, "analysis") as executor:
             asyncio.run(self._run(sources, scanner, executor))
+        self._share_capture()
         return self.report
+
+    def _share_capture(self) -> None:
+        """Put this crawl's WARC file in the shared bucket, for evidence exported on any machine."""
+        if self.store.shared is None or not self.warc_path.exists():
+            return
+        try:
+            self.store.shared.put_capture(self.warc_path)
+        except LikenessError as error:
+            self._error(str(self.warc_path), f"could not share the WARC records: {error}")
 
     async def _run(self, sources: list[Source], scanner: Scanner, executor: ThreadPoolExecutor) -> None:
         from monitor.fetch.http import Fetcher

@@ -54,6 +54,53 @@ class S3Blobs:
                 return False
             raise self._failed("store", error) from None
 
+    def put_capture(self, path: Path) -> bool:
+        """Share a finished WARC file of this machine's crawl (``warc/NAME``) unless already there → whether it
+        was uploaded."""
+        try:
+            with open(path, "rb") as body:
+                self._s3().put_object(Bucket=self.bucket, Key=self._capture_key(path.name), Body=body,
+                                      IfNoneMatch="*")
+            return True
+        except Exception as error:
+            if _status(error) == 412:
+                return False
+            raise self._failed("store", error) from None
+
+    def fetch_captures(self, folder: Path) -> list[str]:
+        """Download every shared WARC file that ``folder`` lacks → their names."""
+        fetched, prefix = [], self._capture_key("")
+        try:
+            pages = self._s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            names = [entry["Key"][len(prefix):] for page in pages for entry in page.get("Contents", [])]
+        except Exception as error:
+            raise self._failed("list", error) from None
+        for name in names:
+            if "/" in name or not name.endswith(".warc.gz") or (folder / name).exists():
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".fetching-")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    answer = self._get(prefix + name)
+                    for chunk in answer["Body"].iter_chunks(CHUNK_BYTES):
+                        out.write(chunk)
+                os.replace(temporary, folder / name)
+                fetched.append(name)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+        return fetched
+
+    def _capture_key(self, name: str) -> str:
+        return f"{self.prefix}/warc/{name}" if self.prefix else f"warc/{name}"
+
+    def _get(self, key: str) -> dict:
+        try:
+            return self._s3().get_object(Bucket=self.bucket, Key=key)
+        except Exception as error:
+            raise self._failed("read", error) from None
+
     def has(self, sha256: str) -> bool:
         try:
             self._s3().head_object(Bucket=self.bucket, Key=self.key_for(sha256))
