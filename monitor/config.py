@@ -73,6 +73,7 @@ class WorkerSettings:
 
     analysis: int
     item_timeout_s: float
+    broker_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,19 @@ class Config:
     def blob_url(self) -> str:
         """``s3://BUCKET[/PREFIX]`` shared by every machine of the install, or "" (the folder alone)."""
         return os.environ.get("LIKENESS_BLOB_URL") or self.storage.blob_url
+
+    @property
+    def broker_url(self) -> str:
+        """The RabbitMQ broker that hands analyses to ``likeness worker`` processes (``amqp://…``), or "" (analyses
+        run in the process that asks). ConfigError for one beside a SQLite database, which other machines cannot
+        share."""
+        url = os.environ.get("LIKENESS_BROKER_URL") or self.workers.broker_url
+        if url and self.database_url.startswith("sqlite"):
+            raise ConfigError("a broker needs a database every worker shares: set LIKENESS_DATABASE_URL to "
+                              "PostgreSQL (SQLite stays on one machine)")
+        if url and not url.startswith(("amqp://", "amqps://")):
+            raise ConfigError(f"the broker must be an amqp:// or amqps:// URL (RabbitMQ), not {url.split(':')[0]}:…")
+        return url
 
     @property
     def s3_endpoint_url(self) -> str:

@@ -67,7 +67,7 @@ def test_init_creates_the_home_and_can_run_again(likeness, home):
 # The layers of the house, top to bottom (docs/design.md): a package imports only packages of lower layers.
 LAYERS = (
     ("monitor.cli", "monitor.demo"),
-    ("monitor.web",),
+    ("monitor.web", "monitor.worker"),
     ("monitor.services",),
     ("monitor.pipeline", "monitor.evidence", "monitor.evaluation"),
     ("monitor.alerts",),
@@ -75,6 +75,7 @@ LAYERS = (
     ("monitor.video",),
     ("monitor.sources", "monitor.matching"),
     ("monitor.fetch",),
+    ("monitor.broker",),
     ("monitor.storage",),
     ("monitor.config", "monitor"),
     ("enrollment",),

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +43,7 @@ from monitor.storage.models import Media
 
 CLAIM_POLL_S = 0.5  # how often a scan waiting for another process's analysis of the same content looks again
 MIN_TARGETS_FOR_POOL = 8  # docs/performance.md: the pool pays for its start from about 30 min of audio
+BROKER_IN_FLIGHT = 16  # items a scan has the broker's workers analyse at once (it only waits for them)
 
 
 @dataclass
@@ -89,6 +91,7 @@ class Scanner:
         # who scans the targets given to scan() (default: the install's only agency); a crawl's Seen names its own
         self.agency_id = agency_id
         self.store = content_store(config)
+        self.broker_url = config.broker_url  # analyses go to `likeness worker` processes where set
         self.workers = worker_count(config.workers.analysis if workers is None else workers)
         self.workers_asked = workers is not None  # --workers N: the pool even for a small batch
         self._pool: AnalysisPool | None = None
@@ -107,15 +110,18 @@ class Scanner:
     @property
     def in_flight(self) -> int:
         """Items driven at once (threads of this process): one per worker, plus one queued so that a worker
-        that finishes starts its next item at once instead of waiting for a result to be written."""
+        that finishes starts its next item at once instead of waiting for a result to be written. With a broker,
+        BROKER_IN_FLIGHT: the workers analyse, this process waits."""
+        if self.broker_url:
+            return BROKER_IN_FLIGHT
         return self.workers + 1 if self._pool is not None or self.workers > 1 else 1
 
     @contextmanager
     def workers_running(self, force: bool = False) -> Iterator[AnalysisPool | None]:
         """Inside, analyses go to a pool of ``self.workers`` processes (started by the first item), closed at the
         end; with one worker they stay in this process (None), unless ``force`` (benchmarks: one process, one
-        thread)."""
-        if self._pool is not None or (self.workers <= 1 and not force):
+        thread); never with a broker (its workers analyse)."""
+        if self._pool is not None or (self.workers <= 1 and not force) or self.broker_url:
             yield self._pool
             return
         pool = self._pool = AnalysisPool(self.config, self.gallery, self.workers)
@@ -137,6 +143,8 @@ class Scanner:
         targets = list(targets)
         if targets:
             self._own_agency()  # once, before any thread asks
+        if self.broker_url:  # the workers analyse: this process waits on many at once
+            return self._scan_in_threads(targets, on_done, max(1, min(len(targets), BROKER_IN_FLIGHT)))
         # starting the workers costs ~3.5 s (2 cores): a few files are done sooner in this process
         few = len(targets) <= 1 or (len(targets) < MIN_TARGETS_FOR_POOL and not self.workers_asked)
         if not force_pool and (self.workers <= 1 or few):
@@ -146,9 +154,14 @@ class Scanner:
                 if on_done is not None:
                     on_done(rows[-1])
             return rows
-        with self.workers_running(force=True) as pool, ThreadPoolExecutor(self.in_flight, "scan") as threads:
+        with self.workers_running(force=True) as pool:
             pool.start_server()
-            futures = [threads.submit(self.scan, target) for target in targets]
+            return self._scan_in_threads(targets, on_done, self.in_flight)
+
+    def _scan_in_threads(self, targets: list[str], on_done: Callable[[ScanRow], None] | None,
+                         threads: int) -> list[ScanRow]:
+        with ThreadPoolExecutor(threads, "scan") as executor:
+            futures = [executor.submit(self.scan, target) for target in targets]
             try:
                 for future in as_completed(futures):
                     if on_done is not None:
@@ -183,7 +196,10 @@ class Scanner:
         with item_failures(row.fail, seen.source), self._content_lock(sha256):
             # the same bytes twice at once: in this process the lock, across processes the claim, makes the
             # second wait for the first's result and reuse it
-            media = self._claimed_or_done(self._record_sighting(sha256, size_bytes, seen))
+            media = self._record_sighting(sha256, size_bytes, seen)
+            if self.broker_url and media.analysis_key != self.key:
+                return self._stored_result(self._analysed_by_a_worker(media), row, seen.agency_id)
+            media = self._claimed_or_done(media)
             if media.analysis_key == self.key:
                 row.reused = True
                 return self._stored_result(media, row, seen.agency_id)
@@ -195,7 +211,42 @@ class Scanner:
                 raise
         return row
 
-    def _analysed(self, media: Media, row: ScanRow, agency_id: int) -> ScanRow:
+    def analyse_content(self, sha256: str) -> None:
+        """Analyse stored content under this scanner's key and store the result, once: nothing where that is
+        done, wait where another process is doing it (a worker's task; a bad file's failure is stored)."""
+        with self.sessions() as session:
+            media = session.scalar(select(Media).where(Media.sha256 == sha256))
+        if media is None:
+            raise LikenessError(f"no media {sha256[:12]} is recorded")
+        media = self._claimed_or_done(media)
+        if media.analysis_key == self.key:
+            return
+        try:
+            self._analysed(media, ScanRow(source=sha256), agency_id=None)
+        except LikenessError:  # stored as the content's failure
+            return
+        except BaseException:
+            with contextlib.suppress(Exception), self.sessions.begin() as session:
+                claims.release(session, sha256, self.key)
+            raise
+
+    def _analysed_by_a_worker(self, media: Media) -> Media:
+        """``media`` once a worker has analysed it (asked here, through the broker, after its sighting was
+        committed); a worker whose performers differ (one enrolled since) analyses it under its own key."""
+        from monitor.broker.app import send_analysis
+
+        before, waited_s = (media.analysis_key, media.analysed_at), 0.0
+        send_analysis(self.broker_url, media.sha256, self.key)
+        while waited_s < self.claim_lease_s:
+            time.sleep(CLAIM_POLL_S)
+            waited_s += CLAIM_POLL_S
+            with self.sessions() as session:
+                media = session.get(Media, media.id)
+            if media.analysis_key == self.key or (media.analysis_key, media.analysed_at) != before:
+                return media
+        raise LikenessError(f"no worker analysed it within {waited_s:.0f} s (is `likeness worker` running?)")
+
+    def _analysed(self, media: Media, row: ScanRow, agency_id: int | None) -> ScanRow:
         """Analyse claimed ``media`` and store the result, or the failure and its reason (then raised); the row
         shows ``agency_id``'s detections."""
         try:
@@ -270,7 +321,7 @@ class Scanner:
             media.error, media.analysis_key, media.analysed_at = reason, self.key, utc_now()
             claims.release(session, media.sha256, self.key)
 
-    def _save_analysis(self, media_id: int, analysis: Analysis, row: ScanRow, agency_id: int) -> ScanRow:
+    def _save_analysis(self, media_id: int, analysis: Analysis, row: ScanRow, agency_id: int | None) -> ScanRow:
         """Store the analysis and every match, and tell each agency that has found the media of its own."""
         with self.sessions.begin() as session:
             media = session.get(Media, media_id)

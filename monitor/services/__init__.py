@@ -11,8 +11,8 @@ their agency's rows.
 
 Modules: ``context`` (Context, Actor), ``roles``, ``audit``, ``home`` (init), ``accounts`` (agencies,
 users, tokens), ``web_sessions`` (signing in from a browser), ``performers`` (add, consent, list,
-remove, enrol), ``scans`` (at once, or asked for and run in the background), ``sources`` (add, list,
-pause, resume, remove, crawl, the daemon), ``detections`` (list, a page, one, review, pictures),
+remove, enrol), ``scans`` (at once, asked for and run in the background, or a worker's analysis),
+``sources`` (add, list, pause, resume, remove, crawl, the daemon), ``detections`` (list, a page, one, review, pictures),
 ``evidence`` (export, verify), ``cohort`` and ``alerts`` (list, send, test, per-performer preferences).
 It may import every package below it (``pipeline``, ``evidence``, ``evaluation``, ``alerts``,
 ``analysis``, ``matching``, ``sources``, ``fetch``, ``storage``), ``monitor.config`` and ``enrollment``;

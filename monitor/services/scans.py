@@ -1,16 +1,22 @@
 """Scanning files and URLs on demand, every target against every enrolled performer: at once (the command
-line), or asked for and run in the background (the API)."""
+line), asked for and run in the background (the API), or the analysis a worker is handed by the broker."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from enrollment.errors import LikenessError, NotFound
 from monitor.services import audit
 from monitor.services.context import Context
 
+if TYPE_CHECKING:
+    from monitor.pipeline.scan import Scanner
+
+_SCANNERS: dict[int, Scanner] = {}  # a worker process's scanner, per context: performers and models loaded once
+_SCANNERS_LOCK = threading.Lock()
 NO_REFERENCES = "no performer has references yet: nothing can match (likeness enroll voice|face ...)"
 
 
@@ -32,6 +38,22 @@ def scan(ctx: Context, targets: list[str], workers: int | None = None,
         on_warning(NO_REFERENCES)
     done = (lambda row: on_done(row.as_json())) if on_done is not None else None
     return [row.as_json() for row in scanner.scan_all(targets, on_done=done)]
+
+
+def analyse_stored(ctx: Context, sha256: str, analysis_key: str) -> None:
+    """Analyse content already stored and recorded (a worker's task), once: nothing where it is analysed under
+    the key already or being analysed by another process. The performers and models are loaded once per process,
+    again when ``analysis_key`` is not this process's (a performer enrolled since the scan asked)."""
+    from monitor.pipeline.scan import Scanner
+    from monitor.storage.claims import claimant
+
+    ctx.require("install")
+    with _SCANNERS_LOCK:
+        scanner = _SCANNERS.get(id(ctx))
+        if scanner is None or scanner.key != analysis_key:
+            actor = f"{ctx.actor.name} (worker {claimant()})"  # which process of which machine analysed it
+            scanner = _SCANNERS[id(ctx)] = Scanner(ctx.config, ctx.sessions, 1, actor)
+    scanner.analyse_content(sha256)
 
 
 def request_scan(ctx: Context, url: str | None = None, upload: Path | None = None,

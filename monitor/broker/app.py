@@ -1,0 +1,64 @@
+"""The Celery application of an install: RabbitMQ as the broker, JSON messages, and task settings that make
+"at least once" safe.
+
+A task is acknowledged only when it has finished (``acks_late``) and given back when its worker dies
+(``reject_on_worker_lost``): RabbitMQ hands it at once to another worker. Each worker holds one message at a
+time (prefetch 1). Queues are quorum queues: a message given back more than ``DELIVERY_LIMIT`` times (a file
+that crashes every worker that opens it) goes to the dead-letter queue ``QUEUE.dead`` instead of looping.
+No result backend: tasks write their results to the database.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+QUEUES = ("analysis", "crawl", "mail")
+DELIVERY_LIMIT = 3  # deliveries of one message before it is dead-lettered
+DEAD_LETTERS = "likeness.dead"  # the exchange; each queue's dead letters are routed to QUEUE.dead
+ANALYSE = "likeness.analyse"  # the analysis task's name
+
+
+@functools.cache
+def celery_app(broker_url: str) -> Celery:
+    """The application for ``broker_url`` (``amqp://USER:PASSWORD@HOST:PORT/VHOST``); a worker registers the
+    tasks it runs (:mod:`monitor.worker.tasks`), a sender names them."""
+    from celery import Celery
+    from kombu import Exchange, Queue
+
+    app = Celery("likeness", broker=broker_url, set_as_current=False)
+    dead = Exchange(DEAD_LETTERS, type="direct", durable=True)
+    app.conf.update(
+        task_serializer="json", accept_content=["json"], result_serializer="json", result_backend=None,
+        task_ignore_result=True, task_acks_late=True, task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1, worker_hijack_root_logger=False, broker_connection_retry_on_startup=True,
+        task_queues=[Queue(name, Exchange(name, type="topic", durable=True), routing_key=name, durable=True,
+                           queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
+                                            "x-dead-letter-exchange": DEAD_LETTERS,
+                                            "x-dead-letter-routing-key": f"{name}.dead"})
+                     for name in QUEUES],
+        task_routes={ANALYSE: {"queue": "analysis", "routing_key": "analysis"}},
+        task_default_queue="analysis",
+    )
+    app.conf.dead_letter_queues = [Queue(f"{name}.dead", dead, routing_key=f"{name}.dead", durable=True,
+                                         queue_arguments={"x-queue-type": "quorum"}) for name in QUEUES]
+    return app
+
+
+def declare_queues(app: Celery) -> None:
+    """Declare every queue with its exchange, and the dead-letter ones (no worker consumes them: they keep
+    what failed), whichever queues this worker takes tasks from."""
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in [*app.conf.task_queues, *app.conf.dead_letter_queues]:
+            queue.bind(channel).declare()
+
+
+def send_analysis(broker_url: str, sha256: str, analysis_key: str) -> None:
+    """Ask a worker to analyse stored content ``sha256`` under ``analysis_key`` (call after the transaction that
+    recorded it has committed)."""
+    celery_app(broker_url).send_task(ANALYSE, args=[sha256, analysis_key], queue="analysis",
+                                     routing_key="analysis")

@@ -1,0 +1,81 @@
+"""Analyses on Celery workers through RabbitMQ: `likeness scan` with a broker prints exactly what it prints when
+it analyses in its own process, the work shared by real `likeness worker` processes; what cannot work is refused
+in one line.
+
+Real parts: RabbitMQ on loopback (a virtual host per test), PostgreSQL (a database per test), two worker
+processes with one analysis each at a time.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from monitor.demo.synthetic import OTHER_VOICE
+from tests.support import broker
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def broker_url() -> str:
+    why = broker.missing()
+    if why:
+        pytest.skip(why)
+    with broker.virtual_host() as url:
+        yield url
+
+
+def _comparable(rows: list[dict]) -> list[dict]:
+    """Scan rows without what differs between two installs (ids, times)."""
+    for row in rows:
+        for detection in row["detections"]:
+            detection.pop("id"), detection.pop("created_at")
+    return rows
+
+
+def test_a_scan_through_two_workers_prints_what_a_scan_in_one_process_prints(
+        likeness, make_performer, make_speech, home, postgres_url, broker_url, monkeypatch, tmp_path):
+    reference = make_speech("reference", texts=(0, 2))
+    files = [make_speech("clone", texts=(1,), suffix=".mp3"), make_speech("stranger", voice=OTHER_VOICE, texts=(1,)),
+             make_speech("another clone", texts=(3,))]
+    make_performer("Ada Voice", voice=[reference])
+    local = _comparable(likeness("scan", *files, "--json").json)  # analysed in this process, on SQLite
+
+    monkeypatch.setenv("LIKENESS_HOME", str(tmp_path / "distributed"))
+    monkeypatch.setenv("LIKENESS_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("LIKENESS_BROKER_URL", broker_url)
+    make_performer("Ada Voice", voice=[reference])
+    with broker.workers(2, dict(os.environ), tmp_path):
+        distributed = likeness("scan", *files, "--json")
+    assert distributed.exit_code == 0, distributed.stderr
+    assert _comparable(distributed.json) == local
+    assert [len(row["detections"]) for row in local] == [1, 0, 1]
+    assert len(_analysed_by(postgres_url)) == 2  # each worker took one file, then the next free one the third
+
+
+def _analysed_by(database_url: str) -> set[str]:
+    """Who the custody chains name as having analysed each media."""
+    from sqlalchemy import select
+
+    from monitor.storage.db import open_database
+    from monitor.storage.models import CustodyEvent
+
+    with open_database(database_url)() as session:
+        return {event.entry["actor"] for event in session.scalars(select(CustodyEvent))
+                if event.entry["event"] == "analysed"}
+
+
+def test_a_broker_beside_a_sqlite_database_is_refused_in_one_line(likeness, make_speech, broker_url, monkeypatch):
+    monkeypatch.setenv("LIKENESS_BROKER_URL", broker_url)
+    refused = likeness("scan", make_speech("clip"))
+    assert refused.exit_code != 0
+    assert refused.stderr.strip().count("\n") == 0 and "PostgreSQL" in refused.stderr
+
+
+def test_a_worker_without_a_broker_is_refused_in_one_line(likeness):
+    refused = likeness("worker")
+    assert refused.exit_code != 0
+    assert refused.stderr.strip() == "error: no broker: set LIKENESS_BROKER_URL (amqp://…) for workers to take " \
+                                     "analyses from"
