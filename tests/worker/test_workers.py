@@ -8,7 +8,13 @@ processes with one analysis each at a time.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +85,56 @@ def test_a_worker_without_a_broker_is_refused_in_one_line(likeness):
     assert refused.exit_code != 0
     assert refused.stderr.strip() == "error: no broker: set LIKENESS_BROKER_URL (amqp://…) for workers to take " \
                                      "analyses from"
+
+
+def test_a_worker_killed_mid_analysis_is_replaced_and_the_media_ends_with_one_result(
+        likeness, make_performer, make_speech, home, postgres_url, broker_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("LIKENESS_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("LIKENESS_BROKER_URL", broker_url)
+    make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))], email="ada@example.org")
+    clone = make_speech("clone", texts=(1, 3, 1, 3), suffix=".mp3")
+    env = dict(os.environ)
+    with broker.workers(2, env, tmp_path) as started:
+        scanning = subprocess.Popen([str(Path(sys.executable).with_name("likeness")), "scan", str(clone), "--json"],
+                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        holder = _claim_holder(postgres_url)  # a worker's process analysing it (its models still loading)
+        [killed] = [worker for worker in started if os.getpgid(holder) == worker.pid]
+        os.killpg(killed.pid, signal.SIGKILL)  # the worker and its process, at once
+        out, err = scanning.communicate(timeout=600)
+    assert scanning.returncode == 0, err
+    [row] = json.loads(out)
+    assert len(row["detections"]) == 1
+    counts = _counts(postgres_url)
+    assert counts == {"detections": 1, "alerts": 1, "analysed": 1, "claims": 0}, counts
+    [analysed_by] = _analysed_by(postgres_url)
+    assert not analysed_by.endswith(f":{holder})")  # the other worker's, handed the message again
+
+
+def _claim_holder(database_url: str) -> int:
+    """The pid of the process that claims an analysis first (waits for one, up to 5 minutes)."""
+    from sqlalchemy import select
+
+    from monitor.storage.db import open_database
+    from monitor.storage.models import AnalysisClaim
+
+    sessions = open_database(database_url)
+    for _poll in range(3000):
+        with sessions() as session:
+            held = session.scalar(select(AnalysisClaim.claimed_by))
+        if held is not None:
+            return int(held.rpartition(":")[2])
+        time.sleep(0.1)
+    raise AssertionError("no worker claimed the analysis")
+
+
+def _counts(database_url: str) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from monitor.storage.db import open_database
+    from monitor.storage.models import Alert, AnalysisClaim, CustodyEvent, Detection
+
+    with open_database(database_url)() as session:
+        analysed = [e for e in session.scalars(select(CustodyEvent)) if e.entry["event"] == "analysed"]
+        return {"detections": session.scalar(select(func.count()).select_from(Detection)),
+                "alerts": session.scalar(select(func.count()).select_from(Alert)), "analysed": len(analysed),
+                "claims": session.scalar(select(func.count()).select_from(AnalysisClaim))}
