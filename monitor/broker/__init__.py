@@ -4,6 +4,6 @@ settings that make "at least once" safe, and the sending of a task (``app``). Wi
 imported and work stays in the process that asks for it.
 
 Results never travel back through the broker: a task writes them to the database, where whoever asked reads
-them. The tasks themselves are run by :mod:`monitor.worker`. It imports nothing of the product; the pipeline
-and the worker import it.
+them. The tasks themselves are run by :mod:`monitor.worker`. It imports only ``enrollment.errors``; the
+pipeline and the worker import it.
 """

@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+from enrollment.errors import LikenessError
+
 if TYPE_CHECKING:
     from celery import Celery
 
@@ -20,6 +22,7 @@ QUEUES = ("analysis", "crawl", "mail")
 DELIVERY_LIMIT = 3  # deliveries of one message before it is dead-lettered
 DEAD_LETTERS = "likeness.dead"  # the exchange; each queue's dead letters are routed to QUEUE.dead
 ANALYSE = "likeness.analyse"  # the analysis task's name
+PUBLISH_RETRIES, PUBLISH_RETRY_MAX_S = 30, 2.0  # about a minute: a broker restarting
 
 
 @functools.cache
@@ -42,6 +45,11 @@ def celery_app(broker_url: str) -> Celery:
                      for name in QUEUES],
         task_routes={ANALYSE: {"queue": "analysis", "routing_key": "analysis"}},
         task_default_queue="analysis",
+        # a message is sent when RabbitMQ says it has it (publisher confirms), and sending waits out a broker
+        # restart: up to PUBLISH_RETRIES tries, PUBLISH_RETRY_MAX_S apart at most
+        broker_transport_options={"confirm_publish": True}, task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": PUBLISH_RETRIES, "interval_start": 0.5, "interval_step": 0.5,
+                                   "interval_max": PUBLISH_RETRY_MAX_S},
     )
     app.conf.dead_letter_queues = [Queue(f"{name}.dead", dead, routing_key=f"{name}.dead", durable=True,
                                          queue_arguments={"x-queue-type": "quorum"}) for name in QUEUES]
@@ -59,6 +67,23 @@ def declare_queues(app: Celery) -> None:
 
 def send_analysis(broker_url: str, sha256: str, analysis_key: str) -> None:
     """Ask a worker to analyse stored content ``sha256`` under ``analysis_key`` (call after the transaction that
-    recorded it has committed)."""
-    celery_app(broker_url).send_task(ANALYSE, args=[sha256, analysis_key], queue="analysis",
-                                     routing_key="analysis")
+    recorded it has committed). BrokerError, one line without the password, where RabbitMQ cannot be reached
+    for about a minute: the content stays recorded and unanalysed, for the next pass."""
+    try:
+        celery_app(broker_url).send_task(ANALYSE, args=[sha256, analysis_key], queue="analysis",
+                                         routing_key="analysis")
+    except Exception as error:  # kombu's OperationalError, a refused connection, a confirm that never came
+        raise BrokerError(f"cannot reach the broker at {_shown(broker_url)}: "
+                          f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+
+
+class BrokerError(LikenessError):
+    """RabbitMQ could not be reached or refused a message."""
+
+
+def _shown(broker_url: str) -> str:
+    """The URL without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(broker_url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 5672}{parts.path}"
