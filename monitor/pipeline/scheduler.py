@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
@@ -98,13 +99,27 @@ def reconcile(scheduler, sessions: sessionmaker[Session], config: Config) -> Non
 
 
 def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.Event | None = None) -> None:
-    """Keep the schedule until SIGTERM/SIGINT (or ``stop``, for tests), then stop cleanly."""
+    """Keep the schedule until SIGTERM/SIGINT (or ``stop``, for tests), then stop cleanly. One daemon per
+    install: a second waits until the first stops or dies (monitor.storage.one_holder)."""
+    from monitor.storage.one_holder import one_holder
+
     stop = stop or _stop
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             # Event.set() from a handler can deadlock: the handler runs in the main thread, which may hold the
             # event's own lock inside stop.wait(); a short-lived thread sets them instead
             signal.signal(signum, lambda *_: threading.Thread(target=lambda: (stop.set(), _stop.set())).start())
+    with one_holder(sessions.kw["bind"], "daemon", stop, _say_waiting) as still_held:
+        if still_held is not None:
+            _keep_schedule(config, sessions, stop, still_held)
+
+
+def _say_waiting() -> None:
+    logger.warning("another `likeness run` keeps the schedule: waiting until it stops")
+
+
+def _keep_schedule(config: Config, sessions: sessionmaker[Session], stop: threading.Event,
+                   still_held: Callable[[], None]) -> None:
     scheduler = make_scheduler(sessions.kw["bind"])
     scheduler.start(paused=True)
     try:
@@ -114,6 +129,7 @@ def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.
                           next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
         scheduler.resume()
         while not stop.wait(RECONCILE_EVERY_S):
+            still_held()  # LostHold: stop, before another daemon fires the same jobs
             reconcile(scheduler, sessions, config)
     finally:
         _stop.set()

@@ -98,3 +98,36 @@ def _jobs_table_exists(home) -> bool:
         return session.execute(text("SELECT count(*) FROM information_schema.tables WHERE table_name = "
                                     "'apscheduler_jobs'") if "postgresql" in config.database_url else
                                text("SELECT count(*) FROM sqlite_master WHERE name = 'apscheduler_jobs'")).scalar() > 0
+
+
+def test_a_second_daemon_waits_while_the_first_keeps_the_schedule_then_takes_over(likeness, home, site, clone_mp3,
+                                                                                  tmp_path):
+    """Two `likeness run` at once (on PostgreSQL: on two machines): each due crawl runs once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    site.add("/clone.mp3", clone_mp3, "audio/mpeg")
+    assert likeness("source", "add", f"{site.url}/clone.mp3", "--kind", "media", "--every", "1h").exit_code == 0
+    command = [str(Path(sys.executable).parent / "likeness"), "run"]
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    sessions = open_database(load_config().database_url)
+    first = subprocess.Popen(command, env=os.environ.copy(), stderr=logs[0].open("w"), text=True)
+    _wait_for(lambda: _last_run(sessions) is not None)  # it ran the source, due at once
+    second = subprocess.Popen(command, env=os.environ.copy(), stderr=logs[1].open("w"), text=True)
+    try:
+        _wait_for(lambda: "waiting until it stops" in logs[1].read_text())
+        alerts_job = _jobs(sessions)["alerts-send"]
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(120) == 0
+        _wait_for(lambda: _jobs(sessions)["alerts-send"] != alerts_job)  # the second has started its schedule
+        time.sleep(2)  # a source job due now would have started in this time
+    finally:
+        for daemon in (first, second):
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+                daemon.wait(120)
+    assert second.returncode == 0, logs[1].read_text()
+    assert site.requested("/clone.mp3") == 1  # the second took over the stored schedule: not due again for an hour
