@@ -23,6 +23,9 @@ DELIVERY_LIMIT = 3  # deliveries of one message before it is dead-lettered
 DEAD_LETTERS = "likeness.dead"  # the exchange; each queue's dead letters are routed to QUEUE.dead
 ANALYSE = "likeness.analyse"  # the analysis task's name
 PUBLISH_RETRIES, PUBLISH_RETRY_MAX_S = 30, 2.0  # about a minute: a broker restarting
+# a worker process grown past this (KiB) is replaced after its task: the largest media peak under 0.7 GiB
+# (docs/performance.md), so more is a leak or a hostile file's doing
+MAX_MEMORY_PER_CHILD_KIB = 3 << 20
 
 
 @functools.cache
@@ -38,6 +41,7 @@ def celery_app(broker_url: str) -> Celery:
         task_serializer="json", accept_content=["json"], result_serializer="json", result_backend=None,
         task_ignore_result=True, task_acks_late=True, task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1, worker_hijack_root_logger=False, broker_connection_retry_on_startup=True,
+        worker_max_memory_per_child=MAX_MEMORY_PER_CHILD_KIB,
         task_queues=[Queue(name, Exchange(name, type="topic", durable=True), routing_key=name, durable=True,
                            queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
                                             "x-dead-letter-exchange": DEAD_LETTERS,
