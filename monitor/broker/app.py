@@ -77,15 +77,20 @@ def send_analysis(broker_url: str, sha256: str, analysis_key: str) -> None:
         celery_app(broker_url).send_task(ANALYSE, args=[sha256, analysis_key], queue="analysis",
                                          routing_key="analysis")
     except Exception as error:  # kombu's OperationalError, a refused connection, a confirm that never came
-        raise BrokerError(f"cannot reach the broker at {_shown(broker_url)}: "
-                          f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        raise unreachable(broker_url, error) from None
 
 
 class BrokerError(LikenessError):
     """RabbitMQ could not be reached or refused a message."""
 
 
-def _shown(broker_url: str) -> str:
+def unreachable(broker_url: str, error: Exception) -> BrokerError:
+    """The one line for ``error`` of the broker at ``broker_url`` (its password left out)."""
+    return BrokerError(f"cannot reach the broker at {shown_url(broker_url)}: "
+                       f"{str(error).splitlines()[0] if str(error) else type(error).__name__}")
+
+
+def shown_url(broker_url: str) -> str:
     """The URL without its password."""
     from urllib.parse import urlsplit
 

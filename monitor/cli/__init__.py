@@ -29,7 +29,7 @@ from monitor.cli.performers import enroll, performer
 from monitor.cli.scan import scan
 from monitor.cli.serve import serve
 from monitor.cli.sources import crawl, run, source
-from monitor.cli.worker import worker
+from monitor.cli.worker import queue, worker
 
 __all__ = ["REVIEW_CHOICES", "STATUS_CHOICES", "cli", "main"]
 
@@ -50,7 +50,7 @@ for command in (performer, enroll, scan, detections, source, crawl, alerts.comma
                 evidence.commands["export"], user, token, audit):
     with_agency_option(command)  # what belongs to one agency; the rest serves the whole install
 for command in (init, performer, enroll, scan, detections, source, crawl, run, alerts, evidence, eval_command,
-                cohort, agency, user, token, audit, serve, worker):
+                cohort, agency, user, token, audit, serve, worker, queue):
     cli.add_command(command)
 
 

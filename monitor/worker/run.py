@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from enrollment.errors import LikenessError
+from monitor.services.broker import NO_BROKER
 from monitor.services.context import Context
 
 
@@ -17,7 +18,7 @@ def run_worker(ctx: Context, queues: tuple[str, ...] = ("analysis",), concurrenc
     ctx.require("install")
     broker_url = ctx.config.broker_url
     if not broker_url:
-        raise LikenessError("no broker: set LIKENESS_BROKER_URL (amqp://…) for workers to take analyses from")
+        raise LikenessError(NO_BROKER)
     unknown = sorted(set(queues) - set(QUEUES))
     if unknown:
         raise LikenessError(f"no queue {unknown[0]!r}: the queues are {', '.join(QUEUES)}")

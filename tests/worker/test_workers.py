@@ -55,6 +55,9 @@ def test_a_scan_through_two_workers_prints_what_a_scan_in_one_process_prints(
     make_performer("Ada Voice", voice=[reference])
     with broker.workers(2, dict(os.environ), tmp_path):
         distributed = likeness("scan", *files, "--json")
+        status = likeness("queue", "status", "--json").json
+    assert status["analysis"] == status["crawl"] == {"ready": 0, "unacked": 0, "dead": 0}
+    assert [(worker["queues"], worker["active"]) for worker in status["workers"]] == [(["analysis"], 0)] * 2
     assert distributed.exit_code == 0, distributed.stderr
     assert _comparable(distributed.json) == local
     assert [len(row["detections"]) for row in local] == [1, 0, 1]
@@ -80,8 +83,9 @@ def test_a_broker_beside_a_sqlite_database_is_refused_in_one_line(likeness, make
     assert refused.stderr.strip().count("\n") == 0 and "PostgreSQL" in refused.stderr
 
 
-def test_a_worker_without_a_broker_is_refused_in_one_line(likeness):
-    refused = likeness("worker")
+@pytest.mark.parametrize("command", [("worker",), ("queue", "status")])
+def test_a_worker_or_the_queues_without_a_broker_are_refused_in_one_line(likeness, command):
+    refused = likeness(*command)
     assert refused.exit_code != 0
     assert refused.stderr.strip() == "error: no broker: set LIKENESS_BROKER_URL (amqp://…) for workers to take " \
                                      "analyses from"
