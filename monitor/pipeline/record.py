@@ -100,3 +100,14 @@ def save_match(session: Session, media: Media, match: Match, threshold: float, m
     return detection
 
 
+
+
+def record_given_up(session: Session, sha256: str, analysis_key: str, reason: str) -> None:
+    """Store ``reason`` as the analysis of ``sha256`` under ``analysis_key`` (not tried again under it), and
+    remove the claim its lost holder left; nothing where it is analysed under that key already."""
+    from monitor.storage import claims
+
+    media = session.scalar(select(Media).where(Media.sha256 == sha256))
+    if media is not None and media.analysis_key != analysis_key:
+        media.error, media.analysis_key, media.analysed_at = reason, analysis_key, utc_now()
+    claims.release_lost(session, sha256, analysis_key)

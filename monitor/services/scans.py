@@ -56,6 +56,16 @@ def analyse_stored(ctx: Context, sha256: str, analysis_key: str) -> None:
     scanner.analyse_content(sha256)
 
 
+def give_up_analysis(ctx: Context, sha256: str, analysis_key: str, reason: str) -> None:
+    """Store ``reason`` as the failure of the analysis of ``sha256`` under ``analysis_key``, which will not be
+    tried again under that key (a file that stopped every worker that opened it)."""
+    from monitor.pipeline.record import record_given_up
+
+    ctx.require("install")
+    with ctx.sessions.begin() as session:
+        record_given_up(session, sha256, analysis_key, reason)
+
+
 def request_scan(ctx: Context, url: str | None = None, upload: Path | None = None,
                  upload_name: str | None = None) -> dict:
     """Ask for a scan in the background for the context's agency: of an http(s) ``url``, or of an ``upload``

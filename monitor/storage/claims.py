@@ -57,6 +57,12 @@ def release(session: Session, sha256: str, analysis_key: str) -> None:
         AnalysisClaim.claimed_by == claimant()))
 
 
+def release_lost(session: Session, sha256: str, analysis_key: str) -> None:
+    """Remove the claim of ``sha256`` under ``analysis_key`` whoever holds it: its holder is known to be gone."""
+    session.execute(delete(AnalysisClaim).where(AnalysisClaim.sha256 == sha256,
+                                                AnalysisClaim.analysis_key == analysis_key))
+
+
 def _stale(held: AnalysisClaim, lease_s: float) -> bool:
     host, _, pid = held.claimed_by.rpartition(":")
     if host == socket.gethostname() and pid.isdigit():

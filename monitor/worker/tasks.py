@@ -1,5 +1,10 @@
 """The tasks a worker runs: the analysis of one stored content under an analysis key
-(:func:`monitor.services.scans.analyse_stored`), and the set-up of each worker process (one torch thread)."""
+(:func:`monitor.services.scans.analyse_stored`), and the set-up of each worker process (one torch thread).
+
+A message whose analysis stopped its worker process (a crash, a kill, memory) is given back to RabbitMQ and
+handed out again; on its last allowed delivery (``x-delivery-count`` at the queue's delivery limit), such a
+loss is stored as that content's failure before RabbitMQ moves the message to ``analysis.dead``, so that
+whoever waits for the analysis gets the reason, and nothing tries it again under the same analysis key."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ def register(app: Celery) -> None:
 
     from monitor.broker.app import ANALYSE
 
-    @app.task(name=ANALYSE, acks_late=True, reject_on_worker_lost=True)
+    @app.task(name=ANALYSE, acks_late=True, reject_on_worker_lost=True, Request=_analysis_request())
     def analyse(sha256: str, analysis_key: str) -> None:
         from monitor.services.scans import analyse_stored
 
@@ -25,6 +30,38 @@ def register(app: Celery) -> None:
 
 
 _contexts: list = []
+
+
+def _analysis_request() -> type:
+    """Celery's Request of an analysis, storing the loss of its last delivery as the content's failure."""
+    from billiard.einfo import ExceptionWithTraceback
+    from billiard.exceptions import WorkerLostError
+    from celery.worker.request import Request
+
+    from monitor.broker.app import DELIVERY_LIMIT
+
+    class AnalysisRequest(Request):
+        def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
+            error = exc_info.exception
+            error = error.exc if isinstance(error, ExceptionWithTraceback) else error
+            deliveries = int((self._message.headers or {}).get("x-delivery-count") or 0) + 1
+            if isinstance(error, WorkerLostError | SystemExit) and deliveries > DELIVERY_LIMIT:
+                _give_up(*self.args[:2], f"the analysis stopped its worker process {deliveries} times (a crash, "
+                                         f"or out of memory): not tried again under this analysis key")
+            return super().on_failure(exc_info, send_failed_event, return_ok)
+
+    return AnalysisRequest
+
+
+def _give_up(sha256: str, analysis_key: str, reason: str) -> None:
+    import logging
+
+    from monitor.services.scans import give_up_analysis
+
+    try:
+        give_up_analysis(_context(), sha256, analysis_key, reason)
+    except Exception as error:  # the database gone: RabbitMQ still keeps the message, dead-lettered
+        logging.getLogger(__name__).error("could not store the failure of %s: %s", sha256[:12], error)
 
 
 def _context():

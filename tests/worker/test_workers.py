@@ -8,6 +8,7 @@ processes with one analysis each at a time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -158,3 +159,43 @@ def test_a_broker_out_of_reach_fails_the_item_in_one_line_and_keeps_it_for_the_n
     assert row["error"].startswith("cannot reach the broker at amqp://127.0.0.1:9/nowhere")
     assert "not-the-password" not in row["error"] and "\n" not in row["error"]
     assert row["sha256"] is not None  # stored and recorded: the next pass analyses it
+
+
+def test_a_file_that_stops_every_worker_is_given_up_after_the_delivery_limit_and_dead_lettered(
+        likeness, make_performer, make_speech, postgres_url, broker_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("LIKENESS_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("LIKENESS_BROKER_URL", broker_url)
+    make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))])
+    env = dict(os.environ)
+    with broker.workers(1, env, tmp_path):
+        scanning = subprocess.Popen([str(Path(sys.executable).with_name("likeness")), "scan",
+                                     str(make_speech("clip", texts=(1,))), "--json"],
+                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        killed = _kill_every_holder(postgres_url, scanning)  # as a file that crashes its decoder would
+        out, err = scanning.communicate(timeout=600)
+        status = likeness("queue", "status", "--json").json
+    assert scanning.returncode == 1, err
+    [row] = json.loads(out)
+    assert row["error"].startswith("the analysis stopped its worker process 4 times"), row
+    assert len(killed) == 4
+    assert status["analysis"] == {"ready": 0, "unacked": 0, "dead": 1}  # kept, and not handed out again
+
+
+def _kill_every_holder(database_url: str, scanning: subprocess.Popen) -> list[int]:
+    """SIGKILL each process that claims the analysis, until the scan ends → the pids killed."""
+    from sqlalchemy import select
+
+    from monitor.storage.db import open_database
+    from monitor.storage.models import AnalysisClaim
+
+    sessions, killed = open_database(database_url), []
+    while scanning.poll() is None:
+        with sessions() as session:
+            held = session.scalar(select(AnalysisClaim.claimed_by))
+        pid = int(held.rpartition(":")[2]) if held else None
+        if pid is not None and pid not in killed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        time.sleep(0.05)
+    return killed
