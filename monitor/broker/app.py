@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
 QUEUES = ("analysis", "crawl", "mail")
-DELIVERY_LIMIT = 3  # deliveries of one message before it is dead-lettered
+DELIVERY_LIMIT = 3  # failed deliveries RabbitMQ allows a message: its 4th failure dead-letters it
 DEAD_LETTERS = "likeness.dead"  # the exchange; each queue's dead letters are routed to QUEUE.dead
 ANALYSE = "likeness.analyse"  # the analysis task's name
 PUBLISH_RETRIES, PUBLISH_RETRY_MAX_S = 30, 2.0  # about a minute: a broker restarting
