@@ -11,6 +11,7 @@ No result backend: tasks write their results to the database.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import TYPE_CHECKING
 
 from enrollment.errors import LikenessError
@@ -28,10 +29,24 @@ PUBLISH_RETRIES, PUBLISH_RETRY_MAX_S = 30, 2.0  # about a minute: a broker resta
 MAX_MEMORY_PER_CHILD_KIB = 3 << 20
 
 
-@functools.cache
 def celery_app(broker_url: str) -> Celery:
-    """The application for ``broker_url`` (``amqp://USER:PASSWORD@HOST:PORT/VHOST``); a worker registers the
-    tasks it runs (:mod:`monitor.worker.tasks`), a sender names them."""
+    """The application for ``broker_url`` (``amqp://USER:PASSWORD@HOST:PORT/VHOST``), made once; a worker
+    registers the tasks it runs (:mod:`monitor.worker.tasks`), a sender names them."""
+    with _MAKING:  # a scan's threads ask at once: celery's first import is not safe from several threads
+        return _made(broker_url)
+
+
+_MAKING = threading.Lock()
+
+
+def forget_apps() -> None:
+    """Drop the applications made so far: the next one reads the settings above again."""
+    with _MAKING:
+        _made.cache_clear()
+
+
+@functools.cache
+def _made(broker_url: str) -> Celery:
     from celery import Celery
     from kombu import Exchange, Queue
 
@@ -57,6 +72,7 @@ def celery_app(broker_url: str) -> Celery:
     )
     app.conf.dead_letter_queues = [Queue(f"{name}.dead", dead, routing_key=f"{name}.dead", durable=True,
                                          queue_arguments={"x-queue-type": "quorum"}) for name in QUEUES]
+    app.amqp, app.producer_pool  # noqa: B018  (made here, under the lock, not by the first threads that send)
     return app
 
 

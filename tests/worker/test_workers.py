@@ -150,12 +150,12 @@ def test_a_broker_out_of_reach_fails_the_item_in_one_line_and_keeps_it_for_the_n
     from monitor.broker import app
 
     monkeypatch.setattr(app, "PUBLISH_RETRIES", 1)
-    app.celery_app.cache_clear()
+    app.forget_apps()
     monkeypatch.setenv("LIKENESS_DATABASE_URL", postgres_url)
     monkeypatch.setenv("LIKENESS_BROKER_URL", "amqp://guest:not-the-password@127.0.0.1:9/nowhere")
     make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))])
     [row] = likeness("scan", make_speech("clone", texts=(1,)), "--json").json
-    app.celery_app.cache_clear()
+    app.forget_apps()
     assert row["error"].startswith("cannot reach the broker at amqp://127.0.0.1:9/nowhere")
     assert "not-the-password" not in row["error"] and "\n" not in row["error"]
     assert row["sha256"] is not None  # stored and recorded: the next pass analyses it
