@@ -69,6 +69,8 @@ def gather(session: Session, config: Config, detection_ids: list[int], agency_id
                             "its own (--agency NAME)" if agencies else "no detection to export")
     agency_id = agencies.pop()
     store = content_store(config)
+    if store.shared is not None:  # the WARC files of other machines' crawls, once for the whole bundle
+        store.shared.fetch_captures(config.home / "warc")
     media_list = list({d.media_id: d.media for d in detections}.values())
     members: list[Member] = []
     facts: list[MediaFacts] = []
@@ -215,10 +217,7 @@ def _capture(session: Session, config: Config, media: Media, agency_id: int) -> 
     media_urls, page_urls = {s.source for s in sightings}, {s.page_url for s in sightings if s.page_url}
     urls = sorted(media_urls | page_urls)
     members = []
-    captures = config.home / "warc"
-    if (shared := content_store(config).shared) is not None:  # other machines' crawls too
-        shared.fetch_captures(captures)
-    excerpt = records_for(sorted(captures.glob("*.warc.gz")), page_urls, media_urls)
+    excerpt = records_for(sorted((config.home / "warc").glob("*.warc.gz")), page_urls, media_urls)
     if excerpt:
         members.append(Member(name=f"capture/{media.sha256}.warc.gz", role="capture", source=excerpt,
                               media_type="application/warc"))

@@ -203,12 +203,8 @@ class Scanner:
             if media.analysis_key == self.key:
                 row.reused = True
                 return self._stored_result(media, row, seen.agency_id)
-            try:
+            with self._claim_released_on_error(sha256):
                 return self._analysed(media, row, seen.agency_id)
-            except BaseException:  # a bug, Ctrl-C, the database gone: the claim goes, the media waits for a pass
-                with contextlib.suppress(Exception), self.sessions.begin() as session:
-                    claims.release(session, sha256, self.key)
-                raise
         return row
 
     def analyse_content(self, sha256: str) -> None:
@@ -221,10 +217,14 @@ class Scanner:
         media = self._claimed_or_done(media)
         if media.analysis_key == self.key:
             return
+        with contextlib.suppress(LikenessError), self._claim_released_on_error(sha256):
+            self._analysed(media, ScanRow(source=sha256), agency_id=None)  # a failure is stored as the content's
+
+    @contextmanager
+    def _claim_released_on_error(self, sha256: str) -> Iterator[None]:
+        """A bug, Ctrl-C, the database gone inside: the claim goes, the content waits for a pass."""
         try:
-            self._analysed(media, ScanRow(source=sha256), agency_id=None)
-        except LikenessError:  # stored as the content's failure
-            return
+            yield
         except BaseException:
             with contextlib.suppress(Exception), self.sessions.begin() as session:
                 claims.release(session, sha256, self.key)

@@ -15,7 +15,7 @@ from monitor.services.context import Context
 if TYPE_CHECKING:
     from monitor.pipeline.scan import Scanner
 
-_SCANNERS: dict[int, Scanner] = {}  # a worker process's scanner, per context: performers and models loaded once
+_SCANNERS: dict[Path, Scanner] = {}  # a worker process's scanner, per install: performers and models loaded once
 _SCANNERS_LOCK = threading.Lock()
 NO_REFERENCES = "no performer has references yet: nothing can match (likeness enroll voice|face ...)"
 
@@ -49,10 +49,10 @@ def analyse_stored(ctx: Context, sha256: str, analysis_key: str) -> None:
 
     ctx.require("install")
     with _SCANNERS_LOCK:
-        scanner = _SCANNERS.get(id(ctx))
+        scanner = _SCANNERS.get(ctx.config.home)
         if scanner is None or scanner.key != analysis_key:
             actor = f"{ctx.actor.name} (worker {claimant()})"  # which process of which machine analysed it
-            scanner = _SCANNERS[id(ctx)] = Scanner(ctx.config, ctx.sessions, 1, actor)
+            scanner = _SCANNERS[ctx.config.home] = Scanner(ctx.config, ctx.sessions, 1, actor)
     scanner.analyse_content(sha256)
 
 

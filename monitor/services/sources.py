@@ -113,9 +113,7 @@ def _sources(ctx: Context):
 def choices_query(ctx: Context) -> Select:
     """(id, name, url) of the agency's sources, by id: a filter's choices."""
     ctx.require("read")
-    query = select(Source.id, Source.name, Source.url).order_by(Source.id)
-    agency_id = ctx.scoped_agency_id()
-    return query.where(Source.agency_id == agency_id) if agency_id is not None else query
+    return _sources(ctx).with_only_columns(Source.id, Source.name, Source.url)
 
 
 def list_sources(ctx: Context) -> list[dict]:

@@ -45,61 +45,12 @@ class S3Blobs:
 
     def put_if_absent(self, sha256: str, path: Path) -> bool:
         """Upload the file at ``path`` as ``sha256`` unless the bucket has it → whether it was uploaded."""
-        try:
-            with open(path, "rb") as body:
-                self._s3().put_object(Bucket=self.bucket, Key=self.key_for(sha256), Body=body, IfNoneMatch="*")
-            return True
-        except Exception as error:
-            if _status(error) == 412:  # already there: content-addressed, so the same bytes
-                return False
-            raise self._failed("store", error) from None
+        return self._put_once(self.key_for(sha256), path)
 
     def put_capture(self, path: Path) -> bool:
         """Share a finished WARC file of this machine's crawl (``warc/NAME``) unless already there → whether it
         was uploaded."""
-        try:
-            with open(path, "rb") as body:
-                self._s3().put_object(Bucket=self.bucket, Key=self._capture_key(path.name), Body=body,
-                                      IfNoneMatch="*")
-            return True
-        except Exception as error:
-            if _status(error) == 412:
-                return False
-            raise self._failed("store", error) from None
-
-    def fetch_captures(self, folder: Path) -> list[str]:
-        """Download every shared WARC file that ``folder`` lacks → their names."""
-        fetched, prefix = [], self._capture_key("")
-        try:
-            pages = self._s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-            names = [entry["Key"][len(prefix):] for page in pages for entry in page.get("Contents", [])]
-        except Exception as error:
-            raise self._failed("list", error) from None
-        for name in names:
-            if "/" in name or not name.endswith(".warc.gz") or (folder / name).exists():
-                continue
-            folder.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".fetching-")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    answer = self._get(prefix + name)
-                    for chunk in answer["Body"].iter_chunks(CHUNK_BYTES):
-                        out.write(chunk)
-                os.replace(temporary, folder / name)
-                fetched.append(name)
-            finally:
-                if os.path.exists(temporary):
-                    os.unlink(temporary)
-        return fetched
-
-    def _capture_key(self, name: str) -> str:
-        return f"{self.prefix}/warc/{name}" if self.prefix else f"warc/{name}"
-
-    def _get(self, key: str) -> dict:
-        try:
-            return self._s3().get_object(Bucket=self.bucket, Key=key)
-        except Exception as error:
-            raise self._failed("read", error) from None
+        return self._put_once(self._capture_key(path.name), path)
 
     def has(self, sha256: str) -> bool:
         try:
@@ -113,35 +64,59 @@ class S3Blobs:
     def fetch(self, sha256: str, destination: Path) -> bool:
         """Download ``sha256`` to ``destination`` (written whole or not at all) → False where the bucket has no such
         file. BlobStoreError where the bytes are not what their name says (nothing kept)."""
+        return self._download(self.key_for(sha256), destination, sha256)
+
+    def fetch_captures(self, folder: Path) -> list[str]:
+        """Download every shared WARC file that ``folder`` lacks → their names."""
+        prefix = self._capture_key("")
+        try:
+            pages = self._s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            names = [entry["Key"][len(prefix):] for page in pages for entry in page.get("Contents", [])]
+        except Exception as error:
+            raise self._failed("list", error) from None
+        wanted = [name for name in names if "/" not in name and name.endswith(".warc.gz")
+                  and not (folder / name).exists()]
+        return [name for name in wanted if self._download(prefix + name, folder / name)]
+
+    def _capture_key(self, name: str) -> str:
+        return f"{self.prefix}/warc/{name}" if self.prefix else f"warc/{name}"
+
+    def _put_once(self, key: str, path: Path) -> bool:
+        """Upload ``path`` as ``key`` with ``If-None-Match: *`` → False where the bucket has the key already."""
+        try:
+            with open(path, "rb") as body:
+                self._s3().put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+            return True
+        except Exception as error:
+            if _status(error) == 412:  # already there: content-addressed or named once, so the same bytes
+                return False
+            raise self._failed("store", error) from None
+
+    def _download(self, key: str, destination: Path, sha256: str | None = None) -> bool:
+        """Stream ``key`` to ``destination`` through a temporary file (whole or not at all) → False where there is
+        no such object. With ``sha256``, bytes that do not hash to it are refused (BlobStoreError)."""
         destination.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".fetching-")
         try:
             with os.fdopen(handle, "wb") as out:
-                digest = self._download(sha256, out)
-            if digest is None:
-                return False
-            if digest != sha256:
-                raise BlobStoreError(f"{self.key_for(sha256)} in {self!r} is not the file it names "
-                                     f"(its sha256 is {digest}): refused")
+                try:
+                    answer = self._s3().get_object(Bucket=self.bucket, Key=key)
+                    digest = hashlib.sha256()
+                    for chunk in answer["Body"].iter_chunks(CHUNK_BYTES):
+                        digest.update(chunk)
+                        out.write(chunk)
+                except Exception as error:
+                    if _status(error) == 404:
+                        return False
+                    raise self._failed("read", error) from None
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise BlobStoreError(f"{key} in {self!r} is not the file it names "
+                                     f"(its sha256 is {digest.hexdigest()}): refused")
             os.replace(temporary, destination)
             return True
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
-
-    def _download(self, sha256: str, out) -> str | None:
-        """Stream the object into ``out`` → the sha256 of what came, or None where there is no object."""
-        try:
-            answer = self._s3().get_object(Bucket=self.bucket, Key=self.key_for(sha256))
-            digest = hashlib.sha256()
-            for chunk in answer["Body"].iter_chunks(CHUNK_BYTES):
-                digest.update(chunk)
-                out.write(chunk)
-            return digest.hexdigest()
-        except Exception as error:
-            if _status(error) == 404:
-                return None
-            raise self._failed("read", error) from None
 
     def _s3(self) -> Any:
         if self._client is None:
@@ -155,11 +130,12 @@ class S3Blobs:
         return self._client
 
     def _failed(self, doing: str, error: Exception) -> BlobStoreError:
+        """One line: the S3 error code (botocore's ClientError), else the error's class and first line."""
         where = f"{self!r}" + (f" at {self.endpoint_url}" if self.endpoint_url else "")
-        code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None
-        reason = code or type(error).__name__
-        if code is None and str(error):
-            reason = f"{reason}: {str(error).splitlines()[0]}"
+        response = getattr(error, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        reason = code or (f"{type(error).__name__}: {str(error).splitlines()[0]}" if str(error)
+                          else type(error).__name__)
         return BlobStoreError(f"cannot {doing} in the object store {where}: {reason}")
 
 

@@ -8,6 +8,7 @@ whoever waits for the analysis gets the reason, and nothing tries it again under
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,9 +28,6 @@ def register(app: Celery) -> None:
         analyse_stored(_context(), sha256, analysis_key)
 
     worker_process_init.connect(_one_torch_thread, weak=False)
-
-
-_contexts: list = []
 
 
 def _analysis_request() -> type:
@@ -64,14 +62,13 @@ def _give_up(sha256: str, analysis_key: str, reason: str) -> None:
         logging.getLogger(__name__).error("could not store the failure of %s: %s", sha256[:12], error)
 
 
+@functools.cache
 def _context():
     """This process's context, acting as the worker (its database opened once)."""
-    if not _contexts:
-        from monitor.config import load_config
-        from monitor.services.context import Actor, Context
+    from monitor.config import load_config
+    from monitor.services.context import Actor, Context
 
-        _contexts.append(Context(load_config(None), Actor.local("worker")))
-    return _contexts[0]
+    return Context(load_config(None), Actor.local("worker"))
 
 
 def _one_torch_thread(**_signal) -> None:
