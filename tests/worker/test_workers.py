@@ -56,7 +56,9 @@ def test_a_scan_through_two_workers_prints_what_a_scan_in_one_process_prints(
     make_performer("Ada Voice", voice=[reference])
     with broker.workers(2, dict(os.environ), tmp_path):
         distributed = likeness("scan", *files, "--json")
-        status = likeness("queue", "status", "--json").json
+        # a result is stored before its message is acknowledged: wait for the acknowledgements
+        status = _queue_status_once_settled(likeness, until=lambda status: (
+            status["analysis"]["unacked"] == 0 and all(worker["active"] == 0 for worker in status["workers"])))
     assert status["analysis"] == status["crawl"] == {"ready": 0, "unacked": 0, "dead": 0}
     assert [(worker["queues"], worker["active"]) for worker in status["workers"]] == [(["analysis"], 0)] * 2
     assert distributed.exit_code == 0, distributed.stderr
@@ -173,12 +175,23 @@ def test_a_file_that_stops_every_worker_is_given_up_after_the_delivery_limit_and
                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         killed = _kill_every_holder(postgres_url, scanning)  # as a file that crashes its decoder would
         out, err = scanning.communicate(timeout=600)
-        status = likeness("queue", "status", "--json").json
+        # the failure is stored before the message is rejected: RabbitMQ moves it to the dead queue just after
+        status = _queue_status_once_settled(likeness, until=lambda status: status["analysis"]["dead"] > 0)
     assert scanning.returncode == 1, err
     [row] = json.loads(out)
     assert row["error"].startswith("the analysis stopped its worker process 4 times"), row
     assert len(killed) == 4
     assert status["analysis"] == {"ready": 0, "unacked": 0, "dead": 1}  # kept, and not handed out again
+
+
+def _queue_status_once_settled(likeness, until, timeout_s: float = 120.0) -> dict:
+    """`likeness queue status --json` once ``until(status)`` holds, or after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = likeness("queue", "status", "--json").json
+        if until(status) or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
 
 
 def _kill_every_holder(database_url: str, scanning: subprocess.Popen) -> list[int]:
