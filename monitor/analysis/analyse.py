@@ -14,6 +14,7 @@ import numpy as np
 
 from enrollment import face, voice, voice_stream
 from enrollment.conditions import CONDITIONS_VERSION
+from enrollment.errors import LikenessError
 from enrollment.media import SAMPLE_RATE_HZ, iter_audio_chunks, load_image, probe
 from monitor.analysis.credentials import credentials_version, read_credentials
 from monitor.config import Config
@@ -28,6 +29,9 @@ SCAN_VOICE_SETTINGS = ("vad_aggressiveness", "partial_stride_s", "window_partial
                        "calibration_slope", "threshold", "same_voice_threshold", "cohort_top_n", "chance_at_center",
                        "chance_tenfold_snorm", "max_false_alarms_per_file")
 SCAN_FACE_SETTINGS = ("detector", "upsample", "calibration_center", "calibration_slope", "threshold")
+# A worker's time for one media: at real time (video with faces runs several times faster than that on one
+# core, speech ~150 times), plus the models' loading; never past ``workers.item_timeout_s``.
+TIME_LIMIT_FIXED_S, TIME_LIMIT_PER_MEDIA_S = 300.0, 1.0
 
 
 @dataclass
@@ -55,6 +59,37 @@ def face_calibration(config: Config) -> Calibration:
     return Calibration(config.face.calibration_center, config.face.calibration_slope, config.face.threshold)
 
 
+def model_versions(gallery: Gallery) -> dict[str, str | None]:
+    """``{"voice", "face"}``: the version of each model the gallery's references need (None: no such reference).
+    Loads the model's library (torch for the voice)."""
+    return {"voice": voice.voice_model_version() if len(gallery.voice_ids) else None,
+            "face": face.face_model_version() if len(gallery.face_ids) else None}
+
+
+def models_differing(wanted: dict[str, str | None]) -> str | None:
+    """How this process's models differ from the ``wanted`` versions (``{"voice", "face"}``, None: not needed),
+    one line; None where they are the same."""
+    here = {"voice": voice.voice_model_version, "face": face.face_model_version}
+    differing = [f"{modality} model {here[modality]()} here, {version} asked for"
+                 for modality, version in wanted.items()
+                 if version and modality in here and here[modality]() != version]
+    return "; ".join(differing) or None
+
+
+def time_limit_s(path: Path, config: Config) -> float | None:
+    """Seconds a worker may take to analyse the file at ``path``, sized to its duration (read from its headers;
+    a still image counts as none); None: no limit (``workers.item_timeout_s`` 0 or less). A file that cannot be
+    read gets the largest limit: its worker finds the reason."""
+    largest_s = config.workers.item_timeout_s
+    if largest_s <= 0:
+        return None
+    try:
+        duration_s = probe(path, config.media).duration_s or 0.0
+    except LikenessError:  # the analysis itself reports what is wrong with the file
+        return largest_s
+    return min(largest_s, TIME_LIMIT_FIXED_S + TIME_LIMIT_PER_MEDIA_S * duration_s)
+
+
 def analysis_key(config: Config, gallery: Gallery) -> str:
     """Identifies an analysis: the references compared, the models and every setting that matters.
 
@@ -63,6 +98,7 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
     def used(settings, names: tuple[str, ...]) -> dict:
         return {name: getattr(settings, name) for name in names}
 
+    models = model_versions(gallery)
     # only what a scan uses: changing an enrolment gate or a size limit does not redo every analysis
     described = {
         "references": gallery.reference_digest,
@@ -71,9 +107,8 @@ def analysis_key(config: Config, gallery: Gallery) -> str:
         # how matches are decided
         "method": {"voice": "s-norm speaker turns, lenient VAD retry, streamed in blocks",
                    "face": ["tracks", "population rank", VIDEO_FACES_METHOD]},
-        "voice": [used(config.voice, SCAN_VOICE_SETTINGS),
-                  voice.voice_model_version() if len(gallery.voice_ids) else None],
-        "face": [used(config.face, SCAN_FACE_SETTINGS), face.face_model_version() if len(gallery.face_ids) else None],
+        "voice": [used(config.voice, SCAN_VOICE_SETTINGS), models["voice"]],
+        "face": [used(config.face, SCAN_FACE_SETTINGS), models["face"]],
         "media": used(config.media, ("max_duration_s", "max_image_pixels", "max_image_side_px", "max_frame_side_px",
                                      "frame_every_s")),
         "scan": config.scan.__dict__,

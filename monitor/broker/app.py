@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 QUEUES = ("analysis", "crawl", "mail")
 DELIVERY_LIMIT = 3  # failed deliveries RabbitMQ allows a message: its 4th failure dead-letters it
 DEAD_LETTERS = "likeness.dead"  # the exchange; each queue's dead letters are routed to QUEUE.dead
-ANALYSE = "likeness.analyse"  # the analysis task's name
+ANALYSE = "likeness.analyse"  # the tasks' names: an analysis, a crawl pass of one source, the due alerts sent
+CRAWL = "likeness.crawl"
+SEND_ALERTS = "likeness.send_alerts"
+QUEUE_OF = {ANALYSE: "analysis", CRAWL: "crawl", SEND_ALERTS: "mail"}
 PUBLISH_RETRIES, PUBLISH_RETRY_MAX_S = 30, 2.0  # about a minute: a broker restarting
 # a worker process grown past this (KiB) is replaced after its task: the largest media peak under 0.7 GiB
 # (docs/performance.md), so more is a leak or a hostile file's doing
@@ -62,7 +65,7 @@ def _made(broker_url: str) -> Celery:
                                             "x-dead-letter-exchange": DEAD_LETTERS,
                                             "x-dead-letter-routing-key": f"{name}.dead"})
                      for name in QUEUES],
-        task_routes={ANALYSE: {"queue": "analysis", "routing_key": "analysis"}},
+        task_routes={task: {"queue": queue, "routing_key": queue} for task, queue in QUEUE_OF.items()},
         task_default_queue="analysis",
         # a message is sent when RabbitMQ says it has it (publisher confirms), and sending waits out a broker
         # restart: up to PUBLISH_RETRIES tries, PUBLISH_RETRY_MAX_S apart at most
@@ -85,13 +88,23 @@ def declare_queues(app: Celery) -> None:
             queue.bind(channel).declare()
 
 
-def send_analysis(broker_url: str, sha256: str, analysis_key: str) -> None:
-    """Ask a worker to analyse stored content ``sha256`` under ``analysis_key`` (call after the transaction that
-    recorded it has committed). BrokerError, one line without the password, where RabbitMQ cannot be reached
-    for about a minute: the content stays recorded and unanalysed, for the next pass."""
+def send_analysis(broker_url: str, sha256: str, analysis_key: str, models: dict[str, str | None],
+                  time_limit_s: float | None = None) -> None:
+    """Ask a worker to analyse stored content ``sha256`` under ``analysis_key`` with the ``models`` it was made
+    with (``{"voice", "face"}`` versions), killed after ``time_limit_s`` (None: no limit). Call after the
+    transaction that recorded the content has committed. BrokerError, one line without the password, where
+    RabbitMQ cannot be reached for about a minute: the content stays recorded and unanalysed, for the next pass."""
+    send(broker_url, ANALYSE, [sha256, analysis_key], {"models": models}, time_limit_s)
+
+
+def send(broker_url: str, task: str, args: list, kwargs: dict | None = None,
+         time_limit_s: float | None = None) -> None:
+    """Publish ``task`` on its queue once RabbitMQ confirms it has it; BrokerError (one line, no password) where
+    it cannot be reached for about a minute."""
+    queue = QUEUE_OF[task]
     try:
-        celery_app(broker_url).send_task(ANALYSE, args=[sha256, analysis_key], queue="analysis",
-                                         routing_key="analysis")
+        celery_app(broker_url).send_task(task, args=args, kwargs=kwargs or {}, queue=queue, routing_key=queue,
+                                         time_limit=time_limit_s)
     except Exception as error:  # kombu's OperationalError, a refused connection, a confirm that never came
         raise unreachable(broker_url, error) from None
 

@@ -28,7 +28,7 @@ from monitor.cli.home import init
 from monitor.cli.performers import enroll, performer
 from monitor.cli.scan import scan
 from monitor.cli.serve import serve
-from monitor.cli.sources import crawl, run, source
+from monitor.cli.sources import crawl, run, scheduler, source
 from monitor.cli.worker import queue, worker
 
 __all__ = ["REVIEW_CHOICES", "STATUS_CHOICES", "cli", "main"]
@@ -49,8 +49,8 @@ def cli(ctx: click.Context, home: str | None, agency: str | None) -> None:
 for command in (performer, enroll, scan, detections, source, crawl, alerts.commands["list"],
                 evidence.commands["export"], user, token, audit):
     with_agency_option(command)  # what belongs to one agency; the rest serves the whole install
-for command in (init, performer, enroll, scan, detections, source, crawl, run, alerts, evidence, eval_command,
-                cohort, agency, user, token, audit, serve, worker, queue):
+for command in (init, performer, enroll, scan, detections, source, crawl, run, scheduler, alerts, evidence,
+                eval_command, cohort, agency, user, token, audit, serve, worker, queue):
     cli.add_command(command)
 
 

@@ -122,12 +122,24 @@ def crawl(app: App, source_ids: tuple[int, ...], workers: int | None, as_json: b
 @click.pass_obj
 def run(app: App) -> None:
     """Keep watching every source on its schedule (stop with Ctrl-C or SIGTERM)."""
+    click.echo(f"watching the sources of {app.config.home.resolve()} (Ctrl-C to stop)", err=True)
+    _keep_schedule(app, on_workers=False)
+
+
+@click.command()
+@click.pass_obj
+def scheduler(app: App) -> None:
+    """Hand each source's crawls to the workers on its schedule (stop with Ctrl-C or SIGTERM)."""
+    click.echo(f"scheduling the crawls of {app.config.home.resolve()} for the workers (Ctrl-C to stop)", err=True)
+    _keep_schedule(app, on_workers=True)
+
+
+def _keep_schedule(app: App, on_workers: bool) -> None:
     import logging
 
     from monitor.services.sources import watch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    click.echo(f"watching the sources of {app.config.home.resolve()} (Ctrl-C to stop)", err=True)
-    watch(app.context)
+    watch(app.context, on_workers)
     click.echo("stopped", err=True)

@@ -100,8 +100,6 @@ def save_match(session: Session, media: Media, match: Match, threshold: float, m
     return detection
 
 
-
-
 def record_given_up(session: Session, sha256: str, analysis_key: str, reason: str) -> None:
     """Store ``reason`` as the analysis of ``sha256`` under ``analysis_key`` (not tried again under it), and
     remove the claim its lost holder left; nothing where it is analysed under that key already."""
@@ -111,3 +109,12 @@ def record_given_up(session: Session, sha256: str, analysis_key: str, reason: st
     if media is not None and media.analysis_key != analysis_key:
         media.error, media.analysis_key, media.analysed_at = reason, analysis_key, utc_now()
     claims.release_lost(session, sha256, analysis_key)
+
+
+def record_refused(session: Session, sha256: str, analysis_key: str, reason: str) -> None:
+    """Tell whoever waits for the analysis of ``sha256`` under ``analysis_key`` that a worker refused it: ``reason``
+    becomes the media's error, now its analysis time, while its analysis key stays as it was (a worker able to
+    analyse it still will, and the next crawl pass asks again where it was never analysed)."""
+    media = session.scalar(select(Media).where(Media.sha256 == sha256))
+    if media is not None and media.analysis_key != analysis_key:
+        media.error, media.analysed_at = reason, utc_now()

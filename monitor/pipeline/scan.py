@@ -26,7 +26,7 @@ from enrollment import face, voice
 from enrollment.agencies import agency_for
 from enrollment.errors import LikenessError, printable, shown
 from enrollment.models import utc_now
-from monitor.analysis.analyse import Analysis, analyse, analysis_key, voice_chance
+from monitor.analysis.analyse import Analysis, analyse, analysis_key, model_versions, time_limit_s, voice_chance
 from monitor.analysis.workers import AnalysisPool, worker_count
 from monitor.config import Config
 from monitor.fetch.download import download, is_url
@@ -104,6 +104,7 @@ class Scanner:
         with sessions() as session:
             self.gallery: Gallery = scoring_gallery(session, config.voice)
         self.key = analysis_key(config, self.gallery)
+        self.models = model_versions(self.gallery)  # {"voice", "face"}: a worker with others refuses the work
         # a claim older than the longest an analysis may run is its holder's, lost with its machine
         self.claim_lease_s = config.workers.item_timeout_s + 60.0
 
@@ -232,11 +233,13 @@ class Scanner:
 
     def _analysed_by_a_worker(self, media: Media) -> Media:
         """``media`` once a worker has analysed it (asked here, through the broker, after its sighting was
-        committed); a worker whose performers differ (one enrolled since) analyses it under its own key."""
+        committed); a worker whose performers differ (one enrolled since) analyses it under its own key, one whose
+        models differ refuses it (its reason is the row's error)."""
         from monitor.broker.app import send_analysis
 
         before, waited_s = (media.analysis_key, media.analysed_at), 0.0
-        send_analysis(self.broker_url, media.sha256, self.key)
+        send_analysis(self.broker_url, media.sha256, self.key, self.models,
+                      time_limit_s(self.store.path_for(media.sha256), self.config))
         while waited_s < self.claim_lease_s:
             time.sleep(CLAIM_POLL_S)
             waited_s += CLAIM_POLL_S
@@ -350,8 +353,7 @@ class Scanner:
     def _analysis_entry(self, media: Media) -> dict:
         """The details of an "analysed" custody entry that every agency's is told alike."""
         return {"analysis_key": self.key, "media_type": media.media_type, "duration_s": media.duration_s,
-                "models": {"voice": voice.voice_model_version() if len(self.gallery.voice_ids) else None,
-                           "face": face.face_model_version() if len(self.gallery.face_ids) else None},
+                "models": self.models,
                 "content_credentials": media.content_credentials}
 
     def _threshold_and_model(self, modality: str) -> tuple[float, str]:

@@ -1,4 +1,4 @@
-"""`likeness run`: one APScheduler job per source, kept in the project's database.
+"""`likeness run` and `likeness scheduler`: one APScheduler job per source, kept in the project's database.
 
 APScheduler 3 (4 is still alpha) with its SQLAlchemy job store in the same database, so the schedule
 survives restarts: a job's next run time is stored, missed runs are coalesced into one, a source
@@ -7,6 +7,11 @@ daemon reconciles the jobs with it at start and every ``RECONCILE_EVERY_S`` (so 
 `pause`, `remove` take effect without a restart). Each job runs one crawl pass of its source through
 exactly the code of `likeness crawl`. SIGTERM or SIGINT stops the daemon between items; media
 fetched but not yet analysed is analysed by the next pass.
+
+`likeness scheduler` keeps the same schedule but runs nothing itself: each due crawl, and each alert run, is
+a task on the broker's ``crawl`` or ``mail`` queue for `likeness worker` processes. A task the broker would
+not take (down for over a minute) is tried again ``RETRY_ENQUEUE_S`` later, not at the source's next time.
+Either command holds the install's one schedule: a second copy of either waits.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from enrollment.errors import LikenessError
 from monitor.config import Config, load_config
 from monitor.storage.models import Source
 
@@ -30,6 +36,7 @@ ALERTS_JOB_ID = "alerts-send"
 # a stop signal lands while it hands a due job over, and a stop right after start is the common case.
 ALERTS_FIRST_AFTER_S = 5
 JOBS_TABLE = "apscheduler_jobs"
+RETRY_ENQUEUE_S = 60
 logger = logging.getLogger(__name__)
 _stop = threading.Event()  # set by SIGTERM/SIGINT; running crawls check it between items
 
@@ -60,6 +67,31 @@ def send_alerts_job(home: str) -> None:
                     "".join(f"; {error}" for error in report.errors[:3]))
 
 
+def enqueue_crawl_job(home: str, source_id: int) -> None:
+    """What a stored job runs under `likeness scheduler`: the source's pass handed to a crawl worker."""
+    from monitor.broker.app import CRAWL
+
+    _enqueue(home, CRAWL, [source_id], f"{JOB_PREFIX}{source_id}")
+
+
+def enqueue_alerts_job(home: str) -> None:
+    """The due alerts handed to a mail worker."""
+    from monitor.broker.app import SEND_ALERTS
+
+    _enqueue(home, SEND_ALERTS, [], ALERTS_JOB_ID)
+
+
+def _enqueue(home: str, task: str, args: list, job_id: str) -> None:
+    from monitor.broker.app import send
+
+    try:
+        send(load_config(home).broker_url, task, args)
+    except LikenessError as error:  # the broker down: try again soon, not at the job's next time (a day, maybe)
+        logger.error("%s not handed to the workers, tried again in %s s: %s", job_id, RETRY_ENQUEUE_S, error)
+        if _keeping is not None and (job := _keeping.get_job(job_id)) is not None:
+            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=RETRY_ENQUEUE_S))
+
+
 def make_scheduler(engine: Engine):  # -> apscheduler.schedulers.background.BackgroundScheduler
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -74,10 +106,13 @@ def make_scheduler(engine: Engine):  # -> apscheduler.schedulers.background.Back
     )
 
 
-def reconcile(scheduler, sessions: sessionmaker[Session], config: Config) -> None:
+def reconcile(scheduler, sessions: sessionmaker[Session], config: Config, on_workers: bool = False) -> int:
     """Make the stored jobs match the sources: add new ones (due now), follow interval and pause
-    changes, remove jobs of removed sources. A job whose source is unchanged keeps its next run time."""
+    changes, remove jobs of removed sources. A job whose source is unchanged keeps its next run time; its
+    function follows ``on_workers`` (a crawl handed to the workers, or run here) → how many sources."""
     from apscheduler.triggers.interval import IntervalTrigger
+
+    run = enqueue_crawl_job if on_workers else crawl_source_job
 
     with sessions() as session:
         sources = {f"{JOB_PREFIX}{source.id}": source for source in session.scalars(select(Source))}
@@ -88,19 +123,24 @@ def reconcile(scheduler, sessions: sessionmaker[Session], config: Config) -> Non
         trigger = IntervalTrigger(seconds=source.every_s, jitter=config.crawl.jitter_s or None, timezone=UTC)
         job = jobs.get(job_id)
         if job is None:
-            job = scheduler.add_job(crawl_source_job, trigger, id=job_id, name=source.name or source.url,
+            job = scheduler.add_job(run, trigger, id=job_id, name=source.name or source.url,
                                     args=[str(config.home), source.id], next_run_time=datetime.now(UTC))
         elif job.trigger.interval.total_seconds() != source.every_s:
             job.reschedule(trigger)
+        if job.func is not run:
+            job.modify(func=run)
         if source.paused and job.next_run_time is not None:
             job.pause()
         elif not source.paused and job.next_run_time is None:
             job.resume()
+    return len(sources)
 
 
-def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.Event | None = None) -> None:
-    """Keep the schedule until SIGTERM/SIGINT (or ``stop``, for tests), then stop cleanly. One daemon per
-    install: a second waits until the first stops or dies (monitor.storage.one_holder)."""
+def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.Event | None = None,
+               on_workers: bool = False) -> None:
+    """Keep the schedule until SIGTERM/SIGINT (or ``stop``, for tests), then stop cleanly; ``on_workers``: hand
+    the crawls and alert runs to the broker's workers. One daemon per install: a second waits until the first
+    stops or dies (monitor.storage.one_holder)."""
     from monitor.storage.one_holder import one_holder
 
     stop = stop or _stop
@@ -111,27 +151,34 @@ def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.
             signal.signal(signum, lambda *_: threading.Thread(target=lambda: (stop.set(), _stop.set())).start())
     with one_holder(sessions.kw["bind"], "daemon", stop, _say_waiting) as still_held:
         if still_held is not None:
-            _keep_schedule(config, sessions, stop, still_held)
+            _keep_schedule(config, sessions, stop, still_held, on_workers)
 
 
 def _say_waiting() -> None:
-    logger.warning("another `likeness run` keeps the schedule: waiting until it stops")
+    logger.warning("another `likeness run` or `likeness scheduler` keeps the schedule: waiting until it stops")
+
+
+_keeping = None  # the scheduler this process runs, while it does: a job that could not enqueue moves itself
 
 
 def _keep_schedule(config: Config, sessions: sessionmaker[Session], stop: threading.Event,
-                   still_held: Callable[[], None]) -> None:
-    scheduler = make_scheduler(sessions.kw["bind"])
+                   still_held: Callable[[], None], on_workers: bool) -> None:
+    global _keeping
+    scheduler = _keeping = make_scheduler(sessions.kw["bind"])
     scheduler.start(paused=True)
     try:
-        reconcile(scheduler, sessions, config)
-        scheduler.add_job(send_alerts_job, "interval", seconds=config.alerts.send_every_s, id=ALERTS_JOB_ID,
-                          name="send alerts", args=[str(config.home)], executor="alerts", replace_existing=True,
+        sources = reconcile(scheduler, sessions, config, on_workers)
+        scheduler.add_job(enqueue_alerts_job if on_workers else send_alerts_job, "interval",
+                          seconds=config.alerts.send_every_s, id=ALERTS_JOB_ID, name="send alerts",
+                          args=[str(config.home)], executor="alerts", replace_existing=True,
                           next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
         scheduler.resume()
+        logger.info("keeping the schedule of %s sources%s", sources, " for the workers" if on_workers else "")
         while not stop.wait(RECONCILE_EVERY_S):
             still_held()  # LostHold: stop, before another daemon fires the same jobs
-            reconcile(scheduler, sessions, config)
+            reconcile(scheduler, sessions, config, on_workers)
     finally:
         _stop.set()
         scheduler.shutdown(wait=True)
         _stop.clear()
+        _keeping = None

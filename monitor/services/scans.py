@@ -40,20 +40,34 @@ def scan(ctx: Context, targets: list[str], workers: int | None = None,
     return [row.as_json() for row in scanner.scan_all(targets, on_done=done)]
 
 
-def analyse_stored(ctx: Context, sha256: str, analysis_key: str) -> None:
+def analyse_stored(ctx: Context, sha256: str, analysis_key: str, models: dict[str, str | None] | None = None) -> None:
     """Analyse content already stored and recorded (a worker's task), once: nothing where it is analysed under
     the key already or being analysed by another process. The performers and models are loaded once per process,
-    again when ``analysis_key`` is not this process's (a performer enrolled since the scan asked)."""
+    again when ``analysis_key`` is not this process's (a performer enrolled since the scan asked). ModelsDiffer,
+    its reason stored for whoever waits, where this process's models are not the ``models`` asked for
+    (``{"voice", "face"}`` versions): results are kept per model version."""
+    from monitor.analysis.analyse import models_differing
+    from monitor.pipeline.record import record_refused
     from monitor.pipeline.scan import Scanner
     from monitor.storage.claims import claimant
 
     ctx.require("install")
+    if models and (differing := models_differing(models)):
+        reason = (f"worker {claimant()} refused the analysis: {differing} (run one version of Likeness Monitor, "
+                  f"with the same models, on every machine)")
+        with ctx.sessions.begin() as session:
+            record_refused(session, sha256, analysis_key, reason)
+        raise ModelsDiffer(reason)
     with _SCANNERS_LOCK:
         scanner = _SCANNERS.get(ctx.config.home)
         if scanner is None or scanner.key != analysis_key:
             actor = f"{ctx.actor.name} (worker {claimant()})"  # which process of which machine analysed it
             scanner = _SCANNERS[ctx.config.home] = Scanner(ctx.config, ctx.sessions, 1, actor)
     scanner.analyse_content(sha256)
+
+
+class ModelsDiffer(LikenessError):
+    """A worker's models are not those of the process that asked for the analysis."""
 
 
 def give_up_analysis(ctx: Context, sha256: str, analysis_key: str, reason: str) -> None:

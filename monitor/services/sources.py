@@ -161,9 +161,30 @@ def crawl(ctx: Context, source_ids: list[int] | None = None, workers: int | None
         list(source_ids or []), ctx.scoped_agency_id()).as_json()
 
 
-def watch(ctx: Context) -> None:
-    """Keep crawling every source on its schedule, and sending due alerts, until SIGINT or SIGTERM."""
-    ctx.require("install")
+def watch(ctx: Context, on_workers: bool = False) -> None:
+    """Keep crawling every source on its schedule, and sending due alerts, until SIGINT or SIGTERM; one such
+    process per install (a second waits). ``on_workers``: hand each due crawl and alert run to the broker's
+    workers instead (``likeness scheduler``; LikenessError without a broker)."""
     from monitor.pipeline.scheduler import run_daemon
+    from monitor.services.broker import NO_BROKER
 
-    run_daemon(ctx.config, ctx.sessions)
+    ctx.require("install")
+    if on_workers and not ctx.config.broker_url:
+        raise LikenessError(f"{NO_BROKER} (or `likeness run` crawls in this process)")
+    run_daemon(ctx.config, ctx.sessions, on_workers=on_workers)
+
+
+def crawl_when_due(ctx: Context, source_id: int) -> dict | None:
+    """A scheduled pass over ``source_id`` (a crawl worker's task) → the ``crawl`` command's JSON; None where the
+    source is gone or paused since, or where another process is crawling it (a pass due while the last still
+    ran): nothing then."""
+    from monitor.pipeline.crawl import Crawl
+    from monitor.storage.one_holder import held_if_free
+
+    ctx.require("install")
+    with held_if_free(ctx.sessions.kw["bind"], f"crawl-{source_id}") as held:
+        with ctx.sessions() as session:
+            source = session.get(Source, source_id)
+        if not held or source is None or source.paused:
+            return None
+        return Crawl(ctx.config, ctx.sessions, actor=ctx.actor.name).run([source_id]).as_json()

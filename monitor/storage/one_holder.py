@@ -38,6 +38,15 @@ def one_holder(engine: Engine, name: str, stop: threading.Event,
 
 
 @contextmanager
+def held_if_free(engine: Engine, name: str) -> Iterator[bool]:
+    """Hold ``name`` inside where no other process holds it (True), else False at once: nothing waits."""
+    tried_once = threading.Event()
+    tried_once.set()
+    with one_holder(engine, name, tried_once) as check:
+        yield check is not None
+
+
+@contextmanager
 def _advisory_lock(engine: Engine, name: str, stop: threading.Event,
                    on_wait: Callable[[], None]) -> Iterator[Callable[[], None] | None]:
     key = int.from_bytes(hashlib.sha256(f"likeness:{name}".encode()).digest()[:8], "big", signed=True)

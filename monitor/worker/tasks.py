@@ -1,5 +1,11 @@
 """The tasks a worker runs: the analysis of one stored content under an analysis key
-(:func:`monitor.services.scans.analyse_stored`), and the set-up of each worker process (one torch thread).
+(:func:`monitor.services.scans.analyse_stored`), a scheduled crawl pass of one source
+(:func:`monitor.services.sources.crawl_when_due`), the due alerts sent; and the set-up of each worker process
+(one torch thread).
+
+An analysis whose worker's models are not those asked for is refused: its reason is stored for whoever waits,
+and RabbitMQ dead-letters the message (kept, for a worker of the right version). One that outlives its time
+limit (sized to the media's duration by the sender) is killed, and its failure stored as the local pool does.
 
 A message whose analysis stopped its worker process (a crash, a kill, memory) is given back to RabbitMQ and
 handed out again; on its last allowed delivery (``x-delivery-count`` at the queue's delivery limit), such a
@@ -9,23 +15,53 @@ whoever waits for the analysis gets the reason, and nothing tries it again under
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from celery import Celery
 
+logger = logging.getLogger(__name__)
+
 
 def register(app: Celery) -> None:
     """The tasks on ``app``, and the set-up of each worker process."""
+    from celery.exceptions import Reject
     from celery.signals import worker_process_init
 
-    from monitor.broker.app import ANALYSE
+    from monitor.broker.app import ANALYSE, CRAWL, SEND_ALERTS
 
     @app.task(name=ANALYSE, acks_late=True, reject_on_worker_lost=True, Request=_analysis_request())
-    def analyse(sha256: str, analysis_key: str) -> None:
-        from monitor.services.scans import analyse_stored
+    def analyse(sha256: str, analysis_key: str, models: dict | None = None) -> None:
+        from monitor.services.scans import ModelsDiffer, analyse_stored
 
-        analyse_stored(_context(), sha256, analysis_key)
+        try:
+            analyse_stored(_context(), sha256, analysis_key, models)
+        except ModelsDiffer as refusal:
+            logger.error("%s", refusal)
+            raise Reject(str(refusal), requeue=False) from None
+
+    @app.task(name=CRAWL, acks_late=True, reject_on_worker_lost=True)
+    def crawl(source_id: int) -> None:
+        from monitor.broker.app import send
+        from monitor.services.sources import crawl_when_due
+
+        report = crawl_when_due(_context(), source_id)
+        if report is None:
+            logger.info("source %s: not crawled (paused, removed, or being crawled)", source_id)
+            return
+        logger.info("source %s: %s pages, %s new media, %s detections, %s errors", source_id,
+                    report["pages_fetched"], report["media_new"], len(report["detections"]), len(report["errors"]))
+        if report["detections"]:
+            send(_context().config.broker_url, SEND_ALERTS, [])
+
+    @app.task(name=SEND_ALERTS, acks_late=True, reject_on_worker_lost=True)
+    def send_alerts() -> None:
+        from monitor.services.alerts import send_due_alerts
+
+        sent = send_due_alerts(_context())
+        if sent["messages"] or sent["errors"]:
+            logger.info("alerts: %s messages sent%s", sent["messages"], "".join(f"; {e}" for e in sent["errors"][:3]))
 
     worker_process_init.connect(_one_torch_thread, weak=False)
 
@@ -48,18 +84,21 @@ def _analysis_request() -> type:
                                          f"or out of memory): not tried again under this analysis key")
             return super().on_failure(exc_info, send_failed_event, return_ok)
 
+        def on_timeout(self, soft, timeout):
+            if not soft:  # its process was killed: the failure is stored, and the message acknowledged
+                _give_up(*self.args[:2], f"analysis timed out after {timeout:g} s")
+            return super().on_timeout(soft, timeout)
+
     return AnalysisRequest
 
 
 def _give_up(sha256: str, analysis_key: str, reason: str) -> None:
-    import logging
-
     from monitor.services.scans import give_up_analysis
 
     try:
         give_up_analysis(_context(), sha256, analysis_key, reason)
     except Exception as error:  # the database gone: RabbitMQ still keeps the message, dead-lettered
-        logging.getLogger(__name__).error("could not store the failure of %s: %s", sha256[:12], error)
+        logger.error("could not store the failure of %s: %s", sha256[:12], error)
 
 
 @functools.cache

@@ -58,21 +58,22 @@ def consumers(broker_url: str, queue: str) -> int:
 
 
 @contextmanager
-def workers(count: int, env: dict[str, str], logs: Path) -> Iterator[list[subprocess.Popen]]:
-    """``count`` ``likeness worker --concurrency 1`` processes, each consuming the analysis queue before this
-    yields; stopped afterwards (SIGTERM, then SIGKILL)."""
+def workers(count: int, env: dict[str, str], logs: Path,
+            queues: str = "analysis") -> Iterator[list[subprocess.Popen]]:
+    """``count`` ``likeness worker --concurrency 1 --queues QUEUES`` processes, each consuming every one of
+    ``queues`` before this yields; stopped afterwards (SIGTERM, then SIGKILL)."""
     likeness = Path(sys.executable).with_name("likeness")
-    started = []
+    started, first = [], len(list(logs.glob("worker-*.log")))
     try:
-        for number in range(count):
+        for number in range(first, first + count):
             with open(logs / f"worker-{number}.log", "wb") as log:
-                started.append(subprocess.Popen([str(likeness), "worker", "--concurrency", "1"], env=env,
-                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+                started.append(subprocess.Popen([str(likeness), "worker", "--concurrency", "1", "--queues", queues],
+                                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         deadline = time.monotonic() + READY_TIMEOUT_S
-        while consumers(env["LIKENESS_BROKER_URL"], "analysis") < count:
+        while any(consumers(env["LIKENESS_BROKER_URL"], queue) < count for queue in queues.split(",")):
             dead = [process for process in started if process.poll() is not None]
             if dead or time.monotonic() > deadline:
-                raise RuntimeError(f"workers did not start: {(logs / 'worker-0.log').read_text()[-2000:]}")
+                raise RuntimeError(f"workers did not start: {(logs / f'worker-{first}.log').read_text()[-2000:]}")
             time.sleep(0.5)
         yield started
     finally:

@@ -30,6 +30,7 @@ class Route:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    released: threading.Event | None = None  # the answer waits until this is set (or the site stops)
 
 
 class Website:
@@ -65,7 +66,7 @@ class Website:
                 if route is None:
                     self.answer(404, b"not found", {"Content-Type": "text/plain"})
                     return
-                if route.delay_s and site._stopping.wait(route.delay_s):
+                if (route.delay_s and site._stopping.wait(route.delay_s)) or not site._released(route):
                     self.close_connection = True  # the site is stopping: no answer
                     return
                 headers = {"Content-Type": route.content_type, **route.headers}
@@ -79,6 +80,13 @@ class Website:
 
         self._server = serve(Handler)
         return self.url
+
+    def _released(self, route: Route) -> bool:
+        """Wait until ``route`` is released → False where the site stops first."""
+        while route.released is not None and not route.released.wait(0.1):
+            if self._stopping.is_set():
+                return False
+        return True
 
     def stop(self) -> None:
         self._stopping.set()

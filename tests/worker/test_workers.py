@@ -25,15 +25,6 @@ from tests.support import broker
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def broker_url() -> str:
-    why = broker.missing()
-    if why:
-        pytest.skip(why)
-    with broker.virtual_host() as url:
-        yield url
-
-
 def _comparable(rows: list[dict]) -> list[dict]:
     """Scan rows without what differs between two installs (ids, times)."""
     for row in rows:
