@@ -111,8 +111,8 @@ def record_given_up(session: Session, sha256: str, analysis_key: str, reason: st
     claims.release_lost(session, sha256, analysis_key)
 
 
-def record_refused(session: Session, sha256: str, analysis_key: str, reason: str) -> None:
-    """Tell whoever waits for the analysis of ``sha256`` under ``analysis_key`` that a worker refused it: ``reason``
+def record_not_analysed(session: Session, sha256: str, analysis_key: str, reason: str) -> None:
+    """Tell whoever waits for the analysis of ``sha256`` under ``analysis_key`` why a worker did not: ``reason``
     becomes the media's error, now its analysis time, while its analysis key stays as it was (a worker able to
     analyse it still will, and the next crawl pass asks again where it was never analysed)."""
     media = session.scalar(select(Media).where(Media.sha256 == sha256))

@@ -47,7 +47,6 @@ def analyse_stored(ctx: Context, sha256: str, analysis_key: str, models: dict[st
     its reason stored for whoever waits, where this process's models are not the ``models`` asked for
     (``{"voice", "face"}`` versions): results are kept per model version."""
     from monitor.analysis.analyse import models_differing
-    from monitor.pipeline.record import record_refused
     from monitor.pipeline.scan import Scanner
     from monitor.storage.claims import claimant
 
@@ -55,8 +54,7 @@ def analyse_stored(ctx: Context, sha256: str, analysis_key: str, models: dict[st
     if models and (differing := models_differing(models)):
         reason = (f"worker {claimant()} refused the analysis: {differing} (run one version of Likeness Monitor, "
                   f"with the same models, on every machine)")
-        with ctx.sessions.begin() as session:
-            record_refused(session, sha256, analysis_key, reason)
+        tell_not_analysed(ctx, sha256, analysis_key, reason)
         raise ModelsDiffer(reason)
     with _SCANNERS_LOCK:
         scanner = _SCANNERS.get(ctx.config.home)
@@ -64,6 +62,16 @@ def analyse_stored(ctx: Context, sha256: str, analysis_key: str, models: dict[st
             actor = f"{ctx.actor.name} (worker {claimant()})"  # which process of which machine analysed it
             scanner = _SCANNERS[ctx.config.home] = Scanner(ctx.config, ctx.sessions, 1, actor)
     scanner.analyse_content(sha256)
+
+
+def tell_not_analysed(ctx: Context, sha256: str, analysis_key: str, reason: str) -> None:
+    """Tell whoever waits for the analysis of ``sha256`` under ``analysis_key`` why a worker did not do it
+    (``reason``, one line); asked again, it is analysed (monitor.pipeline.record.record_not_analysed)."""
+    from monitor.pipeline.record import record_not_analysed
+
+    ctx.require("install")
+    with ctx.sessions.begin() as session:
+        record_not_analysed(session, sha256, analysis_key, reason)
 
 
 class ModelsDiffer(LikenessError):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
 logger = logging.getLogger(__name__)
+RETRY_FIRST_S, RETRIES = 5, 8  # an analysis whose database is out of reach: tried again for about 20 minutes
 
 
 def register(app: Celery) -> None:
@@ -31,8 +32,8 @@ def register(app: Celery) -> None:
 
     from monitor.broker.app import ANALYSE, CRAWL, SEND_ALERTS
 
-    @app.task(name=ANALYSE, acks_late=True, reject_on_worker_lost=True, Request=_analysis_request())
-    def analyse(sha256: str, analysis_key: str, models: dict | None = None) -> None:
+    @app.task(name=ANALYSE, bind=True, acks_late=True, reject_on_worker_lost=True, Request=_analysis_request())
+    def analyse(task, sha256: str, analysis_key: str, models: dict | None = None) -> None:
         from monitor.services.scans import ModelsDiffer, analyse_stored
 
         try:
@@ -40,6 +41,8 @@ def register(app: Celery) -> None:
         except ModelsDiffer as refusal:
             logger.error("%s", refusal)
             raise Reject(str(refusal), requeue=False) from None
+        except Exception as error:
+            _failed(task, sha256, analysis_key, error)
 
     @app.task(name=CRAWL, acks_late=True, reject_on_worker_lost=True)
     def crawl(source_id: int) -> None:
@@ -90,6 +93,26 @@ def _analysis_request() -> type:
             return super().on_timeout(soft, timeout)
 
     return AnalysisRequest
+
+
+def _failed(task, sha256: str, analysis_key: str, error: Exception) -> None:
+    """What nobody planned for (a bug, the database out of reach) → never silently acknowledged: where the
+    reason can be stored, whoever waits reads it and the message is dead-lettered (kept); where it cannot (the
+    database gone), the analysis is tried again later, ``RETRY_FIRST_S`` doubling, ``RETRIES`` times."""
+    from enrollment.errors import unexpected
+    from monitor.services.scans import tell_not_analysed
+    from monitor.storage.claims import claimant
+
+    reason = f"the analysis failed on worker {claimant()}: {unexpected(error)}"
+    logger.error("%s of %s", reason, sha256[:12], exc_info=True)
+    try:
+        tell_not_analysed(_context(), sha256, analysis_key, reason)
+    except Exception as stored:
+        logger.error("could not store the failure of %s, tried again later: %s", sha256[:12], stored)
+        raise task.retry(countdown=RETRY_FIRST_S * 2 ** task.request.retries, max_retries=RETRIES) from None
+    from celery.exceptions import Reject
+
+    raise Reject(reason, requeue=False) from None
 
 
 def _give_up(sha256: str, analysis_key: str, reason: str) -> None:

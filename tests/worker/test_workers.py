@@ -203,3 +203,76 @@ def _kill_every_holder(database_url: str, scanning: subprocess.Popen) -> list[in
             killed.append(pid)
         time.sleep(0.05)
     return killed
+
+
+def test_a_worker_whose_models_differ_refuses_the_analysis_and_the_row_says_why(
+        likeness, make_performer, make_speech, postgres_url, broker_url, monkeypatch, tmp_path):
+    from monitor.pipeline import scan as scanning
+
+    monkeypatch.setenv("LIKENESS_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("LIKENESS_BROKER_URL", broker_url)
+    make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))])
+    clone = make_speech("clone", texts=(1,))
+    other_version = {"voice": "resemblyzer 0.0.1 weights:000000000000", "face": None}
+    with broker.workers(1, dict(os.environ), tmp_path):
+        with monkeypatch.context() as older:
+            older.setattr(scanning, "model_versions", lambda gallery: other_version)  # as a scan of another version
+            [refused] = likeness("scan", clone, "--json").json
+        status = _queue_status_once_settled(likeness, until=lambda status: status["analysis"]["dead"] > 0)
+        [analysed] = likeness("scan", clone, "--json").json  # asked again by a scan of the workers' version
+    assert refused["error"].startswith("worker ")
+    assert "refused the analysis: voice model resemblyzer" in refused["error"]
+    assert "resemblyzer 0.0.1 weights:000000000000 asked for" in refused["error"]
+    assert status["analysis"] == {"ready": 0, "unacked": 0, "dead": 1}  # kept, for a worker of that version
+    assert analysed["error"] is None and len(analysed["detections"]) == 1
+
+
+def test_an_analysis_past_its_time_limit_is_stopped_and_fails_alone(
+        likeness, make_performer, make_speech, postgres_url, broker_url, monkeypatch, tmp_path):
+    from monitor.pipeline import scan as scanning
+
+    monkeypatch.setenv("LIKENESS_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("LIKENESS_BROKER_URL", broker_url)
+    make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))])
+    with broker.workers(1, dict(os.environ), tmp_path):
+        with monkeypatch.context() as hurried:
+            # shorter than loading the models: the worker process is stopped whatever the machine's speed
+            hurried.setattr(scanning, "time_limit_s", lambda path, config: 0.01)
+            [timed_out] = likeness("scan", make_speech("clone", texts=(1,)), "--json").json
+        [other] = likeness("scan", make_speech("another clone", texts=(3,)), "--json").json
+    assert timed_out["error"] == "analysis timed out after 0.01 s"
+    assert other["error"] is None and len(other["detections"]) == 1  # the worker goes on with the next
+
+
+def test_an_analysis_whose_database_is_out_of_reach_is_tried_again_not_lost(
+        likeness, make_performer, make_speech, postgres_url, broker_url, monkeypatch, tmp_path):
+    from tests.support.cut_line import CutLine
+
+    monkeypatch.setenv("LIKENESS_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("LIKENESS_BROKER_URL", broker_url)
+    make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))])
+    line = CutLine(("127.0.0.1", 5432))  # the worker's way to PostgreSQL; the scan keeps its own
+    relayed = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{line.port}")
+    try:
+        with broker.workers(1, dict(os.environ) | {"LIKENESS_DATABASE_URL": relayed}, tmp_path):
+            line.cut()
+            scanning = subprocess.Popen([str(Path(sys.executable).with_name("likeness")), "scan",
+                                         str(make_speech("clone", texts=(1,))), "--json"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            log = tmp_path / "worker-0.log"
+            _wait_for(lambda: "tried again later" in log.read_text())
+            line.mend()
+            out, err = scanning.communicate(timeout=600)
+    finally:
+        line.close()
+    assert scanning.returncode == 0, err
+    [row] = json.loads(out)
+    assert row["error"] is None and len(row["detections"]) == 1
+
+
+def _wait_for(condition, timeout_s: float = 300.0) -> None:
+    """Poll ``condition`` until it holds; ``timeout_s`` is a safety net, not a measure of how fast it happens."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
