@@ -12,6 +12,7 @@ files, read by boto3 itself and never logged here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -22,6 +23,9 @@ from urllib.parse import urlsplit
 from enrollment.errors import LikenessError
 
 CHUNK_BYTES = 1 << 20
+# S3 takes at most 5 GiB in one PUT: a larger file goes up in parts (at most 10,000 of them: 640 GiB here), and
+# the upload's completion carries the If-None-Match
+SINGLE_PUT_MAX_BYTES, PART_BYTES = 5 << 30, 64 << 20
 CONNECT_TIMEOUT_S, READ_TIMEOUT_S, ATTEMPTS = 10, 120, 3
 
 
@@ -84,13 +88,36 @@ class S3Blobs:
     def _put_once(self, key: str, path: Path) -> bool:
         """Upload ``path`` as ``key`` with ``If-None-Match: *`` → False where the bucket has the key already."""
         try:
-            with open(path, "rb") as body:
-                self._s3().put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+            if path.stat().st_size > SINGLE_PUT_MAX_BYTES:
+                self._put_in_parts(key, path)
+            else:
+                with open(path, "rb") as body:
+                    self._s3().put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
             return True
         except Exception as error:
             if _status(error) == 412:  # already there: content-addressed or named once, so the same bytes
                 return False
             raise self._failed("store", error) from None
+
+    def _put_in_parts(self, key: str, path: Path) -> None:
+        """A multipart upload of ``path`` (``PART_BYTES`` a part), completed with ``If-None-Match: *``; aborted on
+        any failure, so that the bucket keeps no stray parts."""
+        s3 = self._s3()
+        upload_id = s3.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        try:
+            parts = []
+            with open(path, "rb") as body:
+                while chunk := body.read(PART_BYTES):
+                    number = len(parts) + 1
+                    answer = s3.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                                            Body=chunk)
+                    parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            s3.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                         MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
 
     def _download(self, key: str, destination: Path, sha256: str | None = None) -> bool:
         """Stream ``key`` to ``destination`` through a temporary file (whole or not at all) → False where there is

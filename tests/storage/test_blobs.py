@@ -49,6 +49,21 @@ def test_an_object_is_written_once_and_never_rewritten(tmp_path, shared_bucket, 
     assert blobs.key_for(sha256).endswith(f"/media/{sha256[:2]}/{sha256[2:4]}/{sha256}")
 
 
+def test_a_file_over_one_put_goes_up_in_parts_and_is_still_written_once(tmp_path, shared_bucket, object_store,
+                                                                        monkeypatch):
+    from monitor.storage import blobs as module
+
+    monkeypatch.setattr(module, "SINGLE_PUT_MAX_BYTES", 6 << 20)  # S3's 5 GiB, scaled down: the smallest part is 5 MiB
+    monkeypatch.setattr(module, "PART_BYTES", 5 << 20)
+    first, second = _machines(tmp_path, shared_bucket, object_store.endpoint_url)
+    data = hashlib.sha256(b"seed").digest() * (12 << 15)  # 12 MiB: three parts
+    sha256, _size = first.add_file(_file(tmp_path, data), 20 << 20)
+    assert second.path_for(sha256).read_bytes() == data
+    blobs = blobs_at(shared_bucket, object_store.endpoint_url)
+    assert blobs.put_if_absent(sha256, _file(tmp_path, data)) is False  # the completion's If-None-Match: 412
+    assert object_store.client().list_multipart_uploads(Bucket="likeness").get("Uploads", []) == []
+
+
 def test_an_object_that_is_not_the_file_it_names_is_refused_and_nothing_is_kept(tmp_path, shared_bucket,
                                                                                  object_store):
     _first, second = _machines(tmp_path, shared_bucket, object_store.endpoint_url)
