@@ -30,6 +30,7 @@ PUBLISH_RETRIES, PUBLISH_RETRY_MAX_S = 30, 2.0  # about a minute: a broker resta
 # a worker process grown past this (KiB) is replaced after its task: the largest media peak under 0.7 GiB
 # (docs/performance.md), so more is a leak or a hostile file's doing
 MAX_MEMORY_PER_CHILD_KIB = 3 << 20
+PROCESS_UP_TIMEOUT_S = 300.0
 
 
 def celery_app(broker_url: str) -> Celery:
@@ -60,6 +61,8 @@ def _made(broker_url: str) -> Celery:
         task_ignore_result=True, task_acks_late=True, task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1, worker_hijack_root_logger=False, broker_connection_retry_on_startup=True,
         worker_max_memory_per_child=MAX_MEMORY_PER_CHILD_KIB,
+        # a new worker process loads the models before it says it is up (seconds on a loaded machine)
+        worker_proc_alive_timeout=PROCESS_UP_TIMEOUT_S,
         task_queues=[Queue(name, Exchange(name, type="topic", durable=True), routing_key=name, durable=True,
                            queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT,
                                             "x-dead-letter-exchange": DEAD_LETTERS,

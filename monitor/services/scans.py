@@ -47,7 +47,6 @@ def analyse_stored(ctx: Context, sha256: str, analysis_key: str, models: dict[st
     its reason stored for whoever waits, where this process's models are not the ``models`` asked for
     (``{"voice", "face"}`` versions): results are kept per model version."""
     from monitor.analysis.analyse import models_differing
-    from monitor.pipeline.scan import Scanner
     from monitor.storage.claims import claimant
 
     ctx.require("install")
@@ -56,12 +55,32 @@ def analyse_stored(ctx: Context, sha256: str, analysis_key: str, models: dict[st
                   f"with the same models, on every machine)")
         tell_not_analysed(ctx, sha256, analysis_key, reason)
         raise ModelsDiffer(reason)
+    _scanner(ctx, analysis_key).analyse_content(sha256)
+
+
+def prepare_analyses(ctx: Context) -> None:
+    """Load the performers and the models a worker process analyses with, before its first task."""
+    from enrollment import face, voice
+
+    ctx.require("install")
+    gallery = _scanner(ctx).gallery
+    if len(gallery.voice_ids):
+        voice.voice_encoder()
+    if len(gallery.face_ids):
+        face.face_api()
+
+
+def _scanner(ctx: Context, analysis_key: str | None = None) -> Scanner:
+    """This process's scanner of the install, made again where ``analysis_key`` is not its key."""
+    from monitor.pipeline.scan import Scanner
+    from monitor.storage.claims import claimant
+
     with _SCANNERS_LOCK:
         scanner = _SCANNERS.get(ctx.config.home)
-        if scanner is None or scanner.key != analysis_key:
+        if scanner is None or (analysis_key is not None and scanner.key != analysis_key):
             actor = f"{ctx.actor.name} (worker {claimant()})"  # which process of which machine analysed it
             scanner = _SCANNERS[ctx.config.home] = Scanner(ctx.config, ctx.sessions, 1, actor)
-    scanner.analyse_content(sha256)
+        return scanner
 
 
 def tell_not_analysed(ctx: Context, sha256: str, analysis_key: str, reason: str) -> None:

@@ -25,7 +25,7 @@ def run_worker(ctx: Context, queues: tuple[str, ...] = ("analysis",), concurrenc
     ctx.sessions  # noqa: B018  (the database opened and migrated before any task: a wrong URL stops it here)
     os.environ["LIKENESS_HOME"] = str(ctx.config.home.resolve())  # each worker process loads the install from it
     app = celery_app(broker_url)
-    register(app)
+    register(app, analyses="analysis" in queues)
     declare_queues(app)
     processes = concurrency or len(os.sched_getaffinity(0))
     app.worker_main(["--quiet", "worker", "--queues", ",".join(queues), "--concurrency", str(processes),

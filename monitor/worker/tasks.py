@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 RETRY_FIRST_S, RETRIES = 5, 8  # an analysis whose database is out of reach: tried again for about 20 minutes
 
 
-def register(app: Celery) -> None:
-    """The tasks on ``app``, and the set-up of each worker process."""
+def register(app: Celery, analyses: bool = True) -> None:
+    """The tasks on ``app``, and the set-up of each worker process: where it takes ``analyses``, one compute
+    thread, and the models and performers loaded before the first task."""
     from celery.exceptions import Reject
     from celery.signals import worker_process_init
 
@@ -66,7 +67,8 @@ def register(app: Celery) -> None:
         if sent["messages"] or sent["errors"]:
             logger.info("alerts: %s messages sent%s", sent["messages"], "".join(f"; {e}" for e in sent["errors"][:3]))
 
-    worker_process_init.connect(_one_torch_thread, weak=False)
+    if analyses:
+        worker_process_init.connect(_ready_for_analyses, weak=False)
 
 
 def _analysis_request() -> type:
@@ -133,9 +135,16 @@ def _context():
     return Context(load_config(None), Actor.local("worker"))
 
 
-def _one_torch_thread(**_signal) -> None:
-    """Each worker process analyses one file at a time on one CPU: torch's own threads would fight the other
-    processes for the cores."""
-    import torch
+def _ready_for_analyses(**_signal) -> None:
+    """Each worker process analyses one file at a time on one CPU (torch's own threads would fight the other
+    processes for the cores), with the models loaded once, here; where the database is out of reach, its first
+    task loads them."""
+    from enrollment.errors import unexpected
+    from monitor.analysis.worker_process import one_thread
+    from monitor.services.scans import prepare_analyses
 
-    torch.set_num_threads(1)
+    one_thread()
+    try:
+        prepare_analyses(_context())
+    except Exception as error:
+        logger.error("the models were not loaded before the first task: %s", unexpected(error))
