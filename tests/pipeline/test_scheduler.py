@@ -13,16 +13,9 @@ from monitor.config import load_config
 from monitor.pipeline.scheduler import run_daemon
 from monitor.storage.db import open_database
 from monitor.storage.models import Source
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(condition, timeout_s: float = 300.0) -> None:
-    """Poll ``condition`` until it holds; ``timeout_s`` is a safety net, not a measure of how fast it happens."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def _jobs(sessions) -> dict[str, float]:
@@ -45,7 +38,7 @@ def test_a_source_runs_on_start_and_its_job_survives_a_restart(likeness, site, c
     stop = threading.Event()
     daemon = threading.Thread(target=run_daemon, args=(config, sessions, stop))
     daemon.start()
-    _wait_for(lambda: _last_run(sessions) is not None)  # a new source is due at once
+    wait_for(lambda: _last_run(sessions) is not None)  # a new source is due at once
     stop.set()
     daemon.join(120)
     assert not daemon.is_alive()
@@ -64,7 +57,7 @@ def test_a_source_runs_on_start_and_its_job_survives_a_restart(likeness, site, c
     stop = threading.Event()  # the process restarts: the stored job keeps its time and does not run early
     daemon = threading.Thread(target=run_daemon, args=(config, sessions, stop))
     daemon.start()
-    _wait_for(lambda: _jobs(sessions)["alerts-send"] != alerts_job)  # it has started: the alert sender is due anew
+    wait_for(lambda: _jobs(sessions)["alerts-send"] != alerts_job)  # it has started: the alert sender is due anew
     time.sleep(2)  # a source job due now would have started in this time
     stop.set()
     daemon.join(120)
@@ -115,14 +108,14 @@ def test_a_second_daemon_waits_while_the_first_keeps_the_schedule_then_takes_ove
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     sessions = open_database(load_config().database_url)
     first = subprocess.Popen(command, env=os.environ.copy(), stderr=logs[0].open("w"), text=True)
-    _wait_for(lambda: _last_run(sessions) is not None)  # it ran the source, due at once
+    wait_for(lambda: _last_run(sessions) is not None)  # it ran the source, due at once
     second = subprocess.Popen(command, env=os.environ.copy(), stderr=logs[1].open("w"), text=True)
     try:
-        _wait_for(lambda: "waiting until it stops" in logs[1].read_text())
+        wait_for(lambda: "waiting until it stops" in logs[1].read_text())
         alerts_job = _jobs(sessions)["alerts-send"]
         first.send_signal(signal.SIGTERM)
         assert first.wait(120) == 0
-        _wait_for(lambda: _jobs(sessions)["alerts-send"] != alerts_job)  # the second has started its schedule
+        wait_for(lambda: _jobs(sessions)["alerts-send"] != alerts_job)  # the second has started its schedule
         time.sleep(2)  # a source job due now would have started in this time
     finally:
         for daemon in (first, second):

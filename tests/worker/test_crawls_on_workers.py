@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,17 +23,10 @@ import pytest
 from monitor.demo.synthetic import OTHER_VOICE
 from tests.support import broker
 from tests.support.cut_line import CutLine
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 LIKENESS = str(Path(sys.executable).with_name("likeness"))
-
-
-def _wait_for(condition: Callable[[], object], timeout_s: float = 300.0) -> None:
-    """Poll ``condition`` until it holds; ``timeout_s`` is a safety net, not a measure of how fast it happens."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 @contextmanager
@@ -59,7 +52,7 @@ def test_the_scheduler_hands_each_due_crawl_to_a_crawl_worker(
     env = dict(os.environ)
     with (broker.workers(1, env, tmp_path, "analysis"), broker.workers(1, env, tmp_path, "crawl,mail"),
           _scheduler(env, tmp_path / "scheduler.log")):
-        _wait_for(lambda: likeness("detections", "list", "--json").json)  # a new source is due at once
+        wait_for(lambda: likeness("detections", "list", "--json").json)  # a new source is due at once
     [detection] = likeness("detections", "list", "--json").json
     assert detection["media"]["source"] == f"{site.url}/clone.mp3"
     [source] = likeness("source", "list", "--json").json
@@ -77,11 +70,11 @@ def test_two_schedulers_enqueue_each_due_crawl_once(likeness, site, postgres_url
         return likeness("queue", "status", "--json").json["crawl"]["ready"]  # no crawl worker takes them here
 
     with _scheduler(env, first_log) as first, _scheduler(env, second_log):
-        _wait_for(lambda: crawls_waiting() == 1)
-        _wait_for(lambda: "waiting until it stops" in second_log.read_text())
+        wait_for(lambda: crawls_waiting() == 1)
+        wait_for(lambda: "waiting until it stops" in second_log.read_text())
         first.send_signal(signal.SIGTERM)  # the second takes the schedule over: the crawl is not due again for 1 h
         first.wait(120)
-        _wait_for(lambda: "keeping the schedule of 1 sources" in second_log.read_text())
+        wait_for(lambda: "keeping the schedule of 1 sources" in second_log.read_text())
         time.sleep(3)  # room for a wrongly due job to be enqueued: the scheduler fires due jobs as it resumes
         assert crawls_waiting() == 1
 
@@ -114,7 +107,7 @@ def test_a_crawl_whose_broker_connections_are_cut_goes_on_and_loses_nothing(
         with broker.workers(2, env, tmp_path):
             crawling = subprocess.Popen([LIKENESS, "crawl", "--json"], env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
-            _wait_for(lambda: site.requested("/late-clone.mp3") and _analysed(postgres_url) == 2)
+            wait_for(lambda: site.requested("/late-clone.mp3") and _analysed(postgres_url) == 2)
             line.cut()  # as a broker restart would: every connection of the crawl and the workers closed
             released.set()  # the crawl stores the last file and must hand it over while RabbitMQ is out of reach
             time.sleep(3)

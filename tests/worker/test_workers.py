@@ -21,6 +21,7 @@ import pytest
 
 from monitor.demo.synthetic import OTHER_VOICE
 from tests.support import broker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -260,7 +261,7 @@ def test_an_analysis_whose_database_is_out_of_reach_is_tried_again_not_lost(
                                          str(make_speech("clone", texts=(1,))), "--json"],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             log = tmp_path / "worker-0.log"
-            _wait_for(lambda: "tried again later" in log.read_text())
+            wait_for(lambda: "tried again later" in log.read_text())
             line.mend()
             out, err = scanning.communicate(timeout=600)
     finally:
@@ -268,11 +269,3 @@ def test_an_analysis_whose_database_is_out_of_reach_is_tried_again_not_lost(
     assert scanning.returncode == 0, err
     [row] = json.loads(out)
     assert row["error"] is None and len(row["detections"]) == 1
-
-
-def _wait_for(condition, timeout_s: float = 300.0) -> None:
-    """Poll ``condition`` until it holds; ``timeout_s`` is a safety net, not a measure of how fast it happens."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
