@@ -13,6 +13,7 @@ from enrollment.models import Performer, utc_now
 from monitor.fetch.download import is_url
 from monitor.matching.gallery import Match
 from monitor.storage import custody
+from monitor.storage.analysed_news import announce_analysed
 from monitor.storage.models import Detection, Media, Sighting
 
 
@@ -108,6 +109,7 @@ def record_given_up(session: Session, sha256: str, analysis_key: str, reason: st
     media = session.scalar(select(Media).where(Media.sha256 == sha256))
     if media is not None and media.analysis_key != analysis_key:
         media.error, media.analysis_key, media.analysed_at = reason, analysis_key, utc_now()
+        announce_analysed(session, sha256)
     claims.release_lost(session, sha256, analysis_key)
 
 
@@ -118,3 +120,4 @@ def record_not_analysed(session: Session, sha256: str, analysis_key: str, reason
     media = session.scalar(select(Media).where(Media.sha256 == sha256))
     if media is not None and media.analysis_key != analysis_key:
         media.error, media.analysed_at = reason, utc_now()
+        announce_analysed(session, sha256)

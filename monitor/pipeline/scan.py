@@ -37,6 +37,7 @@ from monitor.pipeline import tenants
 from monitor.pipeline.guard import item_failures
 from monitor.pipeline.record import Seen, record_sighting, save_match
 from monitor.storage import claims
+from monitor.storage.analysed_news import announce_analysed
 from monitor.storage.content_store import content_store
 from monitor.storage.detections import detection_json, detections_for_media
 from monitor.storage.models import Media
@@ -236,18 +237,23 @@ class Scanner:
         committed); a worker whose performers differ (one enrolled since) analyses it under its own key, one whose
         models differ refuses it (its reason is the row's error)."""
         from monitor.broker.app import send_analysis
+        from monitor.storage.analysed_news import FALLBACK_S, analysed_news
 
-        before, waited_s = (media.analysis_key, media.analysed_at), 0.0
-        send_analysis(self.broker_url, media.sha256, self.key, self.models,
-                      time_limit_s(self.store.path_for(media.sha256), self.config))
-        while waited_s < self.claim_lease_s:
-            time.sleep(CLAIM_POLL_S)
-            waited_s += CLAIM_POLL_S
-            with self.sessions() as session:
-                media = session.get(Media, media.id)
-            if media.analysis_key == self.key or (media.analysis_key, media.analysed_at) != before:
-                return media
-        raise LikenessError(f"no worker analysed it within {waited_s:.0f} s (is `likeness worker` running?)")
+        news = analysed_news(self.sessions.kw["bind"])
+        news.expect(media.sha256)  # before asking: the answer may come at once
+        before, started_s = (media.analysis_key, media.analysed_at), time.monotonic()
+        try:
+            send_analysis(self.broker_url, media.sha256, self.key, self.models,
+                          time_limit_s(self.store.path_for(media.sha256), self.config))
+            while time.monotonic() - started_s < self.claim_lease_s:
+                news.wait(media.sha256, FALLBACK_S)
+                with self.sessions() as session:
+                    media = session.get(Media, media.id)
+                if media.analysis_key == self.key or (media.analysis_key, media.analysed_at) != before:
+                    return media
+        finally:
+            news.forget(media.sha256)
+        raise LikenessError(f"no worker analysed it within {self.claim_lease_s:.0f} s (is `likeness worker` running?)")
 
     def _analysed(self, media: Media, row: ScanRow, agency_id: int | None) -> ScanRow:
         """Analyse claimed ``media`` and store the result, or the failure and its reason (then raised); the row
@@ -323,6 +329,7 @@ class Scanner:
             media = session.get(Media, media_id)
             media.error, media.analysis_key, media.analysed_at = reason, self.key, utc_now()
             claims.release(session, media.sha256, self.key)
+            announce_analysed(session, media.sha256)
 
     def _save_analysis(self, media_id: int, analysis: Analysis, row: ScanRow, agency_id: int | None) -> ScanRow:
         """Store the analysis and every match, and tell each agency that has found the media of its own."""
@@ -333,6 +340,7 @@ class Scanner:
             media.content_credentials = analysis.content_credentials
             media.analysis_key, media.analysed_at = self.key, utc_now()
             claims.release(session, media.sha256, self.key)  # with the result: a waiter sees one or the other
+            announce_analysed(session, media.sha256)
             detections = [
                 save_match(session, media, match, *self._threshold_and_model(match.modality))
                 for match in analysis.matches
