@@ -210,9 +210,10 @@ def face_model_version() -> str:
     from importlib.metadata import version
 
     from enrollment.media import sha256_file
+    from enrollment.voice import package_folder
 
-    face_api()  # imports face_recognition_models with its pkg_resources warning silenced
-    weights = sys.modules["face_recognition_models"].face_recognition_model_location()
+    # face_recognition_models' own face_recognition_model_location(), without importing it (dlib, pkg_resources)
+    weights = package_folder("face_recognition_models") / "models" / "dlib_face_recognition_resnet_model_v1.dat"
     return (
         f"face_recognition {version('face-recognition')} dlib {version('dlib-bin')} "
         f"weights:{sha256_file(weights)[:12]}"

@@ -319,9 +319,20 @@ def voice_model_version() -> str:
     """``resemblyzer <version> weights:<first 12 hex of the weight file's sha256>``."""
     from importlib.metadata import version
 
-    import resemblyzer
-
     from enrollment.media import sha256_file
 
-    weights = Path(resemblyzer.__file__).parent / "pretrained.pt"
+    # the package's files located, not imported: asking the version does not load torch (a scan whose workers
+    # analyse never needs it)
+    weights = package_folder("resemblyzer") / "pretrained.pt"
     return f"resemblyzer {version('Resemblyzer')} weights:{sha256_file(weights)[:12]}"
+
+
+def package_folder(name: str) -> Path:
+    """The folder of installed package ``name``, found without importing it; ModelUnavailable where it is not
+    installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModelUnavailable(f"{name} is not installed; run `make install`")
+    return Path(spec.origin).parent

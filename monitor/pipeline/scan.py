@@ -26,7 +26,7 @@ from enrollment import face, voice
 from enrollment.agencies import agency_for
 from enrollment.errors import LikenessError, printable, shown
 from enrollment.models import utc_now
-from monitor.analysis.analyse import Analysis, analyse, analysis_key, model_versions, time_limit_s, voice_chance
+from monitor.analysis.analyse import Analysis, analyse, analysis_key, model_versions, voice_chance
 from monitor.analysis.workers import AnalysisPool, worker_count
 from monitor.config import Config
 from monitor.fetch.download import download, is_url
@@ -243,8 +243,11 @@ class Scanner:
         news.expect(media.sha256)  # before asking: the answer may come at once
         before, started_s = (media.analysis_key, media.analysed_at), time.monotonic()
         try:
+            # the worker sizes the analysis's time to its media (monitor.worker.deadline); Celery's own limit, a
+            # minute past the largest, stops one stuck where the worker's watchdog cannot run
+            largest_s = self.config.workers.item_timeout_s
             send_analysis(self.broker_url, media.sha256, self.key, self.models,
-                          time_limit_s(self.store.path_for(media.sha256), self.config))
+                          largest_s + 60.0 if largest_s > 0 else None)
             while time.monotonic() - started_s < self.claim_lease_s:
                 news.wait(media.sha256, FALLBACK_S)
                 with self.sessions() as session:

@@ -58,6 +58,20 @@ def analyse_stored(ctx: Context, sha256: str, analysis_key: str, models: dict[st
     _scanner(ctx, analysis_key).analyse_content(sha256)
 
 
+def analysis_time_limit_s(ctx: Context, sha256: str) -> float | None:
+    """Seconds the analysis of stored content ``sha256`` may take, sized to its duration (fetched from the shared
+    store where this machine lacks it); None: no limit, or content nobody stored (its analysis says so)."""
+    from monitor.analysis.analyse import time_limit_s
+    from monitor.storage.content_store import content_store
+
+    ctx.require("install")
+    try:
+        path = content_store(ctx.config).path_for(sha256)
+    except LikenessError:
+        return None
+    return time_limit_s(path, ctx.config)
+
+
 def prepare_analyses(ctx: Context) -> None:
     """Load the performers and the models a worker process analyses with, before its first task."""
     from enrollment import face, voice

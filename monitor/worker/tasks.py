@@ -5,7 +5,8 @@
 
 An analysis whose worker's models are not those asked for is refused: its reason is stored for whoever waits,
 and RabbitMQ dead-letters the message (kept, for a worker of the right version). One that outlives its time
-limit (sized to the media's duration by the sender) is killed, and its failure stored as the local pool does.
+limit (sized to the media's duration: :mod:`monitor.worker.deadline`) is killed, and its failure stored as the
+local pool does.
 
 A message whose analysis stopped its worker process (a crash, a kill, memory) is given back to RabbitMQ and
 handed out again; on its last allowed delivery (``x-delivery-count`` at the queue's delivery limit), such a
@@ -35,10 +36,13 @@ def register(app: Celery, analyses: bool = True) -> None:
 
     @app.task(name=ANALYSE, bind=True, acks_late=True, reject_on_worker_lost=True, Request=_analysis_request())
     def analyse(task, sha256: str, analysis_key: str, models: dict | None = None) -> None:
-        from monitor.services.scans import ModelsDiffer, analyse_stored
+        from monitor.services.scans import ModelsDiffer, analyse_stored, analysis_time_limit_s
+        from monitor.worker.deadline import deadline
 
+        limit_s = analysis_time_limit_s(_context(), sha256)
         try:
-            analyse_stored(_context(), sha256, analysis_key, models)
+            with deadline(limit_s, lambda: _give_up(sha256, analysis_key, f"analysis timed out after {limit_s:g} s")):
+                analyse_stored(_context(), sha256, analysis_key, models)
         except ModelsDiffer as refusal:
             logger.error("%s", refusal)
             raise Reject(str(refusal), requeue=False) from None
