@@ -7,6 +7,7 @@ Every failure raises :class:`MediaError` with a one-line reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -68,7 +69,8 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
 
 
 def probe(path: Path, limits: MediaLimits) -> MediaInfo:
-    """Classify ``path`` as audio, video or image and check it against ``limits``."""
+    """Classify ``path`` as audio, video or image and check it against ``limits``. The same unchanged file probed
+    again in this process (a worker sizes its time limit, then analyses) is answered from memory."""
     path = Path(path)
     size_bytes = file_size(path)
     if size_bytes == 0:
@@ -78,11 +80,25 @@ def probe(path: Path, limits: MediaLimits) -> MediaInfo:
             f"file is {_human_bytes(size_bytes)}; the limit is media.max_file_bytes = "
             f"{_human_bytes(limits.max_file_bytes)}"
         )
-    image = _probe_image(path, limits)
-    if image is not None:
-        return image
-    _refuse_text(path)
-    return _probe_container(path, limits)
+    status = os.stat(path)
+    found = _probed(str(path.resolve()), status.st_size, status.st_mtime_ns, limits)
+    if isinstance(found, str):
+        raise MediaError(found)
+    return found
+
+
+@functools.lru_cache(maxsize=32)
+def _probed(path: str, _size_bytes: int, _mtime_ns: int, limits: MediaLimits) -> MediaInfo | str:
+    """What :func:`probe` finds in the file at ``path`` as it is now (its size and time in the key), or the
+    reason it is refused: a file that is not media can cost PyAV tens of milliseconds to rule out."""
+    try:
+        image = _probe_image(Path(path), limits)
+        if image is not None:
+            return image
+        _refuse_text(Path(path))
+        return _probe_container(Path(path), limits)
+    except MediaError as error:
+        return str(error)
 
 
 def _refuse_text(path: Path) -> None:

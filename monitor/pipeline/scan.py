@@ -44,7 +44,7 @@ from monitor.storage.models import Media
 
 CLAIM_POLL_S = 0.5  # how often a scan waiting for another process's analysis of the same content looks again
 MIN_TARGETS_FOR_POOL = 8  # docs/performance.md: the pool pays for its start from about 30 min of audio
-BROKER_IN_FLIGHT = 16  # items a scan has the broker's workers analyse at once (it only waits for them)
+BROKER_IN_FLIGHT = 64  # items a scan has the broker's workers analyse at once (it only waits for each one's news)
 
 
 @dataclass
