@@ -27,6 +27,7 @@ from bench import (
     video_throughput,
     voice_throughput,
     web_api,
+    worker_throughput,
 )
 from bench.report import table
 from enrollment import voice  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads anywhere)
@@ -109,7 +110,8 @@ def voice_report(result: dict[str, Any]) -> list[str]:
 
 # --only NAME: its key in the results
 PARTS = {"voice": "voice_throughput", "crawl": "crawl_throughput", "video": "video_throughput",
-         "faces": "face_detection", "pool": "pool_throughput", "memory": "memory", "web": "web_api"}
+         "faces": "face_detection", "pool": "pool_throughput", "memory": "memory", "web": "web_api",
+         "workers": "worker_throughput"}
 
 
 def _run_part(part: str, scratch: Path, options: argparse.Namespace) -> dict[str, Any]:
@@ -130,6 +132,8 @@ def _run_part(part: str, scratch: Path, options: argparse.Namespace) -> dict[str
         return pool_throughput.run(scratch, log=_progress)
     if part == "web":
         return web_api.run(scratch, _progress)
+    if part == "workers":
+        return worker_throughput.run(scratch, _progress)
     _progress(f"memory on a {options.podcast_hours:g}-hour podcast")
     return memory.run(scratch, options.podcast_hours, whole_file=False, log=_progress)
 
@@ -198,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                               ("face_detection", "Face detection", face_detection.report_lines),
                               ("pool_throughput", "Worker pool", report.pool_lines),
                               ("memory", "Memory on long media", report.memory_lines),
-                              ("web_api", "REST API under load", web_api.report_lines)):
+                              ("web_api", "REST API under load", web_api.report_lines),
+                              ("worker_throughput", "Workers through RabbitMQ", report.worker_lines)):
         if key in results:
             print(f"== {title} ==")
             print("\n".join(lines(results[key])))

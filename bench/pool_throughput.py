@@ -68,8 +68,9 @@ def _utterances() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray],
             f"espeak-ng ({SHARED_VOICES} is absent)")
 
 
-def build_batch(directory: Path, seed: int = 0) -> dict[str, Any]:
-    """Write the batch: N_FILES mp3 of at least FILE_S each (utterances, 0.3–1.2 s pauses), and the enrolment."""
+def build_batch(directory: Path, seed: int = 0, n_files: int = N_FILES, file_s: float = FILE_S) -> dict[str, Any]:
+    """Write the batch: ``n_files`` mp3 of at least ``file_s`` seconds each (utterances, 0.3–1.2 s pauses), and the
+    enrolment."""
     import librosa
 
     from monitor.demo.synthetic import write_audio
@@ -78,9 +79,9 @@ def build_batch(directory: Path, seed: int = 0) -> dict[str, Any]:
     others, hidden, enrol, source = _utterances()
     directory.mkdir(parents=True, exist_ok=True)
     files, durations, next_other = [], [], 0
-    for index in range(N_FILES):
+    for index in range(n_files):
         parts = [hidden[TARGET_IN.index(index)]] if index in TARGET_IN else []
-        while sum(p.size for p in parts) < FILE_S * 16_000:  # cycles through the utterances when they run out
+        while sum(p.size for p in parts) < file_s * 16_000:  # cycles through the utterances when they run out
             parts.insert(int(rng.integers(0, len(parts) + 1)), others[next_other % len(others)])
             next_other += 1
         pieces = [piece for wav in parts for piece in (wav, np.zeros(int(rng.uniform(0.3, 1.2) * 16_000), np.float32))]

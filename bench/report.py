@@ -1,5 +1,5 @@
 """Readable lines for `make bench`: plain-text tables, and the speed-at-scale reports (memory on long media,
-the worker pool, video faces)."""
+the worker pool, video faces, workers through RabbitMQ)."""
 
 from __future__ import annotations
 
@@ -93,4 +93,57 @@ def video_lines(result: dict[str, Any]) -> list[str]:
               f"  4K ({video_4k['width']} × {video_4k['height']}, {video_4k['duration_s']:.0f} s) likeness scan: "
               f"peak resident memory {video_4k['peak_rss_bytes'] / 2**20:.0f} MiB (target < "
               f"{targets['rss_4k_max_bytes'] / 2**20:.0f} MiB: {'met' if targets['rss_4k_met'] else 'NOT met'})"]
+    return lines
+
+
+CPU_HEADERS = ["CPU s: command", "its pool", "workers", "PostgreSQL", "RabbitMQ", "rest of machine"]
+
+
+def _cpu_cells(cpu_s: dict[str, float]) -> list[str]:
+    """A run's CPU seconds by part (bench.worker_throughput.timed's), in the order of CPU_HEADERS."""
+    return [f"{cpu_s[part]:.1f}" for part in ("command", "pool", "workers", "PostgreSQL", "RabbitMQ", "other")]
+
+
+def worker_lines(result: dict[str, Any]) -> list[str]:
+    """:func:`bench.worker_throughput.run`'s result: scans and a crawl through Celery workers, against one process and
+    the command's own pool."""
+    if "skipped" in result:
+        return [f"skipped: {result['skipped']}"]
+    audio, box, targets, scans = result["audio"], result["machine"], result["targets"], result["scans"]
+    lines = [f"likeness scan of {audio['files']} mp3, {audio['total_s'] / 60:.1f} min ({audio['source']}); a fresh "
+             f"PostgreSQL database, home and virtual host each run; workers started and warmed up before the clock "
+             f"(their start apart); fastest of {result['repeats']} runs, interleaved; {box['cpus']} CPUs, load "
+             f"average {box['load_average_1min_start']:.1f} before, {box['load_average_1min_end']:.1f} after",
+             "span: from the first file recorded to the last result stored; start-up: command start to first file "
+             "recorded; last wait: last result stored to the command's end"]
+    lines += table(["mode", "wall s", "all runs s", "media s / wall s", "files/s", "span s", "media s / span s",
+                    "start-up s", "last wait s", "detections", "workers' start s"], [
+        [s["label"], f"{s['wall_s']:.2f}", " ".join(f"{w:.1f}" for w in s["all_wall_s"]), f"{s['x_realtime']:.0f}",
+         f"{s['files_per_s']:.2f}", f"{s['span_s']:.2f}", f"{s['span_x_realtime']:.0f}", f"{s['before_first_s']:.2f}",
+         f"{s['after_last_s']:.2f}", str(sum(s["detections"])),
+         f"{s['workers_start_up_s']:.1f}" if s["workers"] else "—"] for s in scans])
+    lines += ["", "CPU seconds during each command of the table above (rest of machine: whatever else ran)"]
+    lines += table(["mode", *CPU_HEADERS], [[s["label"], *_cpu_cells(s["cpu_s"])] for s in scans])
+    lines += ["", "Per analysis task, ms (medians; claims timed by a trigger in the database, results by "
+              "media.analysed_at; steady: (last result − first) ÷ (files − 1))"]
+    lines += table(["mode", "result → next claim", "claim → result", "steady per file"], [
+        [s["label"], f"{s['per_task']['idle_ms']:.1f}", f"{s['per_task']['busy_ms']:.0f}",
+         "—" if s["per_task"]["steady_ms"] is None else f"{s['per_task']['steady_ms']:.0f}"]
+        for s in scans if s["per_task"]])
+    crawls = result["crawls"]
+    lines += ["", "likeness crawl of the lean site (500 pages; 200 media of random bytes, each refused by analysis)"]
+    lines += table(["mode", "wall s", "all runs s", "pages/s", "media", "refused", *CPU_HEADERS], [
+        [c["label"], f"{c['wall_s']:.2f}", " ".join(f"{w:.1f}" for w in c["all_wall_s"]), f"{c['pages_per_s']:.0f}",
+         str(c["media_analysed"]), str(c["refused"]), *_cpu_cells(c["cpu_s"])] for c in crawls])
+    lines += ["", f"Target, 2 workers ≥ {targets['speed_up_min']:g}× 1 worker (their throughput, first file recorded "
+              f"to last result stored): {'met' if targets['speed_up_met'] else 'NOT met'} "
+              f"({result['span_speed_up']:.2f}×; the whole command {result['speed_up']:.2f}×, its start-up and last "
+              f"wait being its own); same detections in every mode: {'yes' if result['same_detections'] else 'NO'}",
+              f"Target, the broker's own cost < {targets['per_task_ms_max']:g} ms per task (1 worker, from a result "
+              f"stored to the next claim): {'met' if targets['per_task_met'] else 'NOT met'} "
+              f"({targets['per_task_ms']:.1f} ms); whole extra per file against one process: "
+              f"{result['whole_extra_per_file_ms']:+.0f} ms",
+              f"Target, a crawl through 2 workers within {targets['crawl_pct_max']:g} % of the own pool of 2: "
+              f"{'met' if targets['crawl_met'] else 'NOT met'} ({targets['crawl_pct']:+.1f} %); the crawling process's "
+              f"own CPU with the broker: {result['crawl_sender_extra_cpu_per_media_ms']:+.0f} ms per media"]
     return lines
