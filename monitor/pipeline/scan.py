@@ -35,7 +35,7 @@ from monitor.matching.gallery import Gallery
 from monitor.matching.voice_cohort import scoring_gallery, sync_cohort_dir
 from monitor.pipeline import tenants
 from monitor.pipeline.guard import item_failures
-from monitor.pipeline.record import Seen, record_sighting, save_match
+from monitor.pipeline.record import Seen, record_not_analysed, record_sighting, save_match
 from monitor.storage import claims
 from monitor.storage.analysed_news import announce_analysed
 from monitor.storage.content_store import content_store
@@ -45,6 +45,10 @@ from monitor.storage.models import Media
 CLAIM_POLL_S = 0.5  # how often a scan waiting for another process's analysis of the same content looks again
 MIN_TARGETS_FOR_POOL = 8  # docs/performance.md: the pool pays for its start from about 30 min of audio
 BROKER_IN_FLIGHT = 64  # items a scan has the broker's workers analyse at once (it only waits for each one's news)
+
+
+class StoredFileMissing(LikenessError):
+    """Content recorded as stored is in neither this machine's store nor the shared bucket."""
 
 
 @dataclass
@@ -219,8 +223,14 @@ class Scanner:
         media = self._claimed_or_done(media)
         if media.analysis_key == self.key:
             return
-        with contextlib.suppress(LikenessError), self._claim_released_on_error(sha256):
-            self._analysed(media, ScanRow(source=sha256), agency_id=None)  # a failure is stored as the content's
+        try:
+            with self._claim_released_on_error(sha256):
+                self._analysed(media, ScanRow(source=sha256), agency_id=None)
+        except StoredFileMissing as missing:  # not the content's failure: whoever waits is told, a pass asks again
+            with self.sessions.begin() as session:
+                record_not_analysed(session, sha256, self.key, str(missing))
+        except LikenessError:
+            pass  # stored as the content's failure
 
     @contextmanager
     def _claim_released_on_error(self, sha256: str) -> Iterator[None]:
@@ -261,8 +271,12 @@ class Scanner:
     def _analysed(self, media: Media, row: ScanRow, agency_id: int | None) -> ScanRow:
         """Analyse claimed ``media`` and store the result, or the failure and its reason (then raised); the row
         shows ``agency_id``'s detections."""
+        path = self.store.path_for(media.sha256)
+        if not path.is_file():  # removed from the store by hand: nothing is stored, the next pass tries again
+            raise StoredFileMissing(f"its stored file {media.sha256[:12]} is missing from the content store"
+                                    f"{' and the shared bucket' if self.store.shared is not None else ''}")
         try:
-            analysis = self._analyse(self.store.path_for(media.sha256))
+            analysis = self._analyse(path)
         except LikenessError as error:
             self._save_failure(media.id, str(error))
             raise

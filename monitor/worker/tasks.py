@@ -39,8 +39,8 @@ def register(app: Celery, analyses: bool = True) -> None:
         from monitor.services.scans import ModelsDiffer, analyse_stored, analysis_time_limit_s
         from monitor.worker.deadline import deadline
 
-        limit_s = analysis_time_limit_s(_context(), sha256)
         try:
+            limit_s = analysis_time_limit_s(_context(), sha256)
             with deadline(limit_s, lambda: _give_up(sha256, analysis_key, f"analysis timed out after {limit_s:g} s")):
                 analyse_stored(_context(), sha256, analysis_key, models)
         except ModelsDiffer as refusal:
@@ -105,6 +105,8 @@ def _failed(task, sha256: str, analysis_key: str, error: Exception) -> None:
     """What nobody planned for (a bug, the database out of reach) → never silently acknowledged: where the
     reason can be stored, whoever waits reads it and the message is dead-lettered (kept); where it cannot (the
     database gone), the analysis is tried again later, ``RETRY_FIRST_S`` doubling, ``RETRIES`` times."""
+    from celery.exceptions import Reject
+
     from enrollment.errors import unexpected
     from monitor.services.scans import tell_not_analysed
     from monitor.storage.claims import claimant
@@ -116,8 +118,6 @@ def _failed(task, sha256: str, analysis_key: str, error: Exception) -> None:
     except Exception as stored:
         logger.error("could not store the failure of %s, tried again later: %s", sha256[:12], stored)
         raise task.retry(countdown=RETRY_FIRST_S * 2 ** task.request.retries, max_retries=RETRIES) from None
-    from celery.exceptions import Reject
-
     raise Reject(reason, requeue=False) from None
 
 

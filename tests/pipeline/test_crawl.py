@@ -151,6 +151,27 @@ def test_media_stored_but_not_analysed_before_a_crash_is_analysed_by_the_next_pa
     assert site.requested("/clone.mp3") == 1
 
 
+def test_media_whose_stored_file_was_removed_is_that_items_error_and_stays_for_a_later_pass(likeness, site, clone_mp3,
+                                                                                          home, monkeypatch):
+    from monitor.pipeline.crawl import Crawl
+
+    site.add("/clone.mp3", clone_mp3, "audio/mpeg")
+    likeness("source", "add", f"{site.url}/clone.mp3", "--kind", "media")
+    with monkeypatch.context() as patch:
+        patch.setattr(Crawl, "_scan_stored", lambda *args: None)  # stored, then the process dies
+        _crawl(likeness)
+    with open_database(load_config().database_url)() as session:
+        sha256 = session.scalar(select(Media.sha256))
+    stored = home / "store" / sha256[:2] / sha256[2:4] / sha256
+    stored.unlink()  # an operator cleaned the store by hand
+
+    report = _crawl(likeness)
+    [error] = report["errors"]
+    assert error["url"] == f"{site.url}/clone.mp3"
+    assert error["reason"] == f"its stored file {sha256[:12]} is missing from the content store"
+    assert _count(Media, Media.analysis_key.is_(None)) == 1  # nothing half-written: a later pass tries again
+
+
 def test_a_folder_is_watched_for_new_and_changed_files(likeness, polite_home, clone_mp3, tmp_path):
     folder = tmp_path / "drop"
     (folder / "nested").mkdir(parents=True)
