@@ -7,6 +7,7 @@ stopped with the server. Requests a dead process left running are queued again w
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -40,12 +41,24 @@ def _run(ctx: Context, wanted: threading.Event, stop: threading.Event) -> None:
         wanted.wait(POLL_S)
 
 
+def _start_up_kept() -> None:
+    """What start-up made (modules, the app, the models of the ORM) lives as long as the process: frozen out of
+    the garbage collector's reach. Its full collections otherwise scanned 140,000 such objects, some 70 ms each,
+    while the requests they landed in waited (the p95 and p99 under load); and the young generation is collected
+    every 10,000 allocations, not 700 (a page allocates far more: 2,000 collections in 20 s of load were 1.2 s
+    of a worker's time; with both changes 0.18 s)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 @asynccontextmanager
 async def scans_in_background(app: FastAPI) -> AsyncIterator[None]:
     """FastAPI lifespan: the scan runner thread from start-up to shutdown; requests on REQUEST_THREADS."""
     import anyio.to_thread
 
     anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+    _start_up_kept()
     base: Context = app.state.base
     runner = Context(base.config, Actor.local("system"), _sessions=base.sessions)
     stop = threading.Event()
