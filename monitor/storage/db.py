@@ -6,6 +6,7 @@ cascades to everything that describes them; PostgreSQL works through the same co
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -23,6 +24,7 @@ class DatabaseError(LikenessError):
 
 
 POOL_SIZE = 12  # PostgreSQL connections kept open per process
+IDLE_BEFORE_PING_S = 10.0
 
 
 def make_engine(url: str) -> Engine:
@@ -39,8 +41,33 @@ def make_engine(url: str) -> Engine:
     # would be opened and closed again for every request above the pool's size
     from pydantic_core import from_json  # JSON columns decoded in Rust: most of a page of detections' time
 
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=2 * POOL_SIZE,
-                         json_deserializer=from_json)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=2 * POOL_SIZE, json_deserializer=from_json)
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """A pooled connection is tried (a round trip) before use only where it sat unused for ``IDLE_BEFORE_PING_S``:
+    one the database dropped while idle (a restart) is replaced unseen. A busy one is not: SQLAlchemy's
+    ``pool_pre_ping`` pinged every checkout, two round trips of each page under load. A connection that fails in
+    use fails that one request or item, and SQLAlchemy then renews the whole pool."""
+    from sqlalchemy import exc
+
+    def checked_in(_dbapi_connection, record) -> None:
+        record.info["idle_since_s"] = time.monotonic()
+
+    def checked_out(dbapi_connection, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("idle_since_s", 0.0) < IDLE_BEFORE_PING_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception:
+            alive = False
+        if not alive:
+            raise exc.DisconnectionError("the pooled connection was closed while idle")  # the pool opens another
+
+    event.listen(engine.pool, "checkin", checked_in)
+    event.listen(engine.pool, "checkout", checked_out)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

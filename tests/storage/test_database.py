@@ -62,3 +62,19 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_a_pooled_connection_the_database_dropped_while_idle_is_replaced_unseen(postgres_url, monkeypatch):
+    from sqlalchemy import text
+
+    from monitor.storage import db
+
+    engine = make_engine(postgres_url)
+    with engine.connect() as connection:
+        dropped = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    with make_engine(postgres_url).connect() as admin:  # as a database restart would
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+    monkeypatch.setattr(db, "IDLE_BEFORE_PING_S", 0.0)  # it has been idle long enough to be tried first
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != dropped
+    engine.dispose()
