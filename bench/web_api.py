@@ -90,13 +90,14 @@ def missing() -> str | None:
 
 
 @contextmanager
-def throwaway_database() -> Iterator[str]:
-    """The URL of a new empty database, dropped afterwards (even on failure)."""
+def throwaway_database(template: str | None = None) -> Iterator[str]:
+    """The URL of a new database, empty or a copy of ``template`` (which nothing may be connected to), dropped
+    afterwards (even on failure)."""
     import psycopg
 
     name = f"likeness_bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         try:
             yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
         finally:

@@ -122,20 +122,6 @@ def likeness(args: list[str], env: dict[str, str]) -> str:
 
 
 @contextmanager
-def database_copy(template: str) -> Iterator[str]:
-    """A new database copied from ``template`` (which nothing may be connected to) → its URL; dropped afterwards."""
-    import psycopg
-
-    name = f"likeness_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        try:
-            yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
 def template_install(scratch: Path, enrol: Path) -> Iterator[tuple[Path, str]]:
     """A home and a database holding one performer enrolled from ``enrol``, and the claim log → (home, database
     name); the database is dropped afterwards. Enrolling costs about 20 s: it is done once, then copied."""
@@ -173,7 +159,7 @@ def fresh_install(template: tuple[Path, str], scratch: Path, workers: int, warm:
         (home / "config.toml").write_text(CRAWL_CONFIG)
     env = _environment(home)
     with ExitStack() as stack:
-        env["LIKENESS_DATABASE_URL"] = stack.enter_context(database_copy(template[1]))
+        env["LIKENESS_DATABASE_URL"] = stack.enter_context(throwaway_database(template[1]))
         started, pgids = time.perf_counter(), []
         if workers:
             env["LIKENESS_BROKER_URL"] = stack.enter_context(broker.virtual_host())
