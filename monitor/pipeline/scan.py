@@ -253,11 +253,10 @@ class Scanner:
         news.expect(media.sha256)  # before asking: the answer may come at once
         before, started_s = (media.analysis_key, media.analysed_at), time.monotonic()
         try:
-            # the worker sizes the analysis's time to its media (monitor.worker.deadline); Celery's own limit, a
-            # minute past the largest, stops one stuck where the worker's watchdog cannot run
-            largest_s = self.config.workers.item_timeout_s
+            # the worker sizes the analysis's time to its media (monitor.worker.deadline); Celery's own limit, the
+            # claim's lease (a minute past the largest), stops one stuck where the worker's watchdog cannot run
             send_analysis(self.broker_url, media.sha256, self.key, self.models,
-                          largest_s + 60.0 if largest_s > 0 else None)
+                          self.claim_lease_s if self.config.workers.item_timeout_s > 0 else None)
             while time.monotonic() - started_s < self.claim_lease_s:
                 news.wait(media.sha256, FALLBACK_S)
                 with self.sessions() as session:
