@@ -49,7 +49,7 @@ def list_agencies(ctx: Context) -> list[dict]:
     query = select(Agency).order_by(Agency.id)
     if ctx.role is not None:
         query = query.where(Agency.id == ctx.scoped_agency_id())
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return [{"id": agency.id, "name": agency.name} for agency in session.scalars(query)]
 
 
@@ -105,7 +105,7 @@ def list_members(ctx: Context) -> list[dict]:
     """The agency's users, by e-mail → ``[{"id" (the user's), "email", "role", "performer_ids", "created_at"
     (when they were given their role in the agency)}]``."""
     ctx.require("members")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         query = (select(Membership).join(User).where(Membership.agency_id == ctx.acting_agency_id())
                  .options(selectinload(Membership.user), selectinload(Membership.performers)).order_by(User.email))
         return [{"id": membership.user_id, "email": membership.user.email, "role": membership.role,
@@ -170,7 +170,7 @@ def _token_json(token: ApiToken) -> dict:
 def list_tokens(ctx: Context) -> list[dict]:
     """The agency's tokens (never their secrets), newest first."""
     ctx.require("members")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         query = (select(ApiToken).join(Membership).where(Membership.agency_id == ctx.acting_agency_id())
                  .options(selectinload(ApiToken.membership)).order_by(ApiToken.id.desc()))
         return [_token_json(token) for token in session.scalars(query)]
@@ -202,7 +202,7 @@ def context_for_token(ctx: Context, secret: str, remote_address: str | None = No
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         raise refused
     now = utc_now()
-    with ctx.sessions() as session:  # one query for the token, its membership and user (and an artist's performers)
+    with ctx.reading() as session:  # one query for the token, its membership and user (and an artist's performers)
         found = session.execute(
             select(ApiToken.id, ApiToken.name, ApiToken.scope, ApiToken.revoked_at, ApiToken.expires_at,
                    ApiToken.last_used_at, Membership.id, Membership.agency_id, Membership.role, User.email,

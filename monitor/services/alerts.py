@@ -13,7 +13,7 @@ def list_alerts(ctx: Context, status: str | None = None) -> list[dict]:
     from monitor.alerts.outbox import list_alerts as outbox_alerts
 
     ctx.require("read")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return outbox_alerts(session, status, ctx.scoped_agency_id(), ctx.performer_ids)
 
 

@@ -43,5 +43,5 @@ def read_trail(ctx: Context, limit: int = 100, before_seq: int | None = None) ->
     ctx.require("audit")
     if not 1 <= limit <= 1000:
         raise LikenessError("limit must be from 1 to 1000")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return audit_log.trail(session, ctx.acting_agency_id(), limit, before_seq)

@@ -38,7 +38,7 @@ def cohort_counts(ctx: Context) -> dict:
     from monitor.matching.gallery import load_gallery
     from monitor.matching.voice_cohort import shipped_voice_cohort, stored_voice_cohort
 
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         stored = len(stored_voice_cohort(session))
         gallery = load_gallery(session)
         faces = len(stored_face_cohort(session))

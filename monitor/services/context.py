@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -68,12 +69,18 @@ class Context:
             self._walled = agency_sessions(self._sessions, self.agency_id)
         return self._walled
 
+    def reading(self) -> AbstractContextManager[Session]:
+        """A session for reads, ended by COMMIT (of nothing: the same as a rollback). PostgreSQL's driver forgets
+        the statements it has prepared at every ROLLBACK, so reads ended that way were planned anew each time:
+        a third of the database's time per page of detections."""
+        return self.sessions.begin()
+
     def scoped_agency_id(self) -> int | None:
         """The agency this context is limited to, None for the operator who named none (every agency)."""
         if self.agency_id is None and self.agency_name is not None:
             from enrollment.agencies import find_agency
 
-            with self.sessions() as session:
+            with self.reading() as session:
                 self.agency_id = find_agency(session, self.agency_name).id
         return self.agency_id
 

@@ -90,7 +90,7 @@ def _all_as_json(session: Session, rows: list[Detection]) -> list[dict]:
 def list_detections(ctx: Context, performer_id: int | None = None, status: str | None = None) -> list[dict]:
     """DETECTION objects, newest first; only ``performer_id``'s and only those with ``status`` when given."""
     query = _query(ctx, performer_id, status).order_by(Detection.created_at.desc(), Detection.id.desc())
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return _all_as_json(session, list(session.scalars(query)))
 
 
@@ -101,7 +101,7 @@ def page_of_detections(ctx: Context, performer_id: int | None = None, status: st
     or score (best first); ``limit`` 1–200; ``cursor`` as a previous page's ``next_cursor`` gave it; filters as
     :func:`_query`'s."""
     query = _page_query(ctx, performer_id, status, modality, order, limit, cursor, tier, source_id)
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return _page(session, query, order, limit)
 
 
@@ -114,7 +114,7 @@ def review_queue(ctx: Context, performer_id: int | None = None, status: str | No
     from monitor.services.sources import choices_query
 
     query = _page_query(ctx, performer_id, status, modality, order, 50, cursor, tier, source_id)
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return {"page": _page(session, query, order, 50),
                 "performers": [row._asdict() for row in session.execute(names_query(ctx))],
                 "sources": [row._asdict() for row in session.execute(choices_query(ctx))]}
@@ -171,7 +171,7 @@ def _visible(session: Session, ctx: Context, detection_id: int) -> Detection:
 
 def get_detection(ctx: Context, detection_id: int) -> dict:
     """One DETECTION object; NotFound for an id this actor may not see (another agency's: as if none)."""
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return _as_json(session, _visible(session, ctx, detection_id))
 
 
@@ -225,7 +225,7 @@ def detection_page(ctx: Context, detection_id: int) -> dict:
     chain of the media (``custody``)."""
     from monitor.storage.models import Sighting
 
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         detection = _visible(session, ctx, detection_id)
         sightings = session.scalars(select(Sighting).where(Sighting.media_id == detection.media_id,
                                                            Sighting.agency_id == detection.agency_id)
@@ -246,7 +246,7 @@ def media_file(ctx: Context, detection_id: int):
     when the detection is not this actor's or the file is gone."""
     from monitor.storage.content_store import content_store
 
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         detection = _visible(session, ctx, detection_id)
         path = content_store(ctx.config).path_for(detection.media.sha256)
         media_type = detection.media.media_type
@@ -261,7 +261,7 @@ def detection_picture(ctx: Context, detection_id: int, which: str) -> bytes:
     from monitor.alerts.findings import analysed_frame, found_face, reference_face
     from monitor.alerts.pictures import face_pair_picture, jpeg_of
 
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         detection = _visible(session, ctx, detection_id)
         details, media = detection.details or {}, detection.media
         picture = None

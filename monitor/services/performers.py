@@ -59,7 +59,7 @@ def _own_performer(ctx: Context, session: Session, performer_id: int):
 def record_consent(ctx: Context, performer_id: int, consented_by: str, document: Path | None = None) -> dict:
     """Record a further consent for an existing performer → ``{"performer_id", "consented_by"}``."""
     ctx.require("performers")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         _own_performer(ctx, session, performer_id)
     document_name, document_sha256 = _store_document(ctx, document)
     try:
@@ -77,7 +77,7 @@ def list_performers(ctx: Context) -> list[dict]:
     """Every performer this context may see, with their agency, contacts, reference counts and consents (the
     CLI's rows)."""
     ctx.require("read")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return [{
             "id": p.id,
             "name": p.name,
@@ -94,7 +94,7 @@ def list_performers(ctx: Context) -> list[dict]:
 def performer_names(ctx: Context) -> list[dict]:
     """The performers this context may see, by name → ``[{"id", "name"}]``: a filter's choices, without the
     references :func:`list_performers` counts."""
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return [row._asdict() for row in session.execute(names_query(ctx))]
 
 
@@ -146,7 +146,7 @@ def _enrol_files(ctx: Context, performer_id: int, modality: str, files: list[str
     reason)`` as each refused file is done, with the file as given. ``shown_as``: each file's name for the
     rows and the audit trail, where its path is no one's business (an upload kept for a moment)."""
     ctx.require("performers")
-    with ctx.sessions() as session:  # no such performer, or no consent: one error for the whole command
+    with ctx.reading() as session:  # no such performer, or no consent: one error for the whole command
         _own_performer(ctx, session, performer_id)
         agency_id = registry.consenting_performer(session, performer_id).agency_id
     rows = []

@@ -156,7 +156,7 @@ def get_scan_request(ctx: Context, request_id: int) -> dict:
     from monitor.storage.models import ScanRequest
 
     ctx.require("read")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         request = session.get(ScanRequest, request_id)
         agency_id = ctx.scoped_agency_id()
         if request is None or (agency_id is not None and request.agency_id != agency_id):

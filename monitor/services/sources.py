@@ -119,7 +119,7 @@ def choices_query(ctx: Context) -> Select:
 def list_sources(ctx: Context) -> list[dict]:
     """Every source of the agency with its schedule and last run, by id."""
     ctx.require("read")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         return [source_json(s) for s in session.scalars(_sources(ctx))]
 
 
@@ -153,7 +153,7 @@ def crawl(ctx: Context, source_ids: list[int] | None = None, workers: int | None
     from monitor.pipeline.crawl import Crawl
 
     ctx.require("sources")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         for source_id in source_ids or []:
             _own_source(ctx, session, source_id)
     done = (lambda row: on_media(row.as_json())) if on_media is not None else None
@@ -183,7 +183,7 @@ def crawl_when_due(ctx: Context, source_id: int) -> dict | None:
 
     ctx.require("install")
     with held_if_free(ctx.sessions.kw["bind"], f"crawl-{source_id}") as held:
-        with ctx.sessions() as session:
+        with ctx.reading() as session:
             source = session.get(Source, source_id)
         if not held or source is None or source.paused:
             return None

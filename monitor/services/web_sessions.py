@@ -97,7 +97,7 @@ def sign_in(ctx: Context, email: str, password: str, remote_address: str | None)
     keys = (f"email:{email}", f"client:{remote_address}")
     if FAILURES.too_many(*keys):
         raise TooManyAttempts("too many failed attempts: try again in 15 minutes")
-    with ctx.sessions() as session:
+    with ctx.reading() as session:
         user = session.scalar(select(User).where(User.email == email))
         membership = session.scalar(select(Membership).where(Membership.user_id == user.id)
                                     .order_by(Membership.id)) if user is not None else None
@@ -118,7 +118,7 @@ def sign_in(ctx: Context, email: str, password: str, remote_address: str | None)
 def session_context(ctx: Context, cookie: str, remote_address: str | None) -> tuple[str, Context]:
     """(the session's CSRF token, the context it acts in) for a browser's cookie; Unauthorized when it is
     unknown, expired or ended."""
-    with ctx.sessions() as session:  # one query for the session, its membership and user
+    with ctx.reading() as session:  # one query for the session, its membership and user
         found = session.execute(
             select(WebSession.csrf_token, WebSession.revoked_at, WebSession.expires_at, Membership.id,
                    Membership.agency_id, Membership.role, User.email, User.disabled)

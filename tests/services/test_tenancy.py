@@ -44,13 +44,13 @@ def two_agencies(ctx: Context) -> dict:
             "voices_id": voices, **{f"{name}_detection": id_ for name, id_ in ids.items()}}
 
 
-def test_an_agency_sees_its_detections_only_of_media_it_found_itself(two_agencies):
+def test_an_agency_sees_its_detections_only_of_media_it_found_itself(two_agencies, ctx):
     stars, voices = two_agencies["stars"], two_agencies["voices"]
     assert [d["id"] for d in detections.list_detections(stars)] == [two_agencies["ada_detection"]]
     assert detections.list_detections(voices) == []  # Bea matched, but Voices never found the media
     with pytest.raises(NotFound):
         detections.get_detection(voices, two_agencies["bea_detection"])
-    with stars.sessions.begin() as session:
+    with ctx.sessions.begin() as session:  # Voices' crawl finds the same bytes
         record_sighting(session, "cd" * 32, 10, Seen("https://voices.example/same-bytes.mp3",
                                                      agency_id=two_agencies["voices_id"]))
     [seen] = detections.list_detections(voices)
