@@ -56,6 +56,10 @@ class Agency(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # how the platforms it writes to (takedown notices) reach it
+    contact_address: Mapped[str | None] = mapped_column(String(1000))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
 
 
 class Performer(Base):

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enrollment.models import Base, Performer, UTCDateTime, utc_now
-from monitor.storage import accounts  # noqa: F401  (its tables belong to the same schema)
+from monitor.storage import accounts, notices  # noqa: F401  (their tables belong to the same schema)
 
 REVIEW_STATUSES = ("new", "confirmed", "dismissed", "authorized")
 # pending: some delivery still to be made; sent: every delivery made; failed: some given up;

@@ -1,0 +1,108 @@
+"""takedown notices (their detections and the steps of their life) and how an agency is reached
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-05 03:00:00
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0012'
+down_revision = '0011'
+branch_labels = None
+depends_on = None
+
+ROLE = 'likeness_app'  # as made by 0009, where the database user could
+OWN_AGENCY = "agency_id = NULLIF(current_setting('likeness.agency_id', true), '')::integer"
+POLICIES = {
+    'notices': OWN_AGENCY,
+    'notice_events': OWN_AGENCY,
+    'notice_detections': (f"notice_id IN (SELECT id FROM notices WHERE "
+                          f"{OWN_AGENCY.replace('agency_id', 'notices.agency_id', 1)})"),
+}
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('agencies') as batch_op:
+        batch_op.add_column(sa.Column('contact_address', sa.String(length=1000), nullable=True))
+        batch_op.add_column(sa.Column('contact_phone', sa.String(length=50), nullable=True))
+        batch_op.add_column(sa.Column('contact_email', sa.String(length=320), nullable=True))
+    op.create_table(
+        'notices',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('agency_id', sa.Integer(), nullable=False),
+        sa.Column('basis', sa.String(length=20), nullable=False),
+        sa.Column('status', sa.String(length=20), nullable=False),
+        sa.Column('recipient', sa.String(length=2000), nullable=False),
+        sa.Column('host', sa.String(length=253), nullable=True),
+        sa.Column('signer_email', sa.String(length=320), nullable=False),
+        sa.Column('signer_name', sa.String(length=200), nullable=False),
+        sa.Column('text', sa.Text(), nullable=False),
+        sa.Column('folder', sa.String(length=200), nullable=False),
+        sa.Column('evidence_sha256', sa.String(length=64), nullable=False),
+        sa.Column('evidence_fingerprint', sa.String(length=200), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_notices_agency_id', 'notices', ['agency_id'])
+    op.create_index('ix_notices_agency_status', 'notices', ['agency_id', 'status', 'id'])
+    op.create_table(
+        'notice_detections',
+        sa.Column('notice_id', sa.Integer(), nullable=False),
+        sa.Column('detection_id', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['detection_id'], ['detections.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('notice_id', 'detection_id'),
+    )
+    op.create_index('ix_notice_detections_detection_id', 'notice_detections', ['detection_id'])
+    op.create_table(
+        'notice_events',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('notice_id', sa.Integer(), nullable=False),
+        sa.Column('agency_id', sa.Integer(), nullable=False),
+        sa.Column('status', sa.String(length=20), nullable=False),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('actor', sa.String(length=320), nullable=False),
+        sa.Column('note', sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_notice_events_notice_id', 'notice_events', ['notice_id'])
+    op.create_index('ix_notice_events_agency_id', 'notice_events', ['agency_id'])
+    _wall()
+
+
+def _wall() -> None:
+    """The new tables behind the same wall as the other evidential ones, where 0009 could build it."""
+    if op.get_bind().dialect.name != 'postgresql':
+        return
+    statements = []
+    for table, rule in POLICIES.items():
+        statements += [f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {ROLE};",
+                       f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;",
+                       f"CREATE POLICY own_agency ON {table} TO {ROLE} USING ({rule}) WITH CHECK ({rule});"]
+    statements += [f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {ROLE};"]
+    newline = "\n        "
+    op.execute(f"""
+DO $wall$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN
+        {newline.join(statements)}
+    END IF;
+END
+$wall$""")
+
+
+def downgrade() -> None:
+    op.drop_table('notice_events')
+    op.drop_table('notice_detections')
+    op.drop_table('notices')
+    with op.batch_alter_table('agencies') as batch_op:
+        batch_op.drop_column('contact_email')
+        batch_op.drop_column('contact_phone')
+        batch_op.drop_column('contact_address')
