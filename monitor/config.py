@@ -147,6 +147,11 @@ class WebSettings:
     max_upload_bytes: int
 
 
+@dataclass(frozen=True)
+class NoticeSettings:
+    contacts: dict  # host → an e-mail address or a form's https:// URL (monitor.enforcement.contacts)
+
+
 # Settings that take one of a few words: (section, name) → the words.
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {("face", "detector"): FACE_DETECTORS}
 
@@ -164,6 +169,7 @@ SECTIONS: dict[str, type] = {
     "workers": WorkerSettings,
     "credentials": CredentialsSettings,
     "web": WebSettings,
+    "notices": NoticeSettings,
 }
 
 
@@ -183,6 +189,7 @@ class Config:
     workers: WorkerSettings
     credentials: CredentialsSettings
     web: WebSettings
+    notices: NoticeSettings
 
     @property
     def database_url(self) -> str:

@@ -25,6 +25,7 @@ from monitor.cli.detections import REVIEW_CHOICES, STATUS_CHOICES, detections
 from monitor.cli.eval import eval_command
 from monitor.cli.evidence import evidence
 from monitor.cli.home import init
+from monitor.cli.notices import notice
 from monitor.cli.performers import enroll, performer
 from monitor.cli.scan import scan
 from monitor.cli.serve import serve
@@ -47,10 +48,10 @@ def cli(ctx: click.Context, home: str | None, agency: str | None) -> None:
 
 
 for command in (performer, enroll, scan, detections, source, crawl, alerts.commands["list"],
-                evidence.commands["export"], user, token, audit):
+                evidence.commands["export"], user, token, audit, notice):
     with_agency_option(command)  # what belongs to one agency; the rest serves the whole install
 for command in (init, performer, enroll, scan, detections, source, crawl, run, scheduler, alerts, evidence,
-                eval_command, cohort, agency, user, token, audit, serve, worker, queue):
+                eval_command, cohort, agency, user, token, audit, serve, worker, queue, notice):
     cli.add_command(command)
 
 

@@ -1,4 +1,4 @@
-"""``likeness agency add|list``, ``likeness user add`` and ``likeness token create|list|revoke``."""
+"""``likeness agency add|list|contact``, ``likeness user add`` and ``likeness token create|list|revoke``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,30 @@ def agency_list(app: App, as_json: bool) -> None:
             click.echo("no agencies yet: likeness agency add NAME (or add a performer: a first one is made)")
 
     emit(rows, as_json, human)
+
+
+@agency.command("contact")
+@click.argument("name")
+@click.option("--address", default=None,
+              help="The postal address its notices give (\\n between lines; \"\" clears it).")
+@click.option("--phone", default=None, help="The telephone number its notices give.")
+@click.option("--email", default=None, help="The e-mail address its notices give (default: the signer's).")
+@json_option
+@click.pass_obj
+def agency_contact(app: App, name: str, address: str | None, phone: str | None, email: str | None,
+                   as_json: bool) -> None:
+    """Set how platforms reach an agency (what its takedown notices give)."""
+    from monitor.services.accounts import set_agency_contact
+
+    data = set_agency_contact(app.context, name, address.replace("\\n", "\n") if address else address, phone,
+                              email)
+
+    def human() -> None:
+        click.echo(f"agency {data['id']}: {data['name']}")
+        for what, value in data["contact"].items():
+            click.echo(f"  {what}: {value or '-'}")
+
+    emit(data, as_json, human)
 
 
 @click.group()

@@ -44,6 +44,33 @@ def add_agency(ctx: Context, name: str) -> dict:
         raise LikenessError(str(error)) from None
 
 
+def set_agency_contact(ctx: Context, name: str, address: str | None = None, phone: str | None = None,
+                       email: str | None = None) -> dict:
+    """Change how platforms reach the agency ``name`` (the postal address, telephone and e-mail its takedown
+    notices give; "" clears one, None keeps it) → ``{"id", "name", "contact": {"address", "phone", "email"}}``.
+    The operator, or an owner or admin of that agency."""
+    from monitor.enforcement.contacts import checked_recipient
+
+    ctx.require("members")
+    limits = {"address": (address, 1000), "phone": (phone, 50), "email": (email, 320)}
+    for what, (value, most) in limits.items():
+        if value is not None and len(value) > most:
+            raise LikenessError(f"the {what} is at most {most} characters")
+    if email and "@" not in checked_recipient(email, "--email"):
+        raise LikenessError(f"--email must be an e-mail address, not {email[:80]!r}")
+    with ctx.sessions.begin() as session:
+        agency = registry.find_agency(session, name)
+        if ctx.role is not None and agency.id != ctx.scoped_agency_id():
+            raise NotFound(f"no agency named {name!r}")
+        for what, (value, _most) in limits.items():
+            if value is not None:
+                setattr(agency, f"contact_{what}", value.strip() or None)
+        contact = {"address": agency.contact_address, "phone": agency.contact_phone, "email": agency.contact_email}
+        audit.record(ctx, "agency.contact", f"agency {agency.id}", session=session, agency_id=agency.id,
+                     changed=sorted(what for what, (value, _most) in limits.items() if value is not None))
+        return {"id": agency.id, "name": agency.name, "contact": contact}
+
+
 def list_agencies(ctx: Context) -> list[dict]:
     """The agencies this context may see (the operator: all; a user: their own) → ``[{"id", "name"}]``."""
     query = select(Agency).order_by(Agency.id)

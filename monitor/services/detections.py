@@ -162,7 +162,7 @@ def _decode_cursor(cursor: str, order: str) -> list:
     return key
 
 
-def _visible(session: Session, ctx: Context, detection_id: int) -> Detection:
+def visible_detection(session: Session, ctx: Context, detection_id: int) -> Detection:
     detection = session.scalar(_query(ctx).where(Detection.id == detection_id))
     if detection is None:
         raise NotFound(f"no detection with id {detection_id} (see `likeness detections list`)")
@@ -172,7 +172,7 @@ def _visible(session: Session, ctx: Context, detection_id: int) -> Detection:
 def get_detection(ctx: Context, detection_id: int) -> dict:
     """One DETECTION object; NotFound for an id this actor may not see (another agency's: as if none)."""
     with ctx.reading() as session:
-        return _as_json(session, _visible(session, ctx, detection_id))
+        return _as_json(session, visible_detection(session, ctx, detection_id))
 
 
 def review(ctx: Context, detection_id: int, status: str, note: str | None = None,
@@ -190,7 +190,7 @@ def review(ctx: Context, detection_id: int, status: str, note: str | None = None
         raise Forbidden(f"an artist may say only {', '.join(ARTIST_WORDS.values())}")
     reviewer = reviewed_by or ctx.actor.name
     with ctx.sessions.begin() as session:
-        detection = _visible(session, ctx, detection_id)
+        detection = visible_detection(session, ctx, detection_id)
         detection.status = status
         detection.updated_at = utc_now()
         detection.reviews.append(Review(status=status, note=note, reviewed_by=reviewer))
@@ -226,7 +226,7 @@ def detection_page(ctx: Context, detection_id: int) -> dict:
     from monitor.storage.models import Sighting
 
     with ctx.reading() as session:
-        detection = _visible(session, ctx, detection_id)
+        detection = visible_detection(session, ctx, detection_id)
         sightings = session.scalars(select(Sighting).where(Sighting.media_id == detection.media_id,
                                                            Sighting.agency_id == detection.agency_id)
                                     .order_by(Sighting.first_seen_at))
@@ -247,7 +247,7 @@ def media_file(ctx: Context, detection_id: int):
     from monitor.storage.content_store import content_store
 
     with ctx.reading() as session:
-        detection = _visible(session, ctx, detection_id)
+        detection = visible_detection(session, ctx, detection_id)
         path = content_store(ctx.config).path_for(detection.media.sha256)
         media_type = detection.media.media_type
     if not path.is_file():
@@ -262,7 +262,7 @@ def detection_picture(ctx: Context, detection_id: int, which: str) -> bytes:
     from monitor.alerts.pictures import face_pair_picture, jpeg_of
 
     with ctx.reading() as session:
-        detection = _visible(session, ctx, detection_id)
+        detection = visible_detection(session, ctx, detection_id)
         details, media = detection.details or {}, detection.media
         picture = None
         if detection.modality == "face" and "box" in details:

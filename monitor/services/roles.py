@@ -11,12 +11,15 @@ from enrollment.errors import LikenessError
 # read: detections, performers, sources, alerts of the agency (an artist's: only their own performers')
 # review: record a decision on a detection; evidence: export bundles; audit: read the audit trail
 # performers: add, consent, enrol, remove; sources: add, pause, resume, remove, crawl; scan: scan on demand
+# notices: draft, send and track takedown notices (their signer too must hold it)
 # members: users, roles and API tokens; install: what every agency shares (the comparison population, the home)
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "owner": frozenset({"read", "review", "evidence", "audit", "performers", "sources", "scan", "members"}),
-    "admin": frozenset({"read", "review", "evidence", "audit", "performers", "sources", "scan", "members"}),
+    "owner": frozenset({"read", "review", "evidence", "audit", "performers", "sources", "scan", "members",
+                        "notices"}),
+    "admin": frozenset({"read", "review", "evidence", "audit", "performers", "sources", "scan", "members",
+                        "notices"}),
     "agent": frozenset({"read", "review", "sources", "scan"}),
-    "legal": frozenset({"read", "evidence", "audit"}),
+    "legal": frozenset({"read", "evidence", "audit", "notices"}),
     "artist": frozenset({"read", "review"}),
 }
 SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
