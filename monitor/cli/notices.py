@@ -1,4 +1,4 @@
-"""``likeness notice draft|list|show|mark``: takedown notices for confirmed detections."""
+"""``likeness notice draft|send|list|show|mark``: takedown notices for confirmed detections."""
 
 from __future__ import annotations
 
@@ -38,6 +38,18 @@ def notice_draft(app: App, detection_ids: tuple[int, ...], basis: str, signer_em
     data = draft_notice(app.context, list(detection_ids), basis, signer_email, signer_name, recipient, work)
     emit(data, as_json, lambda: click.echo(
         f"notice {data['id']} ({data['basis']}) drafted for {data['to']}\n  {data['pdf']}"))
+
+
+@notice.command("send")
+@click.argument("notice_id", type=click.IntRange(min=1))
+@json_option
+@click.pass_obj
+def notice_send(app: App, notice_id: int, as_json: bool) -> None:
+    """E-mail a notice to its recipient (its PDF attached) and record it sent."""
+    from monitor.services.notices import send_notice
+
+    data = send_notice(app.context, notice_id)
+    emit(data, as_json, lambda: click.echo(f"notice {data['id']}: {data['history'][-1]['note']}"))
 
 
 @notice.command("list")

@@ -255,6 +255,39 @@ def mark_notice(ctx: Context, notice_id: int, status: str, note: str | None = No
         return notice_json(ctx, notice)
 
 
+def send_notice(ctx: Context, notice_id: int) -> dict:
+    """E-mail a notice (its text, its PDF attached, replies to the signer) to its recipient through the alerts'
+    mail server, and record it sent → NOTICE. Refused for a notice that goes to a form (paste it there, then
+    mark it sent) or that cannot be sent now; a delivery that fails changes nothing and says why."""
+    from monitor.alerts.channels import DeliveryError, send_email
+    from monitor.enforcement.mail import notice_email
+    from monitor.enforcement.pdf import notice_pdf
+
+    ctx.require("notices")
+    with ctx.sessions.begin() as session:  # the row stays locked while it is sent: never sent twice at once
+        notice = _visible(session, ctx, notice_id, for_update=True)
+        if "sent" not in NEXT[notice.status]:
+            raise NoticeRefused(f"notice {notice.id} is {notice.status}: only a drafted, still_up or refused "
+                                f"notice is sent")
+        if "@" not in notice.recipient:
+            raise NoticeRefused(f"notice {notice.id} goes to a form, {notice.recipient}: paste its text there "
+                                f"(likeness notice show {notice.id}), then likeness notice mark {notice.id} sent")
+        smtp = ctx.config.smtp.effective()
+        message = notice_email(notice.text, notice_pdf(notice.text), notice.id, smtp.from_address,
+                               notice.recipient, notice.signer_email)
+        try:
+            send_email(smtp, message)
+        except DeliveryError as error:
+            raise NoticeRefused(f"notice {notice.id} was not sent: {error}") from None
+        note = f"e-mailed to {notice.recipient} as {message['Message-ID']}"
+        notice.status, notice.updated_at = "sent", utc_now()
+        notice.events.append(NoticeEvent(agency_id=notice.agency_id, status="sent", at=notice.updated_at,
+                                         actor=ctx.actor.name, note=note))
+        _log(ctx, session, notice, "sent", note)
+        session.flush()
+        return notice_json(ctx, notice)
+
+
 def _visible(session: Session, ctx: Context, notice_id: int, for_update: bool = False) -> Notice:
     query = select(Notice).where(Notice.id == notice_id)
     if (agency_id := ctx.scoped_agency_id()) is not None:

@@ -133,3 +133,54 @@ def test_a_notice_moves_only_along_its_life_and_keeps_each_date(likeness, found)
     assert shown["status"] == "removed" and shown["updated_at"] == shown["history"][-1]["at"]
     assert likeness("notice", "list", "--status", "sent", "--json").json == []
     assert likeness("notice", "mark", notice["id"] + 1, "sent").stderr.strip().startswith("error: no notice with id")
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    """A real SMTP server on 127.0.0.1 that the notices are e-mailed through."""
+    from tests.support.mailserver import MailServer
+
+    server = MailServer()
+    server.start()
+    monkeypatch.setenv("LIKENESS_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("LIKENESS_SMTP_PORT", str(server.port))
+    monkeypatch.setenv("LIKENESS_SMTP_FROM", "Stars Agency <notices@stars.example>")
+    yield server
+    server.stop()
+
+
+def test_a_notice_is_emailed_with_its_pdf_once_and_recorded_sent(likeness, found, smtp):
+    _confirm(likeness, found["detection"]["id"])
+    notice = likeness("notice", "draft", found["detection"]["id"], "--basis", "dmca", *SIGNER, "--json").json
+    sent = likeness("notice", "send", notice["id"], "--json")
+    assert sent.exit_code == 0, sent.stderr
+    [received] = smtp.messages
+    assert received.recipients == ["copyright@site.example"]
+    message = received.message
+    assert message["Reply-To"] == "lee@stars.example" and message["Subject"].startswith("Notice of claimed")
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n").strip() == notice["text"].strip()
+    [pdf] = [part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"]
+    with open(notice["pdf"], "rb") as stream:
+        assert pdf.get_content() == stream.read()  # the same bytes as the PDF drafted
+    assert sent.json["status"] == "sent" and message["Message-ID"] in sent.json["history"][-1]["note"]
+    again = likeness("notice", "send", notice["id"])
+    assert again.exit_code == 1 and "is sent: only a drafted" in again.stderr and len(smtp.messages) == 1
+
+
+def test_a_notice_the_mail_server_refuses_stays_drafted(likeness, found, smtp):
+    _confirm(likeness, found["detection"]["id"])
+    notice = likeness("notice", "draft", found["detection"]["id"], "--basis", "dmca", *SIGNER, "--json").json
+    smtp.rcpt_reply = "550 5.1.1 no such mailbox"
+    refused = likeness("notice", "send", notice["id"])
+    assert refused.exit_code == 1 and f"notice {notice['id']} was not sent" in refused.stderr
+    assert "no such mailbox" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert likeness("notice", "show", notice["id"], "--json").json["status"] == "drafted"
+
+
+def test_a_notice_for_a_form_is_pasted_not_emailed(likeness, found, smtp):
+    _confirm(likeness, found["detection"]["id"])
+    notice = likeness("notice", "draft", found["detection"]["id"], "--basis", "platform", *SIGNER,
+                      "--to", "https://site.example/report", "--json").json
+    refused = likeness("notice", "send", notice["id"])
+    assert refused.exit_code == 1 and f"likeness notice mark {notice['id']} sent" in refused.stderr
+    assert smtp.messages == []
