@@ -150,6 +150,7 @@ class WebSettings:
 @dataclass(frozen=True)
 class NoticeSettings:
     contacts: dict  # host → an e-mail address or a form's https:// URL (monitor.enforcement.contacts)
+    recheck_after_hours: list  # hours after a notice is sent when its material is captured again
 
 
 # Settings that take one of a few words: (section, name) → the words.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from tests.support import object_store as object_stores
 from tests.support.content_credentials import CredentialsPki
 from tests.support.object_store import ObjectStore
 from tests.support.paths import SHARED_DATA
+from tests.support.tsa import TsaPki, TsaServer
 from tests.support.website import POLITE_FETCH, Website
 
 POSTGRES_ADMIN_URL = os.environ.get("LIKENESS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -238,3 +240,21 @@ def clone_mp3(make_performer, make_speech) -> bytes:
     """A performer is enrolled; the bytes of an mp3 of their voice saying something else."""
     make_performer("Ada Voice", voice=[make_speech("reference", texts=(0, 2))])
     return make_speech("clone", texts=(1,), suffix=".mp3").read_bytes()
+
+
+# -------------------------------------------------------------------------------- timestamp authority
+
+
+@pytest.fixture(scope="session")
+def tsa_pki(tmp_path_factory: pytest.TempPathFactory) -> TsaPki:
+    """The test authority's keys and certificates; skips where the openssl command is missing."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is missing (it signs the test timestamps: openssl ts -reply)")
+    return TsaPki(tmp_path_factory.mktemp("tsa"))
+
+
+@pytest.fixture
+def tsa(tsa_pki: TsaPki) -> Iterator[TsaServer]:
+    """A started :class:`TsaServer` in mode ``"ok"``."""
+    with TsaServer(tsa_pki) as server:
+        yield server

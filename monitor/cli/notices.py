@@ -1,4 +1,4 @@
-"""``likeness notice draft|send|list|show|mark``: takedown notices for confirmed detections."""
+"""``likeness notice draft|send|list|show|mark|recheck|stats``: takedown notices for confirmed detections."""
 
 from __future__ import annotations
 
@@ -106,3 +106,44 @@ def notice_mark(app: App, notice_id: int, status: str, note: str | None, as_json
 
     data = mark_notice(app.context, notice_id, status, note)
     emit(data, as_json, lambda: click.echo(f"notice {data['id']}: {data['status']}"))
+
+
+@notice.command("recheck")
+@click.argument("notice_id", type=click.IntRange(min=1), required=False)
+@click.option("--now", is_flag=True, help="Every sent notice (or NOTICE_ID) at once, not only those due.")
+@json_option
+@click.pass_obj
+def notice_recheck(app: App, notice_id: int | None, now: bool, as_json: bool) -> None:
+    """Capture again what sent notices name, and judge whether it was removed."""
+    from monitor.services.notice_checks import recheck_notices
+
+    rows = recheck_notices(app.context, notice_id, now)
+
+    def human() -> None:
+        for row in rows:
+            why = f" ({row['error']})" if row["error"] else ""
+            click.echo(f"notice {row['notice_id']}: {row['kind']} {row['verdict']}{why}  {row['url']}")
+        if not rows:
+            click.echo("nothing to recheck" + ("" if now else " yet (--now: every sent notice at once)"))
+
+    emit(rows, as_json, human)
+
+
+@notice.command("stats")
+@json_option
+@click.pass_obj
+def notice_stats_command(app: App, as_json: bool) -> None:
+    """Per host: notices sent, removed, and the median time to removal."""
+    from monitor.services.notice_checks import notice_stats
+
+    rows = notice_stats(app.context)
+
+    def human() -> None:
+        for row in rows:
+            median = f"{row['median_hours_to_removal']} h" if row["median_hours_to_removal"] is not None else "-"
+            click.echo(f"{row['host']:<40} sent {row['sent']:>4}  removed {row['removed']:>4} "
+                       f"({100 * row['removal_rate']:.0f} %)  median to removal {median}")
+        if not rows:
+            click.echo("no notices sent yet")
+
+    emit(rows, as_json, human)

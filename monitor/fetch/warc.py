@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from monitor.fetch.exchange import Exchange
 
 
-def crawl_warc_path(folder: Path) -> Path:
-    """A new WARC file for one crawl, named by time and machine (several machines' crawls meet in one bucket)."""
+def crawl_warc_path(folder: Path, what: str = "crawl") -> Path:
+    """A new WARC file for one crawl (or one run of ``what`` else), named by time and machine (several machines'
+    crawls meet in one bucket)."""
     machine = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:64] or "host"
-    return folder / f"crawl-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{machine}.warc.gz"
+    return folder / f"{what}-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{machine}.warc.gz"
 
 
 def write_warc(exchange: Exchange, warc_path: Path, payload: bytes | Path | None = None) -> None:

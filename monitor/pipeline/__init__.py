@@ -7,6 +7,7 @@ sources, feeding what it finds to the same scan; ``scheduler`` runs crawls and a
 schedules. Each item runs inside ``guard`` (its failure is its own line, never the batch's end); a
 crawl's downloads are budgeted by ``media_budget`` and ordered by what ``url_states`` remembers.
 ``tenants`` tells each agency only of its own detections, once it has found the media itself;
-``scan_requests`` runs the scans asked for through the API. It imports ``alerts`` (the outbox),
+``scan_requests`` runs the scans asked for through the API; ``recheck`` captures again what sent takedown
+notices name. It imports ``alerts`` (the outbox), ``evidence`` (timestamps),
 ``analysis``, ``matching``, ``sources``, ``fetch``, ``storage``, ``monitor.config`` and ``enrollment``.
 """

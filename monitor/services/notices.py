@@ -231,7 +231,7 @@ def get_notice(ctx: Context, notice_id: int) -> dict:
     """One NOTICE; NotFound for an id of another agency (as if there were none)."""
     ctx.require("notices")
     with ctx.reading() as session:
-        return notice_json(ctx, _visible(session, ctx, notice_id))
+        return notice_json(ctx, visible_notice(session, ctx, notice_id))
 
 
 def mark_notice(ctx: Context, notice_id: int, status: str, note: str | None = None) -> dict:
@@ -243,7 +243,7 @@ def mark_notice(ctx: Context, notice_id: int, status: str, note: str | None = No
     if note is not None and len(note) > 2000:
         raise LikenessError("a note is at most 2000 characters")
     with ctx.sessions.begin() as session:
-        notice = _visible(session, ctx, notice_id, for_update=True)
+        notice = visible_notice(session, ctx, notice_id, for_update=True)
         if status not in NEXT[notice.status]:
             allowed = " or ".join(sorted(NEXT[notice.status])) or "nothing else"
             raise NoticeRefused(f"notice {notice.id} is {notice.status}: it can become {allowed}, not {status}")
@@ -265,7 +265,7 @@ def send_notice(ctx: Context, notice_id: int) -> dict:
 
     ctx.require("notices")
     with ctx.sessions.begin() as session:  # the row stays locked while it is sent: never sent twice at once
-        notice = _visible(session, ctx, notice_id, for_update=True)
+        notice = visible_notice(session, ctx, notice_id, for_update=True)
         if "sent" not in NEXT[notice.status]:
             raise NoticeRefused(f"notice {notice.id} is {notice.status}: only a drafted, still_up or refused "
                                 f"notice is sent")
@@ -288,7 +288,7 @@ def send_notice(ctx: Context, notice_id: int) -> dict:
         return notice_json(ctx, notice)
 
 
-def _visible(session: Session, ctx: Context, notice_id: int, for_update: bool = False) -> Notice:
+def visible_notice(session: Session, ctx: Context, notice_id: int, for_update: bool = False) -> Notice:
     query = select(Notice).where(Notice.id == notice_id)
     if (agency_id := ctx.scoped_agency_id()) is not None:
         query = query.where(Notice.agency_id == agency_id)

@@ -3,7 +3,8 @@
 A notice names its detections, the legal basis it invokes, where it goes (an e-mail address or a platform's
 form), who signs it, its text in full and the files drafted with it (the PDF and the evidence bundle it cites
 by SHA-256 and signing key). Its status moves along :data:`NEXT`; every move is a row of ``notice_events``
-with its time, actor and note, so the dates of a notice's life are kept, not overwritten.
+with its time, actor and note, so the dates of a notice's life are kept, not overwritten. After it is sent,
+its media's URL and page are captured again (``notice_rechecks``): what each answered, and the verdict.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from enrollment.models import Base, UTCDateTime, utc_now
 
 BASES = ("dmca", "take-it-down", "publicity", "platform")
+VERDICTS = ("removed", "still_up", "changed", "unreachable")
+RECHECKED = ("sent", "acknowledged", "still_up")  # a notice whose material is captured again on schedule
 STATUSES = ("drafted", "sent", "acknowledged", "removed", "still_up", "refused", "withdrawn")
 # what each status may become (a platform that removed something and put it back: still_up again)
 NEXT: dict[str, frozenset[str]] = {
@@ -76,3 +79,23 @@ class NoticeEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     actor: Mapped[str] = mapped_column(String(320))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class NoticeRecheck(Base):
+    """One capture again of a notice's media URL (``kind`` media) or of the page it was on (page): what it
+    answered and the verdict (``removed``: 404, 410 or 451, or gone from its page; ``still_up``: the same bytes,
+    or the page still shows it; ``changed``: other content at the URL; ``unreachable``: no answer that proves
+    either, ``error`` says why)."""
+
+    __tablename__ = "notice_rechecks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(10))
+    verdict: Mapped[str] = mapped_column(String(20))
+    status_code: Mapped[int | None] = mapped_column()
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

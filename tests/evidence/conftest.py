@@ -1,10 +1,9 @@
-"""The evidence tests' fixtures: a local timestamp authority, signing keys, and a bundle's members, written."""
+"""The evidence tests' fixtures: signing keys, and a bundle's members, written (the timestamp authority
+is tests/conftest.py's)."""
 
 from __future__ import annotations
 
 import random
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,25 +12,6 @@ from monitor.evidence.bundle import Member, write_bundle
 from monitor.evidence.keys import ensure_key, load_key
 from monitor.storage.chain import link
 from tests.support.bundles import CREATED_BY, EVENTS, MEDIA_BYTES, fake_timestamper, jsonl
-from tests.support.tsa import TsaPki, TsaServer
-
-# -------------------------------------------------------------------------------- timestamp authority
-
-
-@pytest.fixture(scope="session")
-def tsa_pki(tmp_path_factory: pytest.TempPathFactory) -> TsaPki:
-    """The test authority's keys and certificates; skips where the openssl command is missing."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is missing (it signs the test timestamps: openssl ts -reply)")
-    return TsaPki(tmp_path_factory.mktemp("tsa"))
-
-
-@pytest.fixture
-def tsa(tsa_pki: TsaPki) -> Iterator[TsaServer]:
-    """A started :class:`TsaServer` in mode ``"ok"``."""
-    with TsaServer(tsa_pki) as server:
-        yield server
-
 
 # ------------------------------------------------------------------------------------------ bundles
 

@@ -14,26 +14,6 @@ pytestmark = pytest.mark.slow
 SIGNER = ("--signer", "lee@stars.example", "--signer-name", "Lee Ångström")
 
 
-@pytest.fixture
-def found(likeness, site, clone_mp3, polite_home) -> dict:
-    """A crawl of a loopback page found the performer's voice; a legal user of the agency, its address known,
-    and the site's host in the notices' directory."""
-    with open(polite_home / "config.toml", "a") as config:
-        config.write('\n[notices.contacts]\n"127.0.0.1" = "copyright@site.example"\n')
-    assert likeness("init").exit_code == 0
-    site.add("/clips.html", '<html><body><audio src="/voice.mp3"></audio></body></html>')
-    site.add("/voice.mp3", clone_mp3, "audio/mpeg")
-    assert likeness("source", "add", f"{site.url}/clips.html").exit_code == 0
-    [detection] = likeness("crawl", "--json").json["detections"]
-    [agency] = likeness("agency", "list", "--json").json
-    added = likeness("user", "add", "lee@stars.example", "--agency", agency["name"], "--role", "legal")
-    assert added.exit_code == 0, added.stderr
-    contact = likeness("agency", "contact", agency["name"], "--address", "1 Music Row\\nNashville, TN 37203",
-                       "--phone", "+1 615 555 0100", "--json")
-    assert contact.exit_code == 0, contact.stderr
-    return {"detection": detection, "agency": agency["name"], "site": site}
-
-
 def _confirm(likeness, detection_id: int) -> None:
     assert likeness("detections", "review", detection_id, "confirmed").exit_code == 0
 

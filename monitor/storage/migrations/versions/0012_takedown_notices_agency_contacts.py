@@ -1,4 +1,5 @@
-"""takedown notices (their detections and the steps of their life) and how an agency is reached
+"""takedown notices (their detections, the steps of their life, the captures again of what they name) and how
+an agency is reached
 
 Revision ID: 0012
 Revises: 0011
@@ -19,6 +20,7 @@ OWN_AGENCY = "agency_id = NULLIF(current_setting('likeness.agency_id', true), ''
 POLICIES = {
     'notices': OWN_AGENCY,
     'notice_events': OWN_AGENCY,
+    'notice_rechecks': OWN_AGENCY,
     'notice_detections': (f"notice_id IN (SELECT id FROM notices WHERE "
                           f"{OWN_AGENCY.replace('agency_id', 'notices.agency_id', 1)})"),
 }
@@ -74,6 +76,24 @@ def upgrade() -> None:
     )
     op.create_index('ix_notice_events_notice_id', 'notice_events', ['notice_id'])
     op.create_index('ix_notice_events_agency_id', 'notice_events', ['agency_id'])
+    op.create_table(
+        'notice_rechecks',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('notice_id', sa.Integer(), nullable=False),
+        sa.Column('agency_id', sa.Integer(), nullable=False),
+        sa.Column('url', sa.Text(), nullable=False),
+        sa.Column('kind', sa.String(length=10), nullable=False),
+        sa.Column('verdict', sa.String(length=20), nullable=False),
+        sa.Column('status_code', sa.Integer(), nullable=True),
+        sa.Column('sha256', sa.String(length=64), nullable=True),
+        sa.Column('error', sa.Text(), nullable=True),
+        sa.Column('captured_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_notice_rechecks_notice_id', 'notice_rechecks', ['notice_id'])
+    op.create_index('ix_notice_rechecks_agency_id', 'notice_rechecks', ['agency_id'])
     _wall()
 
 
@@ -99,6 +119,7 @@ $wall$""")
 
 
 def downgrade() -> None:
+    op.drop_table('notice_rechecks')
     op.drop_table('notice_events')
     op.drop_table('notice_detections')
     op.drop_table('notices')
