@@ -18,6 +18,7 @@ import click
 from enrollment.errors import LikenessError, unexpected
 from monitor.cli.accounts import agency, token, user
 from monitor.cli.alerts import alerts
+from monitor.cli.allow_rules import performer_allow, performer_allowed, performer_disallow
 from monitor.cli.audit import audit
 from monitor.cli.cohort import cohort
 from monitor.cli.common import App, warn, with_agency_option
@@ -47,6 +48,8 @@ def cli(ctx: click.Context, home: str | None, agency: str | None) -> None:
     ctx.obj = App(home, agency)
 
 
+for command in (performer_allow, performer_allowed, performer_disallow):
+    performer.add_command(command)
 for command in (performer, enroll, scan, detections, source, crawl, alerts.commands["list"],
                 evidence.commands["export"], user, token, audit, notice):
     with_agency_option(command)  # what belongs to one agency; the rest serves the whole install

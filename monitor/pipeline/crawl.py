@@ -349,7 +349,8 @@ class Crawl:
                 "fetched_at": exchange.fetched_at.isoformat(), "redirects": exchange.redirects,
                 "tls_certificate_sha256": hashlib.sha256(exchange.tls_certificate).hexdigest()
                 if exchange.tls_certificate else None,
-                "response_headers": exchange.headers, "request_headers": exchange.request_headers}, actor=self.actor)
+                "response_headers": exchange.headers, "request_headers": exchange.request_headers}, actor=self.actor,
+                config=self.config)
 
     def _certificate(self, session: Session, der: bytes | None) -> str | None:
         """The certificate's sha256, stored once (by content) for every fetch it answered."""
@@ -394,7 +395,7 @@ class Crawl:
             state.last_fetched_at = utc_now()
             session.add(state)
             seen = Seen(where, source.id, printable(str(root.resolve())), None, source.agency_id)
-            record_sighting(session, sha256, size_bytes, seen, actor=self.actor)
+            record_sighting(session, sha256, size_bytes, seen, actor=self.actor, config=self.config)
         self.report.media_new += 1
         self._analyse(sha256, size_bytes, seen)
 

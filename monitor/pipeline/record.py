@@ -10,8 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from enrollment.models import Performer, utc_now
+from monitor.config import Config
 from monitor.fetch.download import is_url
 from monitor.matching.gallery import Match
+from monitor.pipeline.allowed import found_outside_licence
 from monitor.storage import custody
 from monitor.storage.analysed_news import announce_analysed
 from monitor.storage.models import Detection, Media, Sighting
@@ -30,13 +32,15 @@ class Seen:
 
 
 def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, fetched: dict | None = None,
-                    actor: str | None = None) -> Media:
+                    actor: str | None = None, config: Config | None = None) -> Media:
     """The media row for this content (created if new) and ``seen.agency_id``'s sighting at ``seen``, in
     ``session``.
 
     A first sighting at a place starts or extends the agency's chain of custody of the media: "fetched" with
     ``fetched`` (what the exchange was) for a URL, "read" with the file's path, size and times for a
     local file; new content is also "hashed". ``actor``: who the entries name (default: this process's user@host).
+    ``config``: a detection of it that a licence authorised is new again, and alerted, once the media is seen
+    where no licence allows it (:mod:`monitor.pipeline.allowed`).
     """
     if seen.agency_id is None:
         raise ValueError("a sighting belongs to an agency")
@@ -58,6 +62,9 @@ def record_sighting(session: Session, sha256: str, size_bytes: int, seen: Seen, 
             custody.record(session, media, "hashed", {"algorithm": "sha256", "sha256": sha256,
                                                       "size_bytes": size_bytes}, agency_id=seen.agency_id,
                            actor=actor)
+        elif config is not None:
+            session.flush()
+            found_outside_licence(session, config, media, seen.agency_id, actor)
     sighting.last_seen_at = utc_now()
     sighting.source_id = seen.source_id or sighting.source_id
     sighting.page_url = seen.page_url or sighting.page_url

@@ -315,7 +315,8 @@ class Scanner:
         for _attempt in range(2):  # a concurrent scan may insert the same content first
             try:
                 with self.sessions.begin() as session:
-                    return record_sighting(session, sha256, size_bytes, seen, actor=self.actor)
+                    return record_sighting(session, sha256, size_bytes, seen, actor=self.actor,
+                                           config=self.config)
             except IntegrityError:
                 continue
         raise LikenessError(f"could not record media {sha256[:12]}")

@@ -33,7 +33,8 @@ RECONCILE_EVERY_S = 30
 JOB_PREFIX = "source-"
 ALERTS_JOB_ID = "alerts-send"
 RECHECK_JOB_ID = "notices-recheck"
-RECHECK_EVERY_S = 3600
+LICENCES_JOB_ID = "licences-end"
+RECHECK_EVERY_S = 3600  # also how often licences whose window has passed give their detections back
 # What is pending goes out this soon after start. Not at once: APScheduler 3 can log a spurious error when
 # a stop signal lands while it hands a due job over, and a stop right after start is the common case.
 ALERTS_FIRST_AFTER_S = 5
@@ -82,6 +83,20 @@ def recheck_notices_job(home: str) -> None:
     rows = recheck(config, sessions, due, local_actor(), "system") if due else []
     if rows:
         logger.info("notices rechecked: %s", ", ".join(f"{r['notice_id']} {r['kind']} {r['verdict']}" for r in rows))
+
+
+def end_licences_job(home: str) -> None:
+    """Allow-list rules whose window has passed: their detections are new again, their alerts written to the
+    outbox (the alerts job delivers them)."""
+    from monitor.pipeline.allowed import end_expired_rules
+    from monitor.storage.custody import local_actor
+    from monitor.storage.db import open_database
+
+    config = load_config(home)
+    with open_database(config.database_url).begin() as session:
+        ended = end_expired_rules(session, config, datetime.now(UTC), local_actor())
+    for rule_id, detection_ids in ended.items():
+        logger.info("allow-list rule %s ended: detections %s are new again", rule_id, detection_ids)
 
 
 def enqueue_crawl_job(home: str, source_id: int) -> None:
@@ -189,9 +204,11 @@ def _keep_schedule(config: Config, sessions: sessionmaker[Session], stop: thread
                           seconds=config.alerts.send_every_s, id=ALERTS_JOB_ID, name="send alerts",
                           args=[str(config.home)], executor="alerts", replace_existing=True,
                           next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
-        scheduler.add_job(recheck_notices_job, "interval", seconds=RECHECK_EVERY_S, id=RECHECK_JOB_ID,
-                          name="recheck notices", args=[str(config.home)], executor="alerts", replace_existing=True,
-                          next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
+        for job, job_id, name in ((recheck_notices_job, RECHECK_JOB_ID, "recheck notices"),
+                                  (end_licences_job, LICENCES_JOB_ID, "end licences")):
+            scheduler.add_job(job, "interval", seconds=RECHECK_EVERY_S, id=job_id, name=name,
+                              args=[str(config.home)], executor="alerts", replace_existing=True,
+                              next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
         scheduler.resume()
         logger.info("keeping the schedule of %s sources%s", sources, " for the workers" if on_workers else "")
         while not stop.wait(RECONCILE_EVERY_S):

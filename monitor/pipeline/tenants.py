@@ -4,7 +4,8 @@ its own alerts, and only once it has found the media itself.
 An analysis is made once per content against every agency's performers, and every match is kept as a
 detection of its performer's agency. An agency is told of its detections when it has a sighting of the media:
 at the analysis if it had one then, else when it first finds the same bytes (the analysis is reused). Until
-then nothing shows it that another agency holds the media.
+then nothing shows it that another agency holds the media. A detection found only where its performer's
+licence allows (:mod:`monitor.pipeline.allowed`) is told as authorised, without an alert.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enrollment.models import Performer
+from enrollment.models import Performer, utc_now
 from monitor.alerts.outbox import enqueue
 from monitor.config import Config
 from monitor.matching.voice_chance import ChanceModel, chance_words
+from monitor.pipeline.allowed import authorize_if_allowed
 from monitor.storage import custody
 from monitor.storage.models import Detection, Media, Sighting
 
@@ -42,7 +44,8 @@ def tell(session: Session, media: Media, agency_ids: Iterable[int], detections: 
     for agency_id in agency_ids:
         own = [detection for detection in detections if detection.agency_id == agency_id]
         for detection in own:  # the outbox is written with the detections, or not at all
-            enqueue(session, detection, config)
+            if not authorize_if_allowed(session, detection, utc_now(), actor):  # a licensed use: no alert
+                enqueue(session, detection, config)
         own_performers = session.scalars(select(Performer.id).where(Performer.agency_id == agency_id))
         custody.record(session, media, "analysed", analysis | {
             "performers_compared": len(compared.intersection(own_performers)),

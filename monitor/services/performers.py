@@ -48,7 +48,7 @@ def add_performer(ctx: Context, name: str, consent_by: str, emails: tuple[str, .
     return data
 
 
-def _own_performer(ctx: Context, session: Session, performer_id: int):
+def own_performer(ctx: Context, session: Session, performer_id: int):
     """The performer if this context may see them; NotFound otherwise (another agency's: as if none)."""
     performer = registry.get_performer(session, performer_id, ctx.scoped_agency_id())
     if not ctx.sees_performer(performer_id):
@@ -60,11 +60,11 @@ def record_consent(ctx: Context, performer_id: int, consented_by: str, document:
     """Record a further consent for an existing performer → ``{"performer_id", "consented_by"}``."""
     ctx.require("performers")
     with ctx.reading() as session:
-        _own_performer(ctx, session, performer_id)
+        own_performer(ctx, session, performer_id)
     document_name, document_sha256 = _store_document(ctx, document)
     try:
         with ctx.sessions.begin() as session:
-            performer = _own_performer(ctx, session, performer_id)
+            performer = own_performer(ctx, session, performer_id)
             registry.record_consent(session, performer, consented_by, document_name, document_sha256)
             audit.record(ctx, "performer.consent", f"performer {performer_id}", session=session,
                          agency_id=performer.agency_id, consented_by=consented_by, document_sha256=document_sha256)
@@ -113,7 +113,7 @@ def remove_performer(ctx: Context, performer_id: int) -> dict:
     """Erase a performer with every reference, embedding and detection → ``{"id", "removed": True}``."""
     ctx.require("performers")
     with ctx.sessions.begin() as session:
-        performer = _own_performer(ctx, session, performer_id)
+        performer = own_performer(ctx, session, performer_id)
         audit.record(ctx, "performer.remove", f"performer {performer_id}", session=session,
                      agency_id=performer.agency_id, name=performer.name)
         registry.remove_performer(session, performer_id)
@@ -147,7 +147,7 @@ def _enrol_files(ctx: Context, performer_id: int, modality: str, files: list[str
     rows and the audit trail, where its path is no one's business (an upload kept for a moment)."""
     ctx.require("performers")
     with ctx.reading() as session:  # no such performer, or no consent: one error for the whole command
-        _own_performer(ctx, session, performer_id)
+        own_performer(ctx, session, performer_id)
         agency_id = registry.consenting_performer(session, performer_id).agency_id
     rows = []
     for index, file in enumerate(files):

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enrollment.models import Base, Performer, UTCDateTime, utc_now
-from monitor.storage import accounts, notices  # noqa: F401  (their tables belong to the same schema)
+from monitor.storage import accounts, allow_rules, notices  # noqa: F401  (their tables: the same schema)
 
 REVIEW_STATUSES = ("new", "confirmed", "dismissed", "authorized")
 # pending: some delivery still to be made; sent: every delivery made; failed: some given up;
@@ -112,6 +112,8 @@ class Detection(Base):
     # whether its agency has a sighting of the media: only then does the agency see it (kept by
     # monitor.pipeline.record, where detections and sightings are made)
     sighted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the allow-list rule (a licence) it was found under, which made it "authorized" (monitor.storage.allow_rules)
+    allowed_by_rule_id: Mapped[int | None] = mapped_column(ForeignKey("allow_rules.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
