@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 REQ := requirements
-DEBIAN_PACKAGES := espeak-ng
+DEBIAN_PACKAGES := espeak-ng libchromaprint1
 
 .PHONY: install dev debian dev-debian bench-debian demo docs test test-pg bench calibrate lint clean
 

@@ -5,7 +5,8 @@ An analysis is made once per content against every agency's performers, and ever
 detection of its performer's agency. An agency is told of its detections when it has a sighting of the media:
 at the analysis if it had one then, else when it first finds the same bytes (the analysis is reused). Until
 then nothing shows it that another agency holds the media. A detection found only where its performer's
-licence allows (:mod:`monitor.pipeline.allowed`) is told as authorised, without an alert.
+licence allows (:mod:`monitor.pipeline.allowed`) is told as authorised, without an alert; one in a re-upload
+of a confirmed clone (:mod:`monitor.pipeline.staydown`), as confirmed and linked to it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from monitor.alerts.outbox import enqueue
 from monitor.config import Config
 from monitor.matching.voice_chance import ChanceModel, chance_words
 from monitor.pipeline.allowed import authorize_if_allowed
+from monitor.pipeline.staydown import confirm_reupload, reupload_of
 from monitor.storage import custody
 from monitor.storage.models import Detection, Media, Sighting
 
@@ -42,10 +44,14 @@ def tell(session: Session, media: Media, agency_ids: Iterable[int], detections: 
     its own detections and how many of its own performers were compared (``performer_ids``: all compared)."""
     compared = set(performer_ids)
     for agency_id in agency_ids:
-        own = [detection for detection in detections if detection.agency_id == agency_id]
+        own, prints = [detection for detection in detections if detection.agency_id == agency_id], {}
         for detection in own:  # the outbox is written with the detections, or not at all
-            if not authorize_if_allowed(session, detection, utc_now(), actor):  # a licensed use: no alert
-                enqueue(session, detection, config)
+            case = reupload_of(session, config, detection, prints)
+            if case is None and authorize_if_allowed(session, detection, utc_now(), actor):
+                continue  # a licensed use: no alert
+            enqueue(session, detection, config)
+            if case is not None:  # alerted as new, then confirmed as the case's re-upload
+                confirm_reupload(session, detection, *case, actor)
         own_performers = session.scalars(select(Performer.id).where(Performer.agency_id == agency_id))
         custody.record(session, media, "analysed", analysis | {
             "performers_compared": len(compared.intersection(own_performers)),

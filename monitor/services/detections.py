@@ -31,7 +31,7 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns (32 bits on PostgreSQL): a cursor 
 LEAN_COLUMNS = (Detection.id, Detection.agency_id, Detection.performer_id, Detection.media_id, Detection.modality,
                 Detection.score, Detection.similarity, Detection.segments, Detection.status, Detection.created_at,
                 Detection.details, Performer.name, Media.sha256, Media.media_type, Media.duration_s,
-                Media.content_credentials, Detection.allowed_by_rule_id)
+                Media.content_credentials, Detection.allowed_by_rule_id, Detection.reupload_of_id)
 
 
 def _query(ctx: Context, performer_id: int | None = None, status: str | None = None,
@@ -72,11 +72,12 @@ def _as_json(session: Session, detection: Detection) -> dict:
 def _lean(row) -> SimpleNamespace:
     """A row of LEAN_COLUMNS as the DETECTION object's builder reads a Detection."""
     (detection_id, agency_id, performer_id, media_id, modality, score, similarity, segments, status, created_at,
-     details, name, sha256, media_type, duration_s, credentials, allowed_by_rule_id) = row
+     details, name, sha256, media_type, duration_s, credentials, allowed_by_rule_id, reupload_of_id) = row
     return SimpleNamespace(
         id=detection_id, agency_id=agency_id, performer_id=performer_id, media_id=media_id, modality=modality,
         score=score, similarity=similarity, segments=segments, status=status, created_at=created_at,
-        details=details, allowed_by_rule_id=allowed_by_rule_id, performer=SimpleNamespace(name=name),
+        details=details, allowed_by_rule_id=allowed_by_rule_id, reupload_of_id=reupload_of_id,
+        performer=SimpleNamespace(name=name),
         media=SimpleNamespace(sha256=sha256, media_type=media_type, duration_s=duration_s,
                               content_credentials=credentials))
 
@@ -198,6 +199,10 @@ def review(ctx: Context, detection_id: int, status: str, note: str | None = None
         if ctx.role == "artist":
             details["artist_says"] = ARTIST_WORDS[status]
         custody.record(session, detection.media, "reviewed", details, agency_id=detection.agency_id, actor=reviewer)
+        if status == "confirmed":  # its re-uploads will be known again (staydown)
+            from monitor.pipeline.staydown import keep_print
+
+            keep_print(session, ctx.config, detection)
         audit.record(ctx, "detection.review", f"detection {detection.id}", session=session,
                      agency_id=detection.agency_id, **details)
         session.flush()

@@ -51,6 +51,7 @@ def detection_json(detection: Detection, source: str | None = None) -> dict:
         "segments": detection.segments,
         "status": detection.status,
         "allowed_by_rule_id": detection.allowed_by_rule_id,
+        "reupload_of": detection.reupload_of_id,
         "created_at": detection.created_at.isoformat(timespec="seconds"),
         "credentials_text": credentials_text(media.content_credentials),
     } | _population(detection)

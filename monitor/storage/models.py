@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from enrollment.models import Base, Performer, UTCDateTime, utc_now
-from monitor.storage import accounts, allow_rules, notices  # noqa: F401  (their tables: the same schema)
+from monitor.storage import accounts, allow_rules, notices, staydown  # noqa: F401  (their tables: the schema)
 
 REVIEW_STATUSES = ("new", "confirmed", "dismissed", "authorized")
 # pending: some delivery still to be made; sent: every delivery made; failed: some given up;
@@ -114,6 +114,8 @@ class Detection(Base):
     sighted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # the allow-list rule (a licence) it was found under, which made it "authorized" (monitor.storage.allow_rules)
     allowed_by_rule_id: Mapped[int | None] = mapped_column(ForeignKey("allow_rules.id", ondelete="SET NULL"))
+    # the confirmed detection whose media this one's is a re-upload of (monitor.storage.staydown)
+    reupload_of_id: Mapped[int | None] = mapped_column(ForeignKey("detections.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 

@@ -179,7 +179,7 @@ def _from_code() -> dict[str, Any]:
         return detection_json(SimpleNamespace(
             id=1, performer_id=1, performer=SimpleNamespace(name="Ada"), modality=modality, score=match.score,
             similarity=match.similarity, media=media, segments=match.segments, status="new", created_at=now,
-            allowed_by_rule_id=None, details=details), "https://example.org/ad.mp3")
+            allowed_by_rule_id=None, reupload_of_id=None, details=details), "https://example.org/ad.mp3")
 
     delivery = SimpleNamespace(channel="email", recipient="ada@example.org", status="pending", attempts=1,
                                last_error="server down", next_attempt_at=now, sent_at=None)

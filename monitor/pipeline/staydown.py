@@ -1,0 +1,93 @@
+"""Staydown: a confirmed clone's fingerprint kept, and its re-uploads known again wherever they turn up.
+
+:func:`keep_print` runs when a detection is confirmed; :func:`reupload_of` when a detection is told to its
+agency (:mod:`monitor.pipeline.tenants`): a detection of the same performer, for the same agency, in media whose
+fingerprint matches a kept one is a re-upload of that confirmed case. It is linked to it, confirmed in the
+case's name (a review by ``staydown``), and alerted like any detection. A file missing from this machine's
+store, or without sound or picture to fingerprint, is simply not linked.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.config import Config
+from monitor.storage import custody
+from monitor.storage.models import Detection, Media, Review
+from monitor.storage.staydown import StaydownPrint
+
+logger = logging.getLogger(__name__)
+
+
+def media_print(config: Config, media: Media) -> tuple[str, list[int] | str] | None:
+    """(kind, fingerprint) of a stored media: its sound for audio and video, its picture for an image; None
+    where there is none (the reason logged)."""
+    from monitor.enforcement.fingerprints import NoFingerprint, audio_print, image_print
+    from monitor.storage.content_store import content_store
+
+    path = content_store(config).path_for(media.sha256)
+    try:
+        if not path.exists():
+            raise NoFingerprint("not in this machine's store")
+        if media.media_type == "image":
+            return "image", image_print(path)
+        if media.media_type in ("audio", "video"):
+            return "audio", audio_print(path)
+        raise NoFingerprint(f"a {media.media_type or 'media'} file")
+    except (NoFingerprint, ImportError, OSError) as why:  # ImportError: pyacoustid or libchromaprint missing
+        logger.info("no staydown fingerprint of %s: %s", media.sha256[:12], why)
+        return None
+
+
+def keep_print(session: Session, config: Config, detection: Detection) -> bool:
+    """Keep the confirmed detection's fingerprint (once) → whether one was kept."""
+    if session.scalar(select(StaydownPrint.id).where(StaydownPrint.detection_id == detection.id)) is not None:
+        return True
+    found = media_print(config, detection.media)
+    if found is not None:
+        session.add(StaydownPrint(agency_id=detection.agency_id, performer_id=detection.performer_id,
+                                  detection_id=detection.id, kind=found[0], print_data=found[1]))
+    return found is not None
+
+
+def reupload_of(session: Session, config: Config, detection: Detection, prints: dict) -> tuple[int, str] | None:
+    """The confirmed case whose fingerprint a new detection's media matches → (its id, how it matched), or None.
+    ``prints``: the media's fingerprint once worked out, shared by the media's detections ({} at first)."""
+    from monitor.enforcement import fingerprints
+
+    if detection.status != "new" or detection.reupload_of_id is not None:
+        return None
+    kept = list(session.scalars(select(StaydownPrint).where(
+        StaydownPrint.agency_id == detection.agency_id, StaydownPrint.performer_id == detection.performer_id,
+        StaydownPrint.detection_id != detection.id).order_by(StaydownPrint.id)))
+    if not kept:
+        return None
+    if "found" not in prints:
+        prints["found"] = media_print(config, detection.media or session.get(Media, detection.media_id))
+    if prints["found"] is None:
+        return None
+    kind, fingerprint = prints["found"]
+    for case in (k for k in kept if k.kind == kind):
+        if kind == "audio":
+            distance = fingerprints.audio_bit_errors(case.print_data, fingerprint)
+            same = distance <= fingerprints.AUDIO_MAX_BIT_ERRORS
+        else:
+            distance = fingerprints.image_distance(case.print_data, fingerprint)
+            same = distance <= fingerprints.IMAGE_MAX_DISTANCE
+        if same:
+            return case.detection_id, (f"sound fingerprint, {100 * distance:.1f} % of bits differ" if kind == "audio"
+                                       else f"picture hash, {distance} of 64 bits differ")
+    return None
+
+
+def confirm_reupload(session: Session, detection: Detection, case_id: int, how: str, actor: str | None) -> None:
+    """Link the detection to the case it re-uploads, confirmed in the case's name (a review by staydown)."""
+    note = f"re-upload of confirmed case {case_id} ({how})"
+    detection.reupload_of_id, detection.status = case_id, "confirmed"
+    detection.reviews.append(Review(status="confirmed", note=note, reviewed_by="staydown"))
+    custody.record(session, detection.media or session.get(Media, detection.media_id), "reviewed",
+                   {"detection_id": detection.id, "status": "confirmed", "note": note, "reupload_of": case_id},
+                   agency_id=detection.agency_id, actor=actor)

@@ -1,0 +1,77 @@
+"""Staydown: once a clone is confirmed, the same recording re-encoded at another bitrate, trimmed by a tenth and
+put at another URL is known again: linked to the confirmed case, confirmed in its name and alerted; another
+recording of the same voice is not linked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _reencoded(mp3: bytes, tmp_path: Path, bitrate: int, trim: float) -> bytes:
+    """The mp3's sound without its first ``trim`` share, encoded again at ``bitrate`` bits/s, 22.05 kHz."""
+    import av
+
+    source = tmp_path / "source.mp3"
+    source.write_bytes(mp3)
+    with av.open(str(source)) as container:
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=22_050)
+        samples = np.concatenate([chunk.to_ndarray()[0] for frame in container.decode(audio=0)
+                                  for chunk in resampler.resample(frame)])
+    samples = samples[int(trim * samples.size):]
+    out = tmp_path / "reencoded.mp3"
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libmp3lame", rate=22_050, layout="mono")
+        stream.bit_rate = bitrate
+        for start in range(0, samples.size, 1152):
+            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1152].copy(), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 22_050, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.read_bytes()
+
+
+def _page(site, path: str, media: str) -> None:
+    site.add(path, f'<html><body><audio src="{media}"></audio></body></html>')
+
+
+def test_a_confirmed_clone_reuploaded_reencoded_and_trimmed_is_linked_but_another_recording_is_not(
+        likeness, found, tmp_path, clone_mp3, make_speech):
+    site, case = found["site"], found["detection"]
+    assert likeness("detections", "review", case["id"], "confirmed").exit_code == 0
+    site.add("/mirror/copy.mp3", _reencoded(clone_mp3, tmp_path, 48_000, 0.10), "audio/mpeg")
+    _page(site, "/mirror/index.html", "/mirror/copy.mp3")
+    other = make_speech("other take", texts=(3,), suffix=".mp3").read_bytes()  # the same voice, saying else
+    site.add("/other/take.mp3", other, "audio/mpeg")
+    _page(site, "/other/index.html", "/other/take.mp3")
+    for page in ("/mirror/index.html", "/other/index.html"):
+        assert likeness("source", "add", f"{site.url}{page}").exit_code == 0
+    crawled = likeness("crawl", "--json")
+    assert crawled.exit_code == 0, crawled.stderr
+    found_now = {d["media"]["source"]: d for d in likeness("detections", "list", "--json").json}
+    copy = found_now[f"{site.url}/mirror/copy.mp3"]
+    assert (copy["reupload_of"], copy["status"]) == (case["id"], "confirmed")
+    take = found_now[f"{site.url}/other/take.mp3"]
+    assert (take["reupload_of"], take["status"]) == (None, "new")
+    alerted = {alert["detection_id"] for alert in likeness("alerts", "list", "--json").json}
+    assert {copy["id"], take["id"]} <= alerted
+    bundle = tmp_path / "copy.zip"
+    assert likeness("evidence", "export", copy["id"], "-o", bundle).exit_code == 0
+    assert likeness("evidence", "verify", bundle).exit_code == 0
+
+
+def test_a_dismissed_detection_keeps_no_fingerprint_and_links_nothing(likeness, found, tmp_path, clone_mp3):
+    site, first = found["site"], found["detection"]
+    assert likeness("detections", "review", first["id"], "dismissed").exit_code == 0
+    site.add("/mirror/copy.mp3", _reencoded(clone_mp3, tmp_path, 64_000, 0.0), "audio/mpeg")
+    _page(site, "/mirror/index.html", "/mirror/copy.mp3")
+    assert likeness("source", "add", f"{site.url}/mirror/index.html").exit_code == 0
+    assert likeness("crawl").exit_code == 0
+    copy = [d for d in likeness("detections", "list", "--json").json if d["id"] != first["id"]]
+    assert [(d["reupload_of"], d["status"]) for d in copy] == [(None, "new")]
