@@ -46,7 +46,7 @@ def findings_for(session: Session, alert: Alert, config: Config) -> list[Finding
             source_name=(source.name or source.url) if source is not None else None,
             curve=[(float(t), float(score)) for t, score in detection.curve or []] or None,
             tier=details.get("tier"), **_population(details), content_credentials=media.content_credentials,
-            chance_text=(details.get("chance") or {}).get("text"),
+            chance_text=(details.get("chance") or {}).get("text"), reupload_of=detection.reupload_of_id,
             found_face_jpeg=found_face(config, media, details) if detection.modality == "face" else None,
             reference_face_jpeg=reference_face(session, config, alert.performer_id) if detection.modality == "face"
             else None,

@@ -25,7 +25,8 @@ class Finding:
     ``tier``: "same_voice" | "soundalike" for voice once populations exist; None otherwise.
     ``content_credentials``: what the media's C2PA manifest declares (monitor.analysis.credentials), or None.
     ``chance_text``: voice only, how often a stranger's file reaches this score against the roster, in words
-    (monitor.matching.voice_chance); None for detections made before it was measured.
+    (monitor.matching.voice_chance); None for detections made before it was measured. ``reupload_of``: the
+    confirmed detection this media re-uploads (staydown), or None.
     """
 
     detection_id: int
@@ -50,6 +51,7 @@ class Finding:
     curve: list[tuple[float, float]] | None = None
     content_credentials: dict | None = None
     chance_text: str | None = None
+    reupload_of: int | None = None
     found_face_jpeg: bytes | None = field(default=None, repr=False)
     reference_face_jpeg: bytes | None = field(default=None, repr=False)
 

@@ -210,6 +210,8 @@ def _finding_view(finding: Finding, settings: AlertSettings) -> dict:
         "chance": clean(finding.chance_text, 2 * MAX_TITLE_CHARS) if finding.chance_text else None,
         "tier": TIER_WORDS.get(finding.tier or "", clean(finding.tier, 40)) if finding.tier else None,
         "credentials": _credentials_words(finding),
+        "reupload": (f"a re-upload of confirmed case {finding.reupload_of} (the same recording or picture, "
+                     f"found again)") if finding.reupload_of else None,
         "detail": (f"{SIMILARITY_WORDS.get(finding.modality, 'similarity')} {finding.similarity:.3f}; "
                    f"alert threshold {finding.threshold:.2f}"),
         "page_title": clean(finding.page_title),

@@ -75,7 +75,8 @@ workers_option = click.option(  # `scan` and `crawl`
 
 
 def send_after_command(app: App) -> None:
-    """At the end of `scan` and `crawl`: deliver what is due; problems are one line each on stderr."""
+    """At the end of `scan` and `crawl`: deliver what is due, draft the notices re-uploads are owed; problems
+    are one line each on stderr."""
     from monitor.services.alerts import send_due_alerts
 
     errors = send_due_alerts(app.context)["errors"]
@@ -83,3 +84,12 @@ def send_after_command(app: App) -> None:
         warn(f"alert not delivered yet: {error}", "warning")
     if len(errors) > 5:
         warn(f"{len(errors) - 5} more alerts not delivered (likeness alerts list --status pending)", "warning")
+    if app.context.may("notices"):  # re-uploads of clones that had a notice get one too (staydown)
+        from monitor.services.staydown import draft_reupload_notices
+
+        done = draft_reupload_notices(app.context)
+        for notice in done["drafted"]:
+            warn(f"notice {notice['id']} drafted for the re-upload detection {notice['detection_ids'][0]} "
+                 f"(likeness notice show {notice['id']})", "note")
+        for skipped in done["skipped"][:5]:
+            warn(f"no notice for the re-upload detection {skipped['detection_id']}: {skipped['reason']}", "warning")

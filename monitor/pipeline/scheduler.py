@@ -169,10 +169,11 @@ def reconcile(scheduler, sessions: sessionmaker[Session], config: Config, on_wor
 
 
 def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.Event | None = None,
-               on_workers: bool = False) -> None:
+               on_workers: bool = False, hourly: tuple[tuple[Callable[[str], None], str, str], ...] = ()) -> None:
     """Keep the schedule until SIGTERM/SIGINT (or ``stop``, for tests), then stop cleanly; ``on_workers``: hand
-    the crawls and alert runs to the broker's workers. One daemon per install: a second waits until the first
-    stops or dies (monitor.storage.one_holder)."""
+    the crawls and alert runs to the broker's workers; ``hourly``: more jobs, (module-level function of the home,
+    job id, name), run every hour. One daemon per install: a second waits until the first stops or dies
+    (monitor.storage.one_holder)."""
     from monitor.storage.one_holder import one_holder
 
     stop = stop or _stop
@@ -183,7 +184,7 @@ def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.
             signal.signal(signum, lambda *_: threading.Thread(target=lambda: (stop.set(), _stop.set())).start())
     with one_holder(sessions.kw["bind"], "daemon", stop, _say_waiting) as still_held:
         if still_held is not None:
-            _keep_schedule(config, sessions, stop, still_held, on_workers)
+            _keep_schedule(config, sessions, stop, still_held, on_workers, hourly)
 
 
 def _say_waiting() -> None:
@@ -194,7 +195,7 @@ _keeping = None  # the scheduler this process runs, while it does: a job that co
 
 
 def _keep_schedule(config: Config, sessions: sessionmaker[Session], stop: threading.Event,
-                   still_held: Callable[[], None], on_workers: bool) -> None:
+                   still_held: Callable[[], None], on_workers: bool, hourly: tuple = ()) -> None:
     global _keeping
     scheduler = _keeping = make_scheduler(sessions.kw["bind"])
     scheduler.start(paused=True)
@@ -205,7 +206,7 @@ def _keep_schedule(config: Config, sessions: sessionmaker[Session], stop: thread
                           args=[str(config.home)], executor="alerts", replace_existing=True,
                           next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
         for job, job_id, name in ((recheck_notices_job, RECHECK_JOB_ID, "recheck notices"),
-                                  (end_licences_job, LICENCES_JOB_ID, "end licences")):
+                                  (end_licences_job, LICENCES_JOB_ID, "end licences"), *hourly):
             scheduler.add_job(job, "interval", seconds=RECHECK_EVERY_S, id=job_id, name=name,
                               args=[str(config.home)], executor="alerts", replace_existing=True,
                               next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))

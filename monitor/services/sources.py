@@ -171,7 +171,10 @@ def watch(ctx: Context, on_workers: bool = False) -> None:
     ctx.require("install")
     if on_workers and not ctx.config.broker_url:
         raise LikenessError(f"{NO_BROKER} (or `likeness run` crawls in this process)")
-    run_daemon(ctx.config, ctx.sessions, on_workers=on_workers)
+    from monitor.services.staydown import draft_reupload_notices_job
+
+    run_daemon(ctx.config, ctx.sessions, on_workers=on_workers,
+               hourly=((draft_reupload_notices_job, "notices-reuploads", "draft notices for re-uploads"),))
 
 
 def crawl_when_due(ctx: Context, source_id: int) -> dict | None:

@@ -61,7 +61,13 @@ def register(app: Celery, analyses: bool = True) -> None:
         logger.info("source %s: %s pages, %s new media, %s detections, %s errors", source_id,
                     report["pages_fetched"], report["media_new"], len(report["detections"]), len(report["errors"]))
         if report["detections"]:
+            from monitor.services.staydown import draft_reupload_notices
+
             send(_context().config.broker_url, SEND_ALERTS, [])
+            drafted = draft_reupload_notices(_context())
+            for notice in drafted["drafted"]:
+                logger.info("notice %s drafted for the re-upload detection %s", notice["id"],
+                            notice["detection_ids"][0])
 
     @app.task(name=SEND_ALERTS, acks_late=True, reject_on_worker_lost=True)
     def send_alerts() -> None:

@@ -169,6 +169,13 @@ def test_media_declared_ai_made_says_so_and_by_whom() -> None:
     assert "Provenance" not in render([voice_finding()], settings()).text
 
 
+def test_a_reupload_of_a_confirmed_clone_says_so() -> None:
+    message = render([voice_finding(reupload_of=12)], settings())
+    assert "Staydown:   a re-upload of confirmed case 12" in message.text
+    assert "a re-upload of confirmed case 12" in html_lib.unescape(message.html)
+    assert "Staydown" not in render([voice_finding()], settings()).text
+
+
 def test_score_bands_and_tiers() -> None:
     assert "likely the same voice" in render([voice_finding(score=0.8)], settings()).text
     assert "possibly the same voice" in render([voice_finding(score=0.6)], settings()).text

@@ -1,6 +1,6 @@
 """Staydown: once a clone is confirmed, the same recording re-encoded at another bitrate, trimmed by a tenth and
-put at another URL is known again: linked to the confirmed case, confirmed in its name and alerted; another
-recording of the same voice is not linked."""
+put at another URL is known again: linked to the confirmed case, confirmed in its name, alerted, and given a
+notice like the case's; another recording of the same voice is not linked."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ def test_a_confirmed_clone_reuploaded_reencoded_and_trimmed_is_linked_but_anothe
         likeness, found, tmp_path, clone_mp3, make_speech):
     site, case = found["site"], found["detection"]
     assert likeness("detections", "review", case["id"], "confirmed").exit_code == 0
+    first = likeness("notice", "draft", case["id"], "--basis", "publicity", "--signer", "lee@stars.example",
+                     "--signer-name", "Lee Roe", "--json").json
     site.add("/mirror/copy.mp3", _reencoded(clone_mp3, tmp_path, 48_000, 0.10), "audio/mpeg")
     _page(site, "/mirror/index.html", "/mirror/copy.mp3")
     other = make_speech("other take", texts=(3,), suffix=".mp3").read_bytes()  # the same voice, saying else
@@ -61,6 +63,11 @@ def test_a_confirmed_clone_reuploaded_reencoded_and_trimmed_is_linked_but_anothe
     assert (take["reupload_of"], take["status"]) == (None, "new")
     alerted = {alert["detection_id"] for alert in likeness("alerts", "list", "--json").json}
     assert {copy["id"], take["id"]} <= alerted
+    # a notice like the case's, to the contact of where the copy is, drafted after the crawl
+    [notice] = [n for n in likeness("notice", "list", "--json").json if n["id"] != first["id"]]
+    assert (notice["detection_ids"], notice["basis"], notice["signer"]) == ([copy["id"]], "publicity",
+                                                                             first["signer"])
+    assert notice["to"] == "copyright@site.example" and f"notice {notice['id']} drafted" in crawled.stderr
     bundle = tmp_path / "copy.zip"
     assert likeness("evidence", "export", copy["id"], "-o", bundle).exit_code == 0
     assert likeness("evidence", "verify", bundle).exit_code == 0
