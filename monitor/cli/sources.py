@@ -141,5 +141,7 @@ def _keep_schedule(app: App, on_workers: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    watch(app.context, on_workers)
+    from monitor.services.staydown import draft_reupload_notices_job
+
+    watch(app.context, on_workers, ((draft_reupload_notices_job, "notices-reuploads", "draft notices for re-uploads"),))
     click.echo("stopped", err=True)

@@ -13,8 +13,8 @@ from enrollment.models import utc_now
 from monitor.alerts.outbox import enqueue
 from monitor.config import Config
 from monitor.storage import custody
-from monitor.storage.allow_rules import AllowRule, covering_rule
-from monitor.storage.models import Detection, Media
+from monitor.storage.allow_rules import AllowRule
+from monitor.storage.models import Detection, Media, Sighting
 
 
 def authorize_if_allowed(session: Session, detection: Detection, now: datetime, actor: str | None) -> bool:
@@ -79,3 +79,17 @@ def end_expired_rules(session: Session, config: Config, now: datetime, actor: st
         ended[rule.id] = release(session, config, rule, f"the licence ended on {rule.valid_until.isoformat()}", actor)
         rule.ended_at = now
     return ended
+
+
+def covering_rule(session: Session, performer_id: int, agency_id: int, media_id: int, signer: str | None,
+                  now: datetime) -> AllowRule | None:
+    """The performer's active rule under which every sighting of the media by ``agency_id`` falls, or None."""
+    rules = [rule for rule in session.scalars(select(AllowRule).where(
+        AllowRule.performer_id == performer_id, AllowRule.agency_id == agency_id).order_by(AllowRule.id))
+        if rule.active(now)]
+    sightings = session.execute(select(Sighting.source, Sighting.page_url, Sighting.page_title)
+                                .where(Sighting.media_id == media_id, Sighting.agency_id == agency_id)).all()
+    if not rules or not sightings:
+        return None
+    return next((rule for rule in rules
+                 if all(rule.covers(source, page, title, signer) for source, page, title in sightings)), None)

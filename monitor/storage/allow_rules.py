@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import ForeignKey, String, Text, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from enrollment.models import Base, UTCDateTime, utc_now
 
@@ -52,19 +52,3 @@ class AllowRule(Base):
             return any(place.startswith(self.value) for place in places)
         hosts = [(urlsplit(place).hostname or "").rstrip(".") for place in places]
         return any(host == self.value or host.endswith("." + self.value) for host in hosts)
-
-
-def covering_rule(session: Session, performer_id: int, agency_id: int, media_id: int, signer: str | None,
-                  now: datetime) -> AllowRule | None:
-    """The performer's active rule under which every sighting of the media by ``agency_id`` falls, or None."""
-    from monitor.storage.models import Sighting
-
-    rules = [rule for rule in session.scalars(select(AllowRule).where(
-        AllowRule.performer_id == performer_id, AllowRule.agency_id == agency_id).order_by(AllowRule.id))
-        if rule.active(now)]
-    sightings = session.execute(select(Sighting.source, Sighting.page_url, Sighting.page_title)
-                                .where(Sighting.media_id == media_id, Sighting.agency_id == agency_id)).all()
-    if not rules or not sightings:
-        return None
-    return next((rule for rule in rules
-                 if all(rule.covers(source, page, title, signer) for source, page, title in sightings)), None)

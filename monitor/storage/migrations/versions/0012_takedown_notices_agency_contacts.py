@@ -9,14 +9,14 @@ Create Date: 2026-12-05 03:00:00
 from alembic import op
 import sqlalchemy as sa
 
+from monitor.storage.migrations.wall import OWN_AGENCY, wall_off
+
 
 revision = '0012'
 down_revision = '0011'
 branch_labels = None
 depends_on = None
 
-ROLE = 'likeness_app'  # as made by 0009, where the database user could
-OWN_AGENCY = "agency_id = NULLIF(current_setting('likeness.agency_id', true), '')::integer"
 POLICIES = {
     'notices': OWN_AGENCY,
     'notice_events': OWN_AGENCY,
@@ -94,28 +94,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_notice_rechecks_notice_id', 'notice_rechecks', ['notice_id'])
     op.create_index('ix_notice_rechecks_agency_id', 'notice_rechecks', ['agency_id'])
-    _wall()
-
-
-def _wall() -> None:
-    """The new tables behind the same wall as the other evidential ones, where 0009 could build it."""
-    if op.get_bind().dialect.name != 'postgresql':
-        return
-    statements = []
-    for table, rule in POLICIES.items():
-        statements += [f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {ROLE};",
-                       f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;",
-                       f"CREATE POLICY own_agency ON {table} TO {ROLE} USING ({rule}) WITH CHECK ({rule});"]
-    statements += [f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {ROLE};"]
-    newline = "\n        "
-    op.execute(f"""
-DO $wall$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN
-        {newline.join(statements)}
-    END IF;
-END
-$wall$""")
+    wall_off(POLICIES)
 
 
 def downgrade() -> None:

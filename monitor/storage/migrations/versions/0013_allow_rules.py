@@ -9,14 +9,14 @@ Create Date: 2026-12-05 04:00:00
 from alembic import op
 import sqlalchemy as sa
 
+from monitor.storage.migrations.wall import OWN_AGENCY, wall_off
+
 
 revision = '0013'
 down_revision = '0012'
 branch_labels = None
 depends_on = None
 
-ROLE = 'likeness_app'  # as made by 0009, where the database user could
-OWN_AGENCY = "agency_id = NULLIF(current_setting('likeness.agency_id', true), '')::integer"
 
 
 def upgrade() -> None:
@@ -44,18 +44,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('allowed_by_rule_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_detections_allowed_by_rule_id_allow_rules', 'allow_rules',
                                     ['allowed_by_rule_id'], ['id'], ondelete='SET NULL')
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute(f"""
-DO $wall$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON allow_rules TO {ROLE};
-        GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {ROLE};
-        ALTER TABLE allow_rules ENABLE ROW LEVEL SECURITY;
-        CREATE POLICY own_agency ON allow_rules TO {ROLE} USING ({OWN_AGENCY}) WITH CHECK ({OWN_AGENCY});
-    END IF;
-END
-$wall$""")
+    wall_off({'allow_rules': OWN_AGENCY})
 
 
 def downgrade() -> None:

@@ -8,14 +8,14 @@ Create Date: 2026-12-05 05:00:00
 from alembic import op
 import sqlalchemy as sa
 
+from monitor.storage.migrations.wall import OWN_AGENCY, wall_off
+
 
 revision = '0014'
 down_revision = '0013'
 branch_labels = None
 depends_on = None
 
-ROLE = 'likeness_app'  # as made by 0009, where the database user could
-OWN_AGENCY = "agency_id = NULLIF(current_setting('likeness.agency_id', true), '')::integer"
 
 
 def upgrade() -> None:
@@ -40,18 +40,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('reupload_of_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_detections_reupload_of_id_detections', 'detections',
                                     ['reupload_of_id'], ['id'], ondelete='SET NULL')
-    if op.get_bind().dialect.name == 'postgresql':
-        op.execute(f"""
-DO $wall$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN
-        GRANT SELECT, INSERT, UPDATE, DELETE ON staydown_prints TO {ROLE};
-        GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {ROLE};
-        ALTER TABLE staydown_prints ENABLE ROW LEVEL SECURITY;
-        CREATE POLICY own_agency ON staydown_prints TO {ROLE} USING ({OWN_AGENCY}) WITH CHECK ({OWN_AGENCY});
-    END IF;
-END
-$wall$""")
+    wall_off({'staydown_prints': OWN_AGENCY})
 
 
 def downgrade() -> None:
