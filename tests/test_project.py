@@ -73,7 +73,7 @@ LAYERS = (
     ("monitor.alerts",),
     ("monitor.analysis",),
     ("monitor.video",),
-    ("monitor.sources", "monitor.matching"),
+    ("monitor.sources", "monitor.matching", "monitor.enforcement"),
     ("monitor.fetch",),
     ("monitor.broker",),
     ("monitor.storage",),

@@ -141,7 +141,9 @@ def _keep_schedule(app: App, on_workers: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from monitor.services.notice_checks import recheck_notices_job
     from monitor.services.staydown import draft_reupload_notices_job
 
-    watch(app.context, on_workers, ((draft_reupload_notices_job, "notices-reuploads", "draft notices for re-uploads"),))
+    watch(app.context, on_workers, ((recheck_notices_job, "notices-recheck", "recheck notices"),
+                                    (draft_reupload_notices_job, "notices-reuploads", "draft notices for re-uploads")))
     click.echo("stopped", err=True)

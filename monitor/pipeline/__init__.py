@@ -9,6 +9,6 @@ crawl's downloads are budgeted by ``media_budget`` and ordered by what ``url_sta
 ``tenants`` tells each agency only of its own detections, once it has found the media itself;
 ``scan_requests`` runs the scans asked for through the API; ``recheck`` captures again what sent takedown
 notices name; ``allowed`` applies the allow-lists; ``staydown`` links re-uploads of confirmed clones. It
-imports ``alerts`` (the outbox), ``evidence`` (timestamps), ``enforcement`` (fingerprints),
+imports ``alerts`` (the outbox), ``enforcement`` (fingerprints),
 ``analysis``, ``matching``, ``sources``, ``fetch``, ``storage``, ``monitor.config`` and ``enrollment``.
 """

@@ -3,7 +3,7 @@
 Each notice's media URL is fetched again (into the content store: the same bytes are the same SHA-256) and so
 is the page it was found on. What they answered is appended to a WARC file under ``warc/`` (so an evidence
 bundle exported afterwards carries the platform's answer beside the first capture), recorded as a
-``rechecked`` custody entry of the media (with an RFC 3161 timestamp where an authority is configured) and a
+``rechecked`` custody entry of the media (with what the caller's ``stamp`` adds: an RFC 3161 timestamp) and a
 ``notice_rechecks`` row with its verdict, and moves the notice
 to ``removed`` or ``still_up`` where the verdicts say so (as :data:`monitor.storage.notices.NEXT` allows).
 Fetches go through the crawler's :class:`~monitor.fetch.http.Fetcher`: a URL that now redirects to a private
@@ -13,6 +13,7 @@ address is refused like any other, and is ``unreachable``, never ``removed``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -64,14 +65,15 @@ def due_notices(session: Session, after_hours: list[float], now: datetime, agenc
 
 
 def recheck(config: Config, sessions: sessionmaker[Session], notice_ids: list[int], actor: str,
-            actor_kind: str = "cli") -> list[dict]:
+            actor_kind: str = "cli", stamp: Callable[[bytes], dict] | None = None) -> list[dict]:
     """Capture the notices' URLs again and record what they answered → ``[{"notice_id", "url", "kind",
-    "verdict", "status_code", "error", "captured_at", "notice_status"}]``, one per URL."""
+    "verdict", "status_code", "error", "captured_at", "notice_status"}]``, one per URL. ``stamp(data)``: what
+    to add to each custody entry for its details as canonical JSON (an RFC 3161 timestamp), where given."""
     with sessions() as session:
         targets = [target for notice_id in notice_ids for target in _targets(session, notice_id)]
     if not targets:
         return []
-    captured = [(target, exchange, _details(config, target, exchange))
+    captured = [(target, exchange, _details(target, exchange, stamp))
                 for target, exchange in asyncio.run(_capture_all(config, targets))]
     rows = []
     for notice_id in dict.fromkeys(t.notice_id for t in targets):
@@ -81,28 +83,15 @@ def recheck(config: Config, sessions: sessionmaker[Session], notice_ids: list[in
     return rows
 
 
-def _details(config: Config, target: Target, exchange: Exchange) -> dict:
-    """What the custody entry of one capture says: the answer, the verdict and, where an authority is configured
-    (``evidence.timestamp_urls``), an RFC 3161 timestamp over them (its failure noted, not fatal)."""
-    import base64
+def _details(target: Target, exchange: Exchange, stamp: Callable[[bytes], dict] | None) -> dict:
+    """What the custody entry of one capture says: the answer, the verdict and what ``stamp`` adds over them."""
     import json
-
-    from enrollment.errors import LikenessError
-    from monitor.evidence.timestamp import request_timestamp
 
     verdict, error = judge(target, exchange)
     details = {"notice_id": target.notice_id, "url": target.url, "kind": target.kind, "verdict": verdict,
                "status": exchange.status, "sha256": exchange.sha256, "error": error,
                "captured_at": exchange.fetched_at.isoformat()}
-    try:
-        stamp = request_timestamp(json.dumps(details, sort_keys=True).encode(), config.evidence)
-    except LikenessError as failure:
-        return details | {"timestamp_error": str(failure)}
-    if stamp is None:
-        return details
-    return details | {"timestamp": {"tsa": stamp.url, "gen_time": stamp.gen_time.isoformat(),
-                                    "token": base64.b64encode(stamp.token_der).decode(),
-                                    "over": "the canonical JSON of the other details (sorted keys)"}}
+    return details | stamp(json.dumps(details, sort_keys=True).encode()) if stamp is not None else details
 
 
 def _targets(session: Session, notice_id: int) -> list[Target]:

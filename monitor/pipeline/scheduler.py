@@ -32,9 +32,8 @@ from monitor.storage.models import Source
 RECONCILE_EVERY_S = 30
 JOB_PREFIX = "source-"
 ALERTS_JOB_ID = "alerts-send"
-RECHECK_JOB_ID = "notices-recheck"
 LICENCES_JOB_ID = "licences-end"
-RECHECK_EVERY_S = 3600  # also how often licences whose window has passed give their detections back
+HOURLY_S = 3600  # how often licences whose window has passed give their detections back, and the hourly jobs
 # What is pending goes out this soon after start. Not at once: APScheduler 3 can log a spurious error when
 # a stop signal lands while it hands a due job over, and a stop right after start is the common case.
 ALERTS_FIRST_AFTER_S = 5
@@ -68,21 +67,6 @@ def send_alerts_job(home: str) -> None:
         logger.info("alerts: %s messages sent, %s deliveries waiting to retry, %s failed, %s held by the hourly cap%s",
                     report.messages, report.retrying, report.failed, report.deferred,
                     "".join(f"; {error}" for error in report.errors[:3]))
-
-
-def recheck_notices_job(home: str) -> None:
-    """Capture again what sent notices name, where it is due (``notices.recheck_after_hours``)."""
-    from monitor.pipeline.recheck import due_notices, recheck
-    from monitor.storage.custody import local_actor
-    from monitor.storage.db import open_database
-
-    config = load_config(home)
-    sessions = open_database(config.database_url)
-    with sessions() as session:
-        due = due_notices(session, config.notices.recheck_after_hours, datetime.now(UTC))
-    rows = recheck(config, sessions, due, local_actor(), "system") if due else []
-    if rows:
-        logger.info("notices rechecked: %s", ", ".join(f"{r['notice_id']} {r['kind']} {r['verdict']}" for r in rows))
 
 
 def end_licences_job(home: str) -> None:
@@ -205,9 +189,8 @@ def _keep_schedule(config: Config, sessions: sessionmaker[Session], stop: thread
                           seconds=config.alerts.send_every_s, id=ALERTS_JOB_ID, name="send alerts",
                           args=[str(config.home)], executor="alerts", replace_existing=True,
                           next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
-        for job, job_id, name in ((recheck_notices_job, RECHECK_JOB_ID, "recheck notices"),
-                                  (end_licences_job, LICENCES_JOB_ID, "end licences"), *hourly):
-            scheduler.add_job(job, "interval", seconds=RECHECK_EVERY_S, id=job_id, name=name,
+        for job, job_id, name in ((end_licences_job, LICENCES_JOB_ID, "end licences"), *hourly):
+            scheduler.add_job(job, "interval", seconds=HOURLY_S, id=job_id, name=name,
                               args=[str(config.home)], executor="alerts", replace_existing=True,
                               next_run_time=datetime.now(UTC) + timedelta(seconds=ALERTS_FIRST_AFTER_S))
         scheduler.resume()

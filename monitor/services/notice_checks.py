@@ -4,11 +4,13 @@ platforms answer notices: how many were sent, how many removed, and how soon."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 
 from sqlalchemy import select
 
 from enrollment.errors import LikenessError
 from enrollment.models import utc_now
+from monitor.config import Config
 from monitor.services.context import Context
 from monitor.storage.notices import RECHECKED, Notice, NoticeEvent
 
@@ -36,7 +38,44 @@ def recheck_notices(ctx: Context, notice_id: int | None = None, now: bool = Fals
         else:
             due = due_notices(session, ctx.config.notices.recheck_after_hours, utc_now(), agency_id)
             ids = [i for i in due if notice_id is None or i == notice_id]
-    return recheck(ctx.config, ctx.sessions, ids, ctx.actor.name, ctx.actor.kind)
+    return recheck(ctx.config, ctx.sessions, ids, ctx.actor.name, ctx.actor.kind, timestamper(ctx.config))
+
+
+def timestamper(config: Config) -> Callable[[bytes], dict] | None:
+    """A recheck's custody entry stamped by the first timestamp authority of ``evidence.timestamp_urls`` that
+    grants one (its failure noted in the entry, not fatal); None without any configured."""
+    import base64
+
+    from monitor.evidence.timestamp import request_timestamp
+
+    if not config.evidence.timestamp_urls:
+        return None
+
+    def stamp(data: bytes) -> dict:
+        try:
+            granted = request_timestamp(data, config.evidence)
+        except LikenessError as failure:
+            return {"timestamp_error": str(failure)}
+        return {"timestamp": {"tsa": granted.url, "gen_time": granted.gen_time.isoformat(),
+                              "token": base64.b64encode(granted.token_der).decode(),
+                              "over": "the canonical JSON of the other details (sorted keys)"}}
+
+    return stamp
+
+
+def recheck_notices_job(home: str) -> None:
+    """What `likeness run` and `likeness scheduler` run hourly: capture again what is due (module-level: the job
+    store keeps a reference)."""
+    import logging
+
+    from monitor.config import load_config
+    from monitor.services.context import Actor
+
+    ctx = Context(load_config(home), Actor.local("system"))
+    rows = recheck_notices(ctx)
+    if rows:
+        logging.getLogger(__name__).info("notices rechecked: %s", ", ".join(
+            f"{row['notice_id']} {row['kind']} {row['verdict']}" for row in rows))
 
 
 def notice_stats(ctx: Context) -> list[dict]:

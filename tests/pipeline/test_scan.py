@@ -18,7 +18,7 @@ from monitor.storage.models import Media, Sighting
 pytestmark = pytest.mark.slow
 
 DETECTION_KEYS = {"id", "performer_id", "performer_name", "modality", "score", "similarity", "media", "segments",
-                  "status", "created_at", "credentials_text"}
+                  "status", "created_at", "credentials_text", "allowed_by_rule_id", "reupload_of"}
 # a voice adds these
 VOICE_KEYS = DETECTION_KEYS | {"tier", "normalised_score", "population", "population_text", "chance", "chance_text"}
 

@@ -46,7 +46,7 @@ def test_a_source_runs_on_start_and_its_job_survives_a_restart(likeness, site, c
     assert detection["media"]["source"] == f"{site.url}/clone.mp3"
 
     jobs = _jobs(sessions)
-    assert sorted(jobs) == ["alerts-send", "licences-end", "notices-recheck", "source-1"]  # sources, alerts, notices
+    assert sorted(jobs) == ["alerts-send", "licences-end", "source-1"]  # a job per source, alerts, licences
     next_run_s = jobs["source-1"]
     # an hour after the first run, plus up to a minute of jitter; that run came between these two moments, however
     # long the crawl took
