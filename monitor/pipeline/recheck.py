@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from enrollment.models import utc_now
 from monitor.config import Config
 from monitor.fetch.exchange import Exchange
 from monitor.storage import audit_log, custody
-from monitor.storage.models import Detection, Media, Sighting
+from monitor.storage.detections import latest_sighting
+from monitor.storage.models import Detection, Media
 from monitor.storage.notices import NEXT, RECHECKED, Notice, NoticeDetection, NoticeEvent, NoticeRecheck
 
 GONE_STATUSES = frozenset({404, 410, 451})  # not found, gone, unavailable for legal reasons
@@ -101,9 +101,7 @@ def _targets(session: Session, notice_id: int) -> list[Target]:
                             .where(NoticeDetection.notice_id == notice_id).distinct().order_by(Media.id)).all()
     targets = []
     for media_id, sha256 in media:
-        seen = session.execute(select(Sighting.source, Sighting.page_url).where(
-            Sighting.media_id == media_id, Sighting.agency_id == notice.agency_id)
-            .order_by(Sighting.last_seen_at.desc(), Sighting.id.desc()).limit(1)).first()
+        seen = latest_sighting(session, media_id, notice.agency_id)
         if seen is None or not seen.source.startswith(("http://", "https://")):
             continue
         targets.append(Target(notice_id, notice.agency_id, media_id, sha256, seen.source, "media", seen.source))
@@ -169,10 +167,7 @@ def _record(session: Session, notice_id: int, captured: list[tuple[Target, Excha
                      "captured_at": exchange.fetched_at.isoformat(timespec="seconds")})
     outcome = _outcome(verdicts)
     if outcome and outcome != notice.status and outcome in NEXT[notice.status]:
-        notice.status, notice.updated_at = outcome, utc_now()
-        note = "recheck: " + ", ".join(f"{kind} {verdict}" for kind, verdict in verdicts)
-        session.add(NoticeEvent(notice_id=notice_id, agency_id=notice.agency_id, status=outcome,
-                                at=notice.updated_at, actor=actor, note=note))
+        notice.move_to(outcome, actor, "recheck: " + ", ".join(f"{kind} {verdict}" for kind, verdict in verdicts))
     audit_log.append(session, notice.agency_id, "notice.recheck", f"notice {notice_id}", actor, actor_kind, None,
                      {"verdicts": [row["verdict"] for row in rows], "status": notice.status})
     return [row | {"notice_status": notice.status} for row in rows]

@@ -49,15 +49,12 @@ def set_agency_contact(ctx: Context, name: str, address: str | None = None, phon
     """Change how platforms reach the agency ``name`` (the postal address, telephone and e-mail its takedown
     notices give; "" clears one, None keeps it) → ``{"id", "name", "contact": {"address", "phone", "email"}}``.
     The operator, or an owner or admin of that agency."""
-    from monitor.enforcement.contacts import checked_recipient
-
     ctx.require("members")
+    email = _clean_email(email) if email else email  # "" clears it
     limits = {"address": (address, 1000), "phone": (phone, 50), "email": (email, 320)}
     for what, (value, most) in limits.items():
         if value is not None and len(value) > most:
             raise LikenessError(f"the {what} is at most {most} characters")
-    if email and "@" not in checked_recipient(email, "--email"):
-        raise LikenessError(f"--email must be an e-mail address, not {email[:80]!r}")
     with ctx.sessions.begin() as session:
         agency = registry.find_agency(session, name)
         if ctx.role is not None and agency.id != ctx.scoped_agency_id():

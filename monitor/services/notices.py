@@ -24,7 +24,7 @@ from monitor.services import audit
 from monitor.services.context import Context
 from monitor.storage import custody
 from monitor.storage.accounts import Membership, User
-from monitor.storage.models import Detection, Media, Sighting
+from monitor.storage.models import Detection, Media
 from monitor.storage.notices import BASES, NEXT, STATUSES, Notice, NoticeDetection, NoticeEvent
 
 MAX_DETECTIONS = 100  # per notice
@@ -117,13 +117,11 @@ def _items(session: Session, found: list[Detection], agency_id: int) -> tuple[li
     """The notice's items, one per media (its detections' matches together), and the hosts they are on."""
     from monitor.enforcement.contacts import host_of
     from monitor.enforcement.letters import Item
-    from monitor.storage.detections import population_text
+    from monitor.storage.detections import latest_sighting, population_text
 
     items, hosts = [], set()
     for media_id in dict.fromkeys(d.media_id for d in found):
-        seen = session.execute(select(Sighting.source, Sighting.page_url, Sighting.first_seen_at)
-                               .where(Sighting.media_id == media_id, Sighting.agency_id == agency_id)
-                               .order_by(Sighting.last_seen_at.desc(), Sighting.id.desc()).limit(1)).one()
+        seen = latest_sighting(session, media_id, agency_id)
         ours = [d for d in found if d.media_id == media_id]
         host = host_of(seen.page_url or seen.source) or host_of(seen.source)
         if host is None:
@@ -177,14 +175,12 @@ def _keep(ctx: Context, found: list[Detection], basis: str, to: str, host: str |
     try:
         with ctx.sessions.begin() as session:
             notice = Notice(agency_id=agency_id, basis=basis, status="drafted", recipient=to, host=host,
-                            signer_email=party.signer_email, signer_name=party.signer_name, text=text, folder="",
-                            evidence_sha256=evidence_sha256, evidence_fingerprint=fingerprint, created_at=now,
-                            updated_at=now)
-            session.add(notice)
-            session.flush()
-            notice.folder = f"notices/{notice.id}"
+                            signer_email=party.signer_email, signer_name=party.signer_name, text=text,
+                            evidence_sha256=evidence_sha256, evidence_fingerprint=fingerprint, created_at=now)
             notice.detections = [NoticeDetection(detection_id=d.id) for d in found]
             notice.events = [NoticeEvent(agency_id=agency_id, status="drafted", at=now, actor=ctx.actor.name)]
+            session.add(notice)
+            session.flush()
             _log(ctx, session, notice, "drafted", None)
             final = ctx.config.home / notice.folder
             shutil.rmtree(final, ignore_errors=True)  # left by a draft whose transaction did not commit
@@ -247,9 +243,7 @@ def mark_notice(ctx: Context, notice_id: int, status: str, note: str | None = No
         if status not in NEXT[notice.status]:
             allowed = " or ".join(sorted(NEXT[notice.status])) or "nothing else"
             raise NoticeRefused(f"notice {notice.id} is {notice.status}: it can become {allowed}, not {status}")
-        notice.status, notice.updated_at = status, utc_now()
-        notice.events.append(NoticeEvent(agency_id=notice.agency_id, status=status, at=notice.updated_at,
-                                         actor=ctx.actor.name, note=note))
+        notice.move_to(status, ctx.actor.name, note)
         _log(ctx, session, notice, status, note)
         session.flush()
         return notice_json(ctx, notice)
@@ -280,9 +274,7 @@ def send_notice(ctx: Context, notice_id: int) -> dict:
         except DeliveryError as error:
             raise NoticeRefused(f"notice {notice.id} was not sent: {error}") from None
         note = f"e-mailed to {notice.recipient} as {message['Message-ID']}"
-        notice.status, notice.updated_at = "sent", utc_now()
-        notice.events.append(NoticeEvent(agency_id=notice.agency_id, status="sent", at=notice.updated_at,
-                                         actor=ctx.actor.name, note=note))
+        notice.move_to("sent", ctx.actor.name, note)
         _log(ctx, session, notice, "sent", note)
         session.flush()
         return notice_json(ctx, notice)
@@ -317,8 +309,5 @@ def notice_json(ctx: Context, notice: Notice) -> dict:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()

@@ -12,10 +12,16 @@ from sqlalchemy.orm import Session, selectinload
 from monitor.storage.models import Detection, Sighting
 
 
+def latest_sighting(session: Session, media_id: int, agency_id: int) -> Sighting | None:
+    """Where ``agency_id`` saw the media last: its URL or path, the page it was on, when first seen there."""
+    return session.scalar(select(Sighting).where(Sighting.media_id == media_id, Sighting.agency_id == agency_id)
+                          .order_by(Sighting.last_seen_at.desc(), Sighting.id.desc()).limit(1))
+
+
 def latest_source(session: Session, media_id: int, agency_id: int) -> str | None:
     """Where ``agency_id`` saw the media last (a URL or a path)."""
-    return session.scalar(select(Sighting.source).where(Sighting.media_id == media_id, Sighting.agency_id == agency_id)
-                          .order_by(Sighting.last_seen_at.desc(), Sighting.id.desc()).limit(1))
+    seen = latest_sighting(session, media_id, agency_id)
+    return seen.source if seen is not None else None
 
 
 def latest_sources(session: Session, detections: list[Detection]) -> dict[tuple[int, int], str]:

@@ -45,16 +45,29 @@ class Notice(Base):
     signer_email: Mapped[str] = mapped_column(String(320))
     signer_name: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
-    folder: Mapped[str] = mapped_column(String(200))  # under the home: the PDF, the text and the evidence bundle
     evidence_sha256: Mapped[str] = mapped_column(String(64))
     evidence_fingerprint: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     detections: Mapped[list[NoticeDetection]] = relationship(cascade="all, delete-orphan", lazy="selectin",
                                                              order_by="NoticeDetection.detection_id")
     events: Mapped[list[NoticeEvent]] = relationship(cascade="all, delete-orphan", lazy="selectin",
                                                      order_by="NoticeEvent.id")
+
+    @property
+    def folder(self) -> str:
+        """Where its files are, under the home: ``notice-ID.txt``, ``notice-ID.pdf``, ``evidence-ID.zip``."""
+        return f"notices/{self.id}"
+
+    @property
+    def updated_at(self) -> datetime:
+        return self.events[-1].at
+
+    def move_to(self, status: str, actor: str, note: str | None = None) -> None:
+        """The next step of its life, dated now (whether the step is allowed is the caller's: :data:`NEXT`)."""
+        self.status = status
+        self.events.append(NoticeEvent(agency_id=self.agency_id, status=status, at=utc_now(), actor=actor,
+                                       note=note))
 
 
 class NoticeDetection(Base):

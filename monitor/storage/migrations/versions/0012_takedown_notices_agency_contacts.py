@@ -42,11 +42,9 @@ def upgrade() -> None:
         sa.Column('signer_email', sa.String(length=320), nullable=False),
         sa.Column('signer_name', sa.String(length=200), nullable=False),
         sa.Column('text', sa.Text(), nullable=False),
-        sa.Column('folder', sa.String(length=200), nullable=False),
         sa.Column('evidence_sha256', sa.String(length=64), nullable=False),
         sa.Column('evidence_fingerprint', sa.String(length=200), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
     )
