@@ -41,6 +41,22 @@ def recheck_notices(ctx: Context, notice_id: int | None = None, now: bool = Fals
     return recheck(ctx.config, ctx.sessions, ids, ctx.actor.name, ctx.actor.kind, timestamper(ctx.config))
 
 
+def notice_rechecks(ctx: Context, notice_id: int) -> list[dict]:
+    """Every capture again of a notice's material, oldest first → ``[{"notice_id", "url", "kind", "verdict",
+    "status_code", "error", "sha256", "captured_at"}]``; NotFound for another agency's notice."""
+    from monitor.services.notices import visible_notice
+    from monitor.storage.notices import NoticeRecheck
+
+    ctx.require("notices")
+    with ctx.reading() as session:
+        notice = visible_notice(session, ctx, notice_id)
+        found = session.scalars(select(NoticeRecheck).where(NoticeRecheck.notice_id == notice.id)
+                                .order_by(NoticeRecheck.id))
+        return [{"notice_id": row.notice_id, "url": row.url, "kind": row.kind, "verdict": row.verdict,
+                 "status_code": row.status_code, "error": row.error, "sha256": row.sha256,
+                 "captured_at": row.captured_at.isoformat(timespec="seconds")} for row in found]
+
+
 def timestamper(config: Config) -> Callable[[bytes], dict] | None:
     """A recheck's custody entry stamped by the first timestamp authority of ``evidence.timestamp_urls`` that
     grants one (its failure noted in the entry, not fatal); None without any configured."""

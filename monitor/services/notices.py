@@ -280,6 +280,18 @@ def send_notice(ctx: Context, notice_id: int) -> dict:
         return notice_json(ctx, notice)
 
 
+def notice_file(ctx: Context, notice_id: int, which: str) -> Path:
+    """The path of a notice's ``pdf`` or of the ``evidence`` bundle it cites; NotFound for another agency's
+    notice, or where the file is no longer on this machine."""
+    ctx.require("notices")
+    with ctx.reading() as session:
+        shown = notice_json(ctx, visible_notice(session, ctx, notice_id))
+    path = Path(shown["pdf"] if which == "pdf" else shown["evidence"]["bundle"])
+    if not path.is_file():
+        raise NotFound(f"notice {notice_id}'s {which} is no longer in {path.parent}")
+    return path
+
+
 def visible_notice(session: Session, ctx: Context, notice_id: int, for_update: bool = False) -> Notice:
     query = select(Notice).where(Notice.id == notice_id)
     if (agency_id := ctx.scoped_agency_id()) is not None:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from enrollment.errors import LikenessError, NotFound
-from monitor.services import accounts, alerts, audit, performers, sources
+from monitor.services import accounts, alerts, allow_rules, audit, performers, sources
 from monitor.storage.accounts import ROLES, TOKEN_SCOPES
 from monitor.storage.models import ALERT_STATUSES
 from monitor.web.pages import Signed, render
@@ -29,6 +29,8 @@ SOURCE_KINDS = {"auto": "tell from the address (fetches it once now)", "page": "
                 "feed": "an RSS or Atom feed", "sitemap": "a sitemap", "media": "one media file",
                 "platform": "a video platform's channel or page"}
 Text = Annotated[str, Form(max_length=2000)]
+RULE_KINDS = {"domain": "the host (and hosts under it)", "url_prefix": "addresses starting with",
+              "licensee": "the licensee (by the file's signer or the page's title)"}
 
 
 def _upload_limit(request: Request) -> int:
@@ -80,8 +82,7 @@ def _performer(seen: Signed, performer_id: int) -> dict:
 @router.get("/performers/{performer_id}", response_class=HTMLResponse)
 def performer_page(request: Request, seen: Signed, performer_id: int) -> Response:
     """One performer: contacts, references and consents; a form to enrol references; a way to remove them."""
-    return render(request, "performer.html", seen, p=_performer(seen, performer_id), enrolled=None,
-                  may_change=seen.ctx.may("performers"))
+    return _performer_page(request, seen, performer_id, enrolled=None)
 
 
 @router.post("/performers/{performer_id}/references", response_class=HTMLResponse)
@@ -96,8 +97,13 @@ def enrol(request: Request, seen: Signed, performer_id: int, modality: Annotated
     with saved(chosen, _upload_limit(request)) as kept:
         rows = enrol_files(seen.ctx, performer_id, [path for path, _name in kept],
                            shown_as=[name for _path, name in kept])
-    return render(request, "performer.html", seen, p=_performer(seen, performer_id), enrolled=rows,
-                  modality=modality, may_change=seen.ctx.may("performers"))
+    return _performer_page(request, seen, performer_id, enrolled=rows, modality=modality)
+
+
+def _performer_page(request: Request, seen: Signed, performer_id: int, **shown: object) -> Response:
+    return render(request, "performer.html", seen, p=_performer(seen, performer_id),
+                  rules=allow_rules.list_allow_rules(seen.ctx, performer_id), rule_kinds=RULE_KINDS,
+                  may_change=seen.ctx.may("performers"), **shown)
 
 
 @router.get("/performers/{performer_id}/remove", response_class=HTMLResponse)

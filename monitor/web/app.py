@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from monitor.config import Config
 from monitor.services.context import Actor, Context
-from monitor.web import admin_pages, api, pages, problems
+from monitor.web import admin_pages, api, enforcement_api, notice_pages, pages, problems
 from monitor.web.background import scans_in_background
 from monitor.web.security import COOKIE, SecurityHeaders
 from monitor.web.uploads import FORM_OVERHEAD_BYTES, BodyLimit
@@ -34,8 +34,10 @@ def create_app(config: Config) -> FastAPI:
     app.state.scans_wanted = threading.Event()
     problems.install(app, _error_page)
     app.include_router(api.router)
+    app.include_router(enforcement_api.router)
     app.include_router(pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(notice_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, max_bytes=config.web.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(SecurityHeaders)

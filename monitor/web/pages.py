@@ -45,6 +45,10 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(env=_Templates(loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
                                            autoescape=jinja2.select_autoescape()))
 DECISIONS = {"confirmed": "Confirm: a clone", "dismissed": "Dismiss: not them", "authorized": "Authorised use"}
+BASIS_WORDS = {"dmca": "DMCA (17 U.S.C. §512(c)(3)): a copy of the performer's own work",
+               "publicity": "Right of publicity: an unauthorised use of their voice or likeness",
+               "take-it-down": "TAKE IT DOWN Act: an intimate image or video (faces only)",
+               "platform": "The platform's own form: fields to paste"}  # the detection page's notice form
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,7 @@ def detection(request: Request, seen: Signed, detection_id: int) -> Response:
     decisions = ARTIST_WORDS if seen.ctx.role == "artist" else DECISIONS
     return render(request, "detection.html", seen, d=found, page=shown, decisions=decisions,
                   may_review=seen.ctx.may("review"), may_export=seen.ctx.may("evidence"),
+                  may_notice=seen.ctx.may("notices"), bases=BASIS_WORDS,
                   chart=score_curve_svg(shown["curve"], found["segments"]))
 
 

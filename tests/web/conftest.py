@@ -104,16 +104,23 @@ def agencies(operator: Context) -> dict[str, Agency]:
     return made
 
 
-def found_detection(agency: Agency, sha_byte: str = "ab") -> int:
-    """A detection of the agency's performer in a media it found (as a scan would have stored it)."""
+def found_detection(agency: Agency, sha_byte: str = "ab", stored: bytes | None = None) -> int:
+    """A detection of the agency's performer in a media it found (as a scan would have stored it); with
+    ``stored``, the media's bytes are in the content store (an evidence bundle needs them)."""
+    sha256 = sha_byte * 32
+    if stored is not None:
+        from monitor.storage.content_store import content_store
+
+        sha256, _size = content_store(agency.ctx.config).add_chunks([stored], len(stored))
     with agency.ctx.sessions.begin() as session:
-        media = Media(sha256=sha_byte * 32, size_bytes=10, media_type="audio", duration_s=12.0)
+        media = Media(sha256=sha256, size_bytes=10, media_type="audio", duration_s=12.0)
         session.add(media)
         session.flush()
         session.add(Sighting(agency_id=agency.id, media_id=media.id, source=f"https://site.example/{sha_byte}.mp3"))
         detection = Detection(agency_id=agency.id, performer_id=agency.performer_id, media_id=media.id,
                               modality="voice", score=0.93, similarity=0.81, threshold=0.5,
-                              segments=[{"start_s": 1.0, "end_s": 3.2}], model_version="test", sighted=True)
+                              segments=[{"start_s": 1.0, "end_s": 3.2, "score": 0.93}], model_version="test",
+                              sighted=True)
         session.add(detection)
         session.flush()
         return detection.id
