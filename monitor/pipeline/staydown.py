@@ -22,10 +22,11 @@ from monitor.storage.staydown import StaydownPrint
 logger = logging.getLogger(__name__)
 
 
-def media_print(config: Config, media: Media) -> tuple[str, list[int] | str] | None:
-    """(kind, fingerprint) of a stored media: its sound for audio and video, its picture for an image; None
-    where there is none (the reason logged)."""
-    from monitor.enforcement.fingerprints import NoFingerprint, audio_print, image_print
+def media_print(config: Config, media: Media) -> tuple[str, list[int] | str | dict] | None:
+    """(kind, fingerprint) of a stored media: ``audio`` its sound, ``image`` its picture, ``video`` both its
+    sound and its frames (``{"audio": [...] | None, "frames": [...] | None}``); None where there is none (the
+    reason logged)."""
+    from monitor.enforcement.fingerprints import NoFingerprint, audio_print, frame_prints, image_print
     from monitor.storage.content_store import content_store
 
     path = content_store(config).path_for(media.sha256)
@@ -34,12 +35,32 @@ def media_print(config: Config, media: Media) -> tuple[str, list[int] | str] | N
             raise NoFingerprint("not in this machine's store")
         if media.media_type == "image":
             return "image", image_print(path)
-        if media.media_type in ("audio", "video"):
+        if media.media_type == "audio":
             return "audio", audio_print(path)
+        if media.media_type == "video":
+            parts = {"audio": _or_none(audio_print, path), "frames": _or_none(frame_prints, path, config.media)}
+            if not any(parts.values()):
+                raise NoFingerprint("neither sound nor pictures to fingerprint")
+            return "video", parts
         raise NoFingerprint(f"a {media.media_type or 'media'} file")
     except (NoFingerprint, ImportError, OSError) as why:  # ImportError: pyacoustid or libchromaprint missing
         logger.info("no staydown fingerprint of %s: %s", media.sha256[:12], why)
         return None
+
+
+def _or_none(fingerprint, *arguments):
+    from monitor.enforcement.fingerprints import NoFingerprint
+
+    try:
+        return fingerprint(*arguments)
+    except (NoFingerprint, ImportError) as why:
+        logger.info("a part of a video not fingerprinted: %s", why)
+        return None
+
+
+def print_parts(kind: str, data: list[int] | str | dict) -> dict:
+    """A kept fingerprint as the parts :func:`monitor.enforcement.fingerprints.same_media` compares."""
+    return data if kind == "video" else {kind: data}
 
 
 def keep_print(session: Session, config: Config, detection: Detection) -> bool:
@@ -69,17 +90,11 @@ def reupload_of(session: Session, config: Config, detection: Detection, prints: 
         prints["found"] = media_print(config, detection.media or session.get(Media, detection.media_id))
     if prints["found"] is None:
         return None
-    kind, fingerprint = prints["found"]
-    for case in (k for k in kept if k.kind == kind):
-        if kind == "audio":
-            distance = fingerprints.audio_bit_errors(case.print_data, fingerprint)
-            same = distance <= fingerprints.AUDIO_MAX_BIT_ERRORS
-        else:
-            distance = fingerprints.image_distance(case.print_data, fingerprint)
-            same = distance <= fingerprints.IMAGE_MAX_DISTANCE
-        if same:
-            return case.detection_id, (f"sound fingerprint, {100 * distance:.1f} % of bits differ" if kind == "audio"
-                                       else f"picture hash, {distance} of 64 bits differ")
+    found = print_parts(*prints["found"])
+    for case in kept:
+        how = fingerprints.same_media(print_parts(case.kind, case.print_data), found)
+        if how is not None:
+            return case.detection_id, how
     return None
 
 

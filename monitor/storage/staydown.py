@@ -23,6 +23,7 @@ class StaydownPrint(Base):
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
     performer_id: Mapped[int] = mapped_column(ForeignKey("performers.id", ondelete="CASCADE"), index=True)
     detection_id: Mapped[int] = mapped_column(ForeignKey("detections.id", ondelete="CASCADE"), unique=True)
-    kind: Mapped[str] = mapped_column(String(10))  # audio: [uint32, …]; image: "hex of 64 bits"
+    # audio: [uint32, …]; image: "hex of 64 bits"; video: {"audio": [uint32, …] or null, "frames": ["hex", …] or null}
+    kind: Mapped[str] = mapped_column(String(10))
     print_data: Mapped[list | str] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -82,3 +82,28 @@ def test_a_dismissed_detection_keeps_no_fingerprint_and_links_nothing(likeness, 
     assert likeness("crawl").exit_code == 0
     copy = [d for d in likeness("detections", "list", "--json").json if d["id"] != first["id"]]
     assert [(d["reupload_of"], d["status"]) for d in copy] == [(None, "new")]
+
+
+def test_a_confirmed_video_reuploaded_smaller_and_trimmed_is_linked_by_its_frames_but_other_footage_is_not(
+        likeness, make_performer, grace_hopper_path, tmp_path):
+    from PIL import Image
+
+    from monitor.demo.synthetic import write_video
+    from tests.enforcement.test_fingerprints import _footage
+
+    make_performer("Grace Hopper", face=[grace_hopper_path])
+    footage = _footage(grace_hopper_path, 12.0, 25)  # no sound: the frames alone know it again
+    videos = {"case": footage,
+              "copy": [np.asarray(Image.fromarray(f).resize((480, 270))) for f in footage[33:]],  # 1.32 s off
+              "other": _footage(grace_hopper_path, 12.0, 25, "bob")}  # her too, in other footage
+    found = {}
+    for name, frames in videos.items():
+        scanned = likeness("scan", write_video(tmp_path / f"{name}.mp4", frames, fps=25), "--json")
+        assert scanned.exit_code == 0, scanned.stderr
+        [found[name]] = [d for row in scanned.json for d in row["detections"]]
+        if name == "case":
+            assert likeness("detections", "review", found[name]["id"], "confirmed").exit_code == 0
+    listed = {d["id"]: d for d in likeness("detections", "list", "--json").json}
+    shown = {name: listed[found[name]["id"]] for name in ("copy", "other")}
+    assert (shown["copy"]["reupload_of"], shown["copy"]["status"]) == (found["case"]["id"], "confirmed")
+    assert (shown["other"]["reupload_of"], shown["other"]["status"]) == (None, "new")
