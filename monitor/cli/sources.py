@@ -145,5 +145,6 @@ def _keep_schedule(app: App, on_workers: bool) -> None:
     from monitor.services.staydown import draft_reupload_notices_job
 
     watch(app.context, on_workers, ((recheck_notices_job, "notices-recheck", "recheck notices"),
-                                    (draft_reupload_notices_job, "notices-reuploads", "draft notices for re-uploads")))
+                                    (draft_reupload_notices_job, "notices-reuploads", "draft notices for re-uploads")),
+          after_crawl=(draft_reupload_notices_job,))
     click.echo("stopped", err=True)

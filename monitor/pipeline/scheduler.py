@@ -41,6 +41,7 @@ JOBS_TABLE = "apscheduler_jobs"
 RETRY_ENQUEUE_S = 60
 logger = logging.getLogger(__name__)
 _stop = threading.Event()  # set by SIGTERM/SIGINT; running crawls check it between items
+_after_crawl: tuple[Callable[[str], None], ...] = ()  # what run_daemon was given to run after each crawl
 
 
 def crawl_source_job(home: str, source_id: int) -> None:
@@ -53,6 +54,11 @@ def crawl_source_job(home: str, source_id: int) -> None:
     report = Crawl(config, sessions, stop=_stop).run([source_id])
     logger.info("source %s: %s pages, %s new media, %s detections, %s errors", source_id,
                 report.pages_fetched, report.media_new, len(report.detections), len(report.errors))
+    for follow in _after_crawl if report.detections else ():
+        try:
+            follow(home)
+        except Exception as error:  # what follows a crawl never keeps its alerts from going out
+            logger.error("after the crawl of source %s, %s failed: %s", source_id, follow.__name__, error)
     send_alerts_job(home)
 
 
@@ -153,13 +159,17 @@ def reconcile(scheduler, sessions: sessionmaker[Session], config: Config, on_wor
 
 
 def run_daemon(config: Config, sessions: sessionmaker[Session], stop: threading.Event | None = None,
-               on_workers: bool = False, hourly: tuple[tuple[Callable[[str], None], str, str], ...] = ()) -> None:
+               on_workers: bool = False, hourly: tuple[tuple[Callable[[str], None], str, str], ...] = (),
+               after_crawl: tuple[Callable[[str], None], ...] = ()) -> None:
     """Keep the schedule until SIGTERM/SIGINT (or ``stop``, for tests), then stop cleanly; ``on_workers``: hand
     the crawls and alert runs to the broker's workers; ``hourly``: more jobs, (module-level function of the home,
-    job id, name), run every hour. One daemon per install: a second waits until the first stops or dies
+    job id, name), run every hour; ``after_crawl``: functions of the home run after each crawl here that found
+    something, before its alerts go out. One daemon per install: a second waits until the first stops or dies
     (monitor.storage.one_holder)."""
     from monitor.storage.one_holder import one_holder
 
+    global _after_crawl
+    _after_crawl = after_crawl
     stop = stop or _stop
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):

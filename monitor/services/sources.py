@@ -161,18 +161,18 @@ def crawl(ctx: Context, source_ids: list[int] | None = None, workers: int | None
         list(source_ids or []), ctx.scoped_agency_id()).as_json()
 
 
-def watch(ctx: Context, on_workers: bool = False, hourly: tuple = ()) -> None:
+def watch(ctx: Context, on_workers: bool = False, hourly: tuple = (), after_crawl: tuple = ()) -> None:
     """Keep crawling every source on its schedule, and sending due alerts, until SIGINT or SIGTERM; one such
     process per install (a second waits). ``on_workers``: hand each due crawl and alert run to the broker's
-    workers instead (``likeness scheduler``; LikenessError without a broker). ``hourly``: more jobs, as
-    :func:`monitor.pipeline.scheduler.run_daemon` takes them."""
+    workers instead (``likeness scheduler``; LikenessError without a broker). ``hourly`` and ``after_crawl``:
+    more jobs, as :func:`monitor.pipeline.scheduler.run_daemon` takes them."""
     from monitor.pipeline.scheduler import run_daemon
     from monitor.services.broker import NO_BROKER
 
     ctx.require("install")
     if on_workers and not ctx.config.broker_url:
         raise LikenessError(f"{NO_BROKER} (or `likeness run` crawls in this process)")
-    run_daemon(ctx.config, ctx.sessions, on_workers=on_workers, hourly=hourly)
+    run_daemon(ctx.config, ctx.sessions, on_workers=on_workers, hourly=hourly, after_crawl=after_crawl)
 
 
 def crawl_when_due(ctx: Context, source_id: int) -> dict | None:

@@ -1,9 +1,10 @@
 """Staydown's notices: each re-upload of a confirmed clone gets a notice like the one its case got.
 
 A re-upload is known (and confirmed) when it is found (:mod:`monitor.pipeline.staydown`); a notice is drafted for
-it here, after each crawl and scan at the command line, after a crawl worker's pass, and hourly under
-`likeness run` and `likeness scheduler`: the basis and signer of the case's latest notice, to the contact of
-the host the re-upload is on. A case that had no notice gets none for its re-uploads: someone decides the first.
+it here, after each crawl and scan at the command line, after each scheduled crawl of `likeness run` that found
+something, after a crawl worker's pass, and hourly under `likeness run` and `likeness scheduler`: the basis and
+signer of the case's latest notice, to the contact of the host the re-upload is on. A case that had no notice
+gets none for its re-uploads: someone decides the first.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def draft_reupload_notices(ctx: Context) -> dict:
 
 
 def draft_reupload_notices_job(home: str) -> None:
-    """What `likeness run` and `likeness scheduler` run hourly (module-level: the job store keeps a reference)."""
+    """What `likeness run` runs after each crawl that found something, and `likeness run` and `likeness scheduler`
+    hourly (module-level: the job store keeps a reference)."""
     import logging
 
     from monitor.config import load_config

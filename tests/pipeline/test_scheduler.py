@@ -124,3 +124,25 @@ def test_a_second_daemon_waits_while_the_first_keeps_the_schedule_then_takes_ove
                 daemon.wait(120)
     assert second.returncode == 0, logs[1].read_text()
     assert site.requested("/clone.mp3") == 1  # the second took over the stored schedule: not due again for an hour
+
+
+def test_what_follows_a_crawl_runs_after_each_one_that_found_something_and_a_failure_there_stops_nothing(
+        likeness, site, clone_mp3, caplog):
+    site.add("/clone.mp3", clone_mp3, "audio/mpeg")
+    assert likeness("source", "add", f"{site.url}/clone.mp3", "--kind", "media", "--every", "1h").exit_code == 0
+    config = load_config()
+    sessions = open_database(config.database_url)
+    followed = []
+
+    def refusing(home: str) -> None:
+        raise RuntimeError("the directory of contacts is unreadable")
+
+    stop = threading.Event()
+    daemon = threading.Thread(target=run_daemon, args=(config, sessions, stop),
+                              kwargs={"after_crawl": (refusing, followed.append)})
+    daemon.start()
+    wait_for(lambda: followed)
+    stop.set()
+    daemon.join(120)
+    assert followed == [str(config.home)]
+    assert "after the crawl of source 1, refusing failed: the directory of contacts is unreadable" in caplog.text
