@@ -54,13 +54,15 @@ def notice_send(app: App, notice_id: int, as_json: bool) -> None:
 
 @notice.command("list")
 @click.option("--status", type=click.Choice(STATUS_CHOICES), default=None, help="Only notices with this status.")
+@click.option("--detection", "detection_id", type=click.IntRange(min=1), default=None, metavar="DETECTION_ID",
+              help="Only notices naming this detection.")
 @json_option
 @click.pass_obj
-def notice_list(app: App, status: str | None, as_json: bool) -> None:
+def notice_list(app: App, status: str | None, detection_id: int | None, as_json: bool) -> None:
     """List the notices, newest first."""
     from monitor.services.notices import list_notices
 
-    rows = list_notices(app.context, status)
+    rows = list_notices(app.context, status, detection_id)
 
     def human() -> None:
         for row in rows:

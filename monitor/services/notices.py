@@ -209,8 +209,9 @@ def _log(ctx: Context, session: Session, notice: Notice, status: str, note: str 
                  detection_ids=[link.detection_id for link in notice.detections])
 
 
-def list_notices(ctx: Context, status: str | None = None) -> list[dict]:
-    """The agency's notices, newest first; only those with ``status`` when given → [NOTICE]."""
+def list_notices(ctx: Context, status: str | None = None, detection_id: int | None = None) -> list[dict]:
+    """The agency's notices, newest first; only those with ``status``, or naming ``detection_id``, when given →
+    [NOTICE]."""
     ctx.require("notices")
     if status is not None and status not in STATUSES:
         raise LikenessError(f"status must be one of {', '.join(STATUSES)}")
@@ -219,6 +220,8 @@ def list_notices(ctx: Context, status: str | None = None) -> list[dict]:
         query = query.where(Notice.agency_id == agency_id)
     if status is not None:
         query = query.where(Notice.status == status)
+    if detection_id is not None:
+        query = query.where(Notice.detections.any(NoticeDetection.detection_id == detection_id))
     with ctx.reading() as session:
         return [notice_json(ctx, notice) for notice in session.scalars(query)]
 

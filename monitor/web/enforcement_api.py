@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -53,8 +53,9 @@ class AllowBody(BaseModel):
 
 
 @router.get("/notices", summary="The agency's takedown notices, newest first")
-def list_notices(ctx: Caller, status: Literal[STATUSES] | None = None) -> list[dict]:  # type: ignore[valid-type]
-    return notices.list_notices(ctx, status)
+def list_notices(ctx: Caller, status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
+                 detection_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> list[dict]:
+    return notices.list_notices(ctx, status, detection_id)
 
 
 @router.post("/notices", status_code=201, summary="Draft a takedown notice of confirmed detections",

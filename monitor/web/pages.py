@@ -172,7 +172,14 @@ def detection(request: Request, seen: Signed, detection_id: int) -> Response:
     return render(request, "detection.html", seen, d=found, page=shown, decisions=decisions,
                   may_review=seen.ctx.may("review"), may_export=seen.ctx.may("evidence"),
                   may_notice=seen.ctx.may("notices"), bases=BASIS_WORDS,
+                  notices=_notices_naming(seen.ctx, detection_id) if seen.ctx.may("notices") else [],
                   chart=score_curve_svg(shown["curve"], found["segments"]))
+
+
+def _notices_naming(ctx: Context, detection_id: int) -> list[dict]:
+    from monitor.services.notices import list_notices
+
+    return list_notices(ctx, detection_id=detection_id)
 
 
 @router.post("/detections/{detection_id}/review")

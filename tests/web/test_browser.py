@@ -116,3 +116,39 @@ def test_an_artist_sees_only_their_own_and_says_it_is_not_them(browser, server: 
     [latest, *_] = audit.read_trail(found["stars"])
     assert latest["actor"] == "ada@artists.example" and latest["details"]["artist_says"] == "not me"
     assert page.violations == [] and other.violations == []
+
+
+def test_an_owner_drafts_a_notice_from_a_confirmed_detection_marks_it_sent_and_reads_its_pdf(
+        browser, server: Server, found, tmp_path):
+    from monitor.services import detections, notices
+    from monitor.storage.models import Detection, Sighting
+
+    stars, detection_id = found["stars"], found["detection_id"]
+    accounts.set_agency_contact(stars, "Stars", address="1 Music Row, Nashville, TN 37203")
+    with stars.sessions.begin() as session:  # the clip was also found on the web
+        media_id = session.get(Detection, detection_id).media_id
+        session.add(Sighting(agency_id=session.get(Detection, detection_id).agency_id, media_id=media_id,
+                             source="https://clips.example/ada.mp3", page_url="https://clips.example/ada"))
+    detections.review(stars, detection_id, "confirmed", "a clone in an advert")
+    page = _page(browser, server)
+    _sign_in(page, "owner@stars.example")
+    page.goto(f"{page.base}/detections/{detection_id}")
+    page.select_option("select[name=basis]", "publicity")
+    page.fill("input[name=signer_name]", "Olive Owner")
+    page.fill("input[name=to]", "https://clips.example/report")
+    page.click("text=Draft the notice")
+    page.wait_for_url("**/notices/*")
+    [notice] = notices.list_notices(stars)
+    assert "ELVIS" in page.locator("pre.notice-text").inner_text()
+    page.fill("input[name=note]", "report 4411 filed")
+    page.click("button[value=sent]")
+    page.wait_for_selector("h1 .notice-sent")
+    assert "report 4411 filed" in page.locator("ol.custody").inner_text()
+    with page.expect_download() as download:
+        page.click("text=the notice (PDF)")
+    assert download.value.suggested_filename == f"notice-{notice['id']}.pdf"
+    page.click("text=Notices")
+    page.wait_for_url("**/notices")
+    assert page.locator("table.stats").inner_text().split()[-6:] == ["clips.example", "1", "0", "0", "%", "–"]
+    page.screenshot(path=str(tmp_path / "notices.png"), full_page=True)
+    assert page.violations == []

@@ -71,6 +71,9 @@ def test_a_notice_is_drafted_fetched_and_marked_through_the_api_in_the_clis_shap
     assert [step["status"] for step in marked.json()["history"]] == ["drafted", "sent"]
     assert [n["id"] for n in server.get("/api/v1/notices?status=sent", stars.token).json()] == [notice["id"]]
     assert server.get("/api/v1/notices?status=removed", stars.token).json() == []
+    assert [n["id"] for n in server.get(f"/api/v1/notices?detection_id={stars.detection_id}", stars.token).json()] \
+        == [notice["id"]]
+    assert server.get(f"/api/v1/notices?detection_id={found_detection(stars, 'cd')}", stars.token).json() == []
     assert server.get("/api/v1/notices/stats", stars.token).json() == [
         {"host": "site.example", "sent": 1, "removed": 0, "removal_rate": 0.0, "median_hours_to_removal": None}]
     assert server.get(f"/api/v1/notices/{notice['id']}/rechecks", stars.token).json() == []
@@ -140,6 +143,8 @@ def test_legal_drafts_marks_and_reads_a_notice_on_the_dashboard(server: Server, 
     assert "“case 77”" in _text(page) and "Capture it again now" in _text(page)
     wrong = legal.post(f"/notices/{notice['id']}/mark", {"status": "sent"})
     assert wrong.status_code == 422 and "it can become" in _error(wrong)
+    named = legal.get(f"/detections/{stars.detection_id}").text
+    assert f'<a href="/notices/{notice["id"]}">Notice {notice["id"]}</a>: publicity to' in named
     listed = legal.get("/notices?status=sent")
     assert f'href="/notices/{notice["id"]}"' in listed.text and "site.example 1 0 0 %" in _text(listed)
     assert "No notices with status removed" in _text(legal.get("/notices?status=removed"))
