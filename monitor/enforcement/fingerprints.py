@@ -7,8 +7,9 @@ at the best offset between them (a trimmed copy starts later), their values diff
 another bitrate and 10 % trimmed differs in ~4–9 %, unrelated speech in 30 % or more. Images: a 64-bit
 perceptual hash (imagehash's pHash of the DCT of the picture at 32×32 grey), the same when at most
 :data:`IMAGE_MAX_DISTANCE` bits differ: resizing and JPEG re-encoding move it by 0–2 bits. Video: its sound as
-audio, and the pHash of a frame every quarter second: two videos are the same when at least half of one's
-frames (and :data:`MIN_MATCHED_FRAMES`, 3 s) are within :data:`FRAME_MAX_DISTANCE` bits of one of the other's.
+audio, and the pHash of a frame every quarter second: two videos are the same when, at the best offset in time
+between them, at least half of the frames they share in time (and :data:`MIN_MATCHED_FRAMES`, 3 s) are within
+:data:`FRAME_MAX_DISTANCE` bits of each other.
 A quarter second keeps a trimmed copy's frames, sampled at other moments, near the original's even in fast
 motion (a dance: 6 bits apart at the median; sampled a second apart, 11 to 18); other footage of the same
 scene or person stays 22 to 30 bits away.
@@ -122,8 +123,8 @@ def image_distance(a: str, b: str) -> int:
 
 
 def frame_prints(path: Path, limits: MediaLimits) -> list[str]:
-    """The 64-bit perceptual hashes (hexadecimal) of a video's frames, one a second for its first MAX_FRAMES
-    seconds, leaving out frames too even to tell apart (FLAT_GREY_STD)."""
+    """The 64-bit perceptual hashes (hexadecimal) of a video's frames, one every FRAME_EVERY_S seconds for at
+    most MAX_FRAMES (10 minutes), leaving out frames too even to tell apart (FLAT_GREY_STD)."""
     from dataclasses import replace
 
     import imagehash
@@ -145,7 +146,8 @@ def frame_prints(path: Path, limits: MediaLimits) -> list[str]:
     except (MediaError, OSError, ValueError) as error:
         raise NoFingerprint(f"cannot fingerprint the pictures: {error}") from None
     if len(prints) < MIN_MATCHED_FRAMES:
-        raise NoFingerprint(f"too few frames to fingerprint ({MIN_MATCHED_FRAMES} s of picture or more is needed)")
+        raise NoFingerprint(f"too few frames to fingerprint ({MIN_MATCHED_FRAMES * FRAME_EVERY_S:g} s of picture or "
+                            f"more is needed)")
     return prints
 
 

@@ -10,6 +10,7 @@ store, or without sound or picture to fingerprint, is simply not linked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,7 +49,8 @@ def media_print(config: Config, media: Media) -> tuple[str, list[int] | str | di
         return None
 
 
-def _or_none(fingerprint, *arguments):
+def _or_none(fingerprint: Callable[..., list], *arguments: object) -> list | None:
+    """A part of a video's fingerprint, or None where it has none (its sound, its pictures)."""
     from monitor.enforcement.fingerprints import NoFingerprint
 
     try:
@@ -58,8 +60,8 @@ def _or_none(fingerprint, *arguments):
         return None
 
 
-def print_parts(kind: str, data: list[int] | str | dict) -> dict:
-    """A kept fingerprint as the parts :func:`monitor.enforcement.fingerprints.same_media` compares."""
+def _parts(kind: str, data: list[int] | str | dict) -> dict:
+    """A kept fingerprint as the parts ``same_media`` of :mod:`monitor.enforcement.fingerprints` compares."""
     return data if kind == "video" else {kind: data}
 
 
@@ -90,9 +92,9 @@ def reupload_of(session: Session, config: Config, detection: Detection, prints: 
         prints["found"] = media_print(config, detection.media or session.get(Media, detection.media_id))
     if prints["found"] is None:
         return None
-    found = print_parts(*prints["found"])
+    found = _parts(*prints["found"])
     for case in kept:
-        how = fingerprints.same_media(print_parts(case.kind, case.print_data), found)
+        how = fingerprints.same_media(_parts(case.kind, case.print_data), found)
         if how is not None:
             return case.detection_id, how
     return None

@@ -291,7 +291,7 @@ def notice_file(ctx: Context, notice_id: int, which: str) -> Path:
         shown = notice_json(ctx, visible_notice(session, ctx, notice_id))
     path = Path(shown["pdf"] if which == "pdf" else shown["evidence"]["bundle"])
     if not path.is_file():
-        raise NotFound(f"notice {notice_id}'s {which} is no longer in {path.parent}")
+        raise NotFound(f"notice {notice_id}'s {which} file is no longer on this server")
     return path
 
 
