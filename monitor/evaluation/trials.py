@@ -23,7 +23,7 @@ from enrollment.conditions import VOICE_CONDITIONS
 from enrollment.errors import LikenessError
 from enrollment.media import decode_audio, load_image
 from monitor.config import Config
-from monitor.evaluation.transforms import apply_audio, apply_image
+from monitor.evaluation.transforms import apply_image
 
 if TYPE_CHECKING:
     from monitor.matching.voice_cohort import VoiceCohort
@@ -108,10 +108,6 @@ def _add_trial(scores: TransformScores, best: np.ndarray, own: int | None, turns
 # ------------------------------------------------------------------------------------------------ voice
 
 
-def _partials(wav: np.ndarray, config: Config) -> voice.Partials:
-    return voice.embed_partials(voice.find_speech(wav, config.voice), config.voice)
-
-
 # a voice trial: (its identity's column in the scores, None for an impostor file; its label in the population,
 # left out of its normalisation; transform name → its scoring windows (W, 256), W = 0 where too little speech)
 VoiceTrial = tuple[int | None, str, dict[str, np.ndarray]]
@@ -152,52 +148,32 @@ def _voice_references(files: ModalityFiles, enrol: int, config: Config, on_file:
     return references, used
 
 
-def _windows_per_transform(path: Path, wav: np.ndarray, clean_partials: voice.Partials | None, transforms: list[str],
-                           seed: int, config: Config,
-                           per_transform: dict[str, TransformScores]) -> dict[str, np.ndarray]:
-    """Transform name (each of ``transforms``, in order) → the trial's scoring windows (W, 256) under it.
-
-    ``wav``: the decoded trial file (16 kHz mono float32); ``clean_partials``: its clean partials when already
-    computed (impostor files), reused for "clean"; ``seed``: the transforms' random seed (the trial's index).
-    A transform that leaves no window is noted in its ``skipped``: still a trial, scored as a miss.
-    """
-    windows = {}
-    for name in transforms:
-        partials = clean_partials if name == "clean" and clean_partials is not None else \
-            _partials(apply_audio(name, wav, seed=seed), config)
-        found = voice.window_embeddings(partials, config.voice.window_partials).embeddings
-        windows[name] = found
-        if not len(found):  # still a trial: a scan would find nothing there, so it counts as a miss
-            per_transform[name].skipped.append(_skip(path, "too little speech: scored as no match"))
-    return windows
-
-
 def _voice_trial_windows(trial_files: list[tuple[Path, str | None, str]], names: list[str], transforms: list[str],
                          config: Config, sha256_of: dict[Path, str], on_file: OnFile, skipped: list[dict],
                          per_transform: dict[str, TransformScores]) -> tuple[list[VoiceTrial], _CleanImpostors]:
     """Every trial file's windows under every transform, and the impostor files that join the population.
 
     ``trial_files``: (path, identity or None for an impostor file, population label), in order: a file's index
-    seeds its transforms. Files that do not decode are added to ``skipped`` and are no trial.
+    seeds its transforms. Files that do not decode are added to ``skipped`` and are no trial; a transform that
+    leaves no window is noted in its ``skipped``: still a trial, scored as a miss (a scan would find nothing).
     """
+    from monitor.evaluation.trial_files import trial_files as worked_out
+
     trials: list[VoiceTrial] = []
     impostors = _CleanImpostors()
-    for seed, (path, identity, label) in enumerate(trial_files):
+    answers = worked_out([(path, identity is None) for path, identity, _label in trial_files], transforms, config)
+    for (path, identity, label), answer in zip(trial_files, answers, strict=True):
         on_file(str(path))
-        try:
-            wav = decode_audio(path, config.media)
-        except LikenessError as error:
-            skipped.append(_skip(path, str(error)))
+        if answer.error is not None:
+            skipped.append(_skip(path, answer.error))
             continue
-        clean_partials = None
-        if identity is None:  # an impostor file is also a member of the population, embedded clean
-            clean_partials = _partials(wav, config)
-            if len(clean_partials):
-                impostors.embeddings.append(voice.embeddings_in_conditions(wav, clean_partials, config.voice))
-                impostors.labels.append(label)
-                impostors.sha256.append(sha256_of[path])
-        windows = _windows_per_transform(path, wav, clean_partials, transforms, seed, config, per_transform)
-        trials.append((names.index(identity) if identity is not None else None, label, windows))
+        for name in answer.no_speech:
+            per_transform[name].skipped.append(_skip(path, "too little speech: scored as no match"))
+        if answer.clean is not None:  # an impostor file is also a member of the population, embedded clean
+            impostors.embeddings.append(answer.clean)
+            impostors.labels.append(label)
+            impostors.sha256.append(sha256_of[path])
+        trials.append((names.index(identity) if identity is not None else None, label, answer.windows))
     return trials, impostors
 
 

@@ -162,7 +162,7 @@ def test_help_names_every_transform(likeness) -> None:
 
 @pytest.fixture(scope="module")
 def shared_voice_eval(tmp_path_factory) -> dict:
-    """One run over the LibriSpeech speakers and cohort, clean and under every audio transform (~5 min on
+    """One run over the LibriSpeech speakers and cohort, clean and under every audio transform (~2 min on
     2 cores): each file is decoded once and each reference embedded once for all transforms."""
     from click.testing import CliRunner
 
