@@ -67,7 +67,7 @@ def due_notices(session: Session, after_hours: list[float], now: datetime, agenc
 def recheck(config: Config, sessions: sessionmaker[Session], notice_ids: list[int], actor: str,
             actor_kind: str = "cli", stamp: Callable[[bytes], dict] | None = None) -> list[dict]:
     """Capture the notices' URLs again and record what they answered → ``[{"notice_id", "url", "kind",
-    "verdict", "status_code", "error", "captured_at", "notice_status"}]``, one per URL. ``stamp(data)``: what
+    "verdict", "status_code", "error", "sha256", "captured_at", "notice_status"}]``, one per URL. ``stamp(data)``: what
     to add to each custody entry for its details as canonical JSON (an RFC 3161 timestamp), where given."""
     with sessions() as session:
         targets = [target for notice_id in notice_ids for target in _targets(session, notice_id)]
@@ -157,14 +157,13 @@ def _record(session: Session, notice_id: int, captured: list[tuple[Target, Excha
     rows, verdicts = [], []
     for target, exchange, details in captured:
         verdicts.append((target.kind, details["verdict"]))
-        session.add(NoticeRecheck(notice_id=notice_id, agency_id=notice.agency_id, url=target.url, kind=target.kind,
-                                  verdict=details["verdict"], status_code=exchange.status, sha256=exchange.sha256,
-                                  error=details["error"], captured_at=exchange.fetched_at))
+        kept = NoticeRecheck(notice_id=notice_id, agency_id=notice.agency_id, url=target.url, kind=target.kind,
+                             verdict=details["verdict"], status_code=exchange.status, sha256=exchange.sha256,
+                             error=details["error"], captured_at=exchange.fetched_at)
+        session.add(kept)
         custody.record(session, session.get(Media, target.media_id), "rechecked", details,
                        agency_id=notice.agency_id, actor=actor)
-        rows.append({"notice_id": notice_id, "url": target.url, "kind": target.kind, "verdict": details["verdict"],
-                     "status_code": exchange.status, "error": details["error"],
-                     "captured_at": exchange.fetched_at.isoformat(timespec="seconds")})
+        rows.append(kept.as_row())
     outcome = _outcome(verdicts)
     if outcome and outcome != notice.status and outcome in NEXT[notice.status]:
         notice.move_to(outcome, actor, "recheck: " + ", ".join(f"{kind} {verdict}" for kind, verdict in verdicts))

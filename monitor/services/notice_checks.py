@@ -19,7 +19,7 @@ def recheck_notices(ctx: Context, notice_id: int | None = None, now: bool = Fals
     """Capture again the material of the agency's notices that are due (``notices.recheck_after_hours`` after
     they were sent), or with ``now`` of every sent one at once; ``notice_id``: that one only → ``[{"notice_id",
     "url", "kind" (media or page), "verdict" (removed, still_up, changed, unreachable), "status_code", "error",
-    "captured_at", "notice_status"}]``, one per URL."""
+    "sha256", "captured_at", "notice_status"}]``, one per URL."""
     from monitor.pipeline.recheck import due_notices, recheck
     from monitor.services.notices import visible_notice
 
@@ -52,9 +52,7 @@ def notice_rechecks(ctx: Context, notice_id: int) -> list[dict]:
         notice = visible_notice(session, ctx, notice_id)
         found = session.scalars(select(NoticeRecheck).where(NoticeRecheck.notice_id == notice.id)
                                 .order_by(NoticeRecheck.id))
-        return [{"notice_id": row.notice_id, "url": row.url, "kind": row.kind, "verdict": row.verdict,
-                 "status_code": row.status_code, "error": row.error, "sha256": row.sha256,
-                 "captured_at": row.captured_at.isoformat(timespec="seconds")} for row in found]
+        return [row.as_row() for row in found]
 
 
 def timestamper(config: Config) -> Callable[[bytes], dict] | None:

@@ -112,3 +112,9 @@ class NoticeRecheck(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    def as_row(self) -> dict:
+        """The row of ``notice recheck --json`` (docs/cli.md), without the notice's status."""
+        return {"notice_id": self.notice_id, "url": self.url, "kind": self.kind, "verdict": self.verdict,
+                "status_code": self.status_code, "error": self.error, "sha256": self.sha256,
+                "captured_at": self.captured_at.isoformat(timespec="seconds")}
