@@ -127,7 +127,7 @@ def build_home(home: Path, n_performers: int, target: np.ndarray, seed: int = 0)
     from sqlalchemy import insert, text
 
     from enrollment import voice
-    from enrollment.models import Consent, Performer, Voiceprint, to_blob
+    from enrollment.models import Agency, Consent, Performer, Voiceprint, to_blob
     from monitor.config import load_config
     from monitor.storage.db import open_database
 
@@ -140,7 +140,9 @@ def build_home(home: Path, n_performers: int, target: np.ndarray, seed: int = 0)
     version = voice.voice_model_version()
     ids = range(1, n_performers + 1)
     with sessions.begin() as session:
-        session.execute(insert(Performer), [{"id": i, "name": f"Performer {i:05d}"} for i in ids])
+        session.add(Agency(id=1, name="Bench agency"))  # the one agency every performer belongs to
+        session.flush()
+        session.execute(insert(Performer), [{"id": i, "name": f"Performer {i:05d}", "agency_id": 1} for i in ids])
         session.execute(insert(Consent), [{"performer_id": i, "consented_by": f"Performer {i:05d}"} for i in ids])
         session.execute(insert(Voiceprint), [
             {"performer_id": i, "embedding": to_blob(vectors[i - 1, 0]),
